@@ -1,0 +1,458 @@
+//! Reading raw files: CSV headers by name (with aliases) and JSON / JSON Lines record streams.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::quality::Reason;
+
+/// A file-level failure: the file cannot be used at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileError {
+    pub line: u64,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+impl FileError {
+    pub fn new(line: u64, reason: Reason, detail: impl Into<String>) -> FileError {
+        FileError {
+            line,
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Normalises a header name for matching: lower case, accents folded, BOM and punctuation
+/// (`_ - ' .`) turned into single spaces. `Débit horaire` and `debit_horaire` match.
+pub fn norm_header(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = true;
+    for c in s
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .flat_map(char::to_lowercase)
+    {
+        let c = match c {
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'à' | 'â' | 'ä' => 'a',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'û' | 'ù' | 'ü' => 'u',
+            'ç' => 'c',
+            '_' | '-' | '\'' | '’' | '.' | ' ' | '\t' => ' ',
+            c => c,
+        };
+        if c == ' ' {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+    }
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// One wanted column: its canonical (display) name, accepted aliases, and whether the file is
+/// unusable without it.
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub required: bool,
+}
+
+/// Finds each wanted column's index in a header row.
+/// Returns the indices, or the list of missing required columns.
+pub fn resolve_columns(
+    header: &[String],
+    specs: &[ColumnSpec],
+) -> Result<Vec<Option<usize>>, Vec<&'static str>> {
+    let normed: Vec<String> = header.iter().map(|h| norm_header(h)).collect();
+    let mut missing = Vec::new();
+    let idx: Vec<Option<usize>> = specs
+        .iter()
+        .map(|spec| {
+            let found = std::iter::once(spec.name)
+                .chain(spec.aliases.iter().copied())
+                .find_map(|a| {
+                    let a = norm_header(a);
+                    normed.iter().position(|h| *h == a)
+                });
+            if found.is_none() && spec.required {
+                missing.push(spec.name);
+            }
+            found
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(idx)
+    } else {
+        Err(missing)
+    }
+}
+
+/// Picks the delimiter of a header line: `;` (the Paris exports), else `,` or tab when the line
+/// holds one of those and no `;`.
+pub fn sniff_delimiter(first_line: &[u8]) -> u8 {
+    let count = |d: u8| first_line.iter().filter(|&&b| b == d).count();
+    if count(b';') > 0 {
+        b';'
+    } else if count(b'\t') > 0 {
+        b'\t'
+    } else if count(b',') > 0 {
+        b','
+    } else {
+        b';'
+    }
+}
+
+/// An opened CSV file: the reader positioned after the header, and the header fields.
+pub struct CsvInput {
+    pub reader: csv::Reader<BufReader<File>>,
+    pub header: Vec<String>,
+}
+
+/// Opens a CSV file, sniffs its delimiter and reads its header (BOM stripped).
+pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
+    let io = |e: std::io::Error| FileError::new(0, Reason::ReadError, e.to_string());
+    let mut f = File::open(path).map_err(io)?;
+    let mut head = vec![0u8; 64 * 1024];
+    let mut n = 0;
+    while n < head.len() {
+        let k = f.read(&mut head[n..]).map_err(io)?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    head.truncate(n);
+    if head
+        .iter()
+        .all(|b| b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF)
+    {
+        return Err(FileError::new(
+            1,
+            Reason::EmptyFile,
+            "file is empty (no header)",
+        ));
+    }
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let delim = sniff_delimiter(first_line);
+    let f = File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(BufReader::with_capacity(1 << 20, f));
+    let mut rec = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(FileError::new(
+                1,
+                Reason::EmptyFile,
+                "file is empty (no header)",
+            ))
+        }
+        Err(e) => return Err(FileError::new(1, Reason::ReadError, e.to_string())),
+    }
+    let header = rec
+        .iter()
+        .map(|f| std::str::from_utf8(f).map(str::to_string))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| FileError::new(1, Reason::InvalidUtf8, "header is not UTF-8"))?;
+    Ok(CsvInput { reader, header })
+}
+
+/// Counts the data records left in a CSV reader (to report how many rows a failed file held).
+pub fn count_remaining(reader: &mut csv::Reader<BufReader<File>>) -> u64 {
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0;
+    while let Ok(true) = reader.read_byte_record(&mut rec) {
+        n += 1;
+    }
+    n
+}
+
+/// One item of a JSON input: a record with the line it starts on, or a problem.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonItem {
+    Record {
+        line: u64,
+        value: Value,
+    },
+    Bad {
+        line: u64,
+        reason: Reason,
+        detail: String,
+    },
+}
+
+/// Largest JSON file read (they are API snapshots; the big exports are CSV).
+pub const MAX_JSON_BYTES: u64 = 1 << 30;
+
+/// Reads a JSON input: one document, several documents, or JSON Lines (as written by the
+/// ingestion Lambda). Arrays are spread one record per element; Opendatasoft responses
+/// (`results`, `records[].fields`) and GeoJSON `features` are spread too; `{"_raw": ...}` (a
+/// non-JSON body captured by the ingestion) is reported, never used.
+pub fn read_json(path: &Path) -> Result<Vec<JsonItem>, FileError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| FileError::new(0, Reason::ReadError, e.to_string()))?;
+    if meta.len() > MAX_JSON_BYTES {
+        return Err(FileError::new(
+            0,
+            Reason::ReadError,
+            format!(
+                "JSON file of {} bytes is over the {} byte limit",
+                meta.len(),
+                MAX_JSON_BYTES
+            ),
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| FileError::new(0, Reason::ReadError, e.to_string()))?;
+    parse_json_bytes(&bytes)
+}
+
+/// See [`read_json`].
+pub fn parse_json_bytes(bytes: &[u8]) -> Result<Vec<JsonItem>, FileError> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(FileError::new(1, Reason::EmptyFile, "file is empty"));
+    }
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+    let mut line = 1u64;
+    let mut counted_to = 0usize;
+    let mut all_single_line = true;
+    loop {
+        let start = stream.byte_offset();
+        // the value starts at the first non-whitespace byte
+        let vstart = start
+            + body[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        line += body[counted_to..vstart]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = vstart;
+        match stream.next() {
+            None => break,
+            Some(Ok(v)) => {
+                let end = stream.byte_offset();
+                if body[vstart..end].contains(&b'\n') {
+                    all_single_line = false;
+                }
+                spread(v, line, &mut out);
+            }
+            Some(Err(e)) => {
+                let first_line_is_value = {
+                    let first = body.split(|&b| b == b'\n').next().unwrap_or(&[]);
+                    serde_json::from_slice::<Value>(first).is_ok()
+                };
+                if all_single_line && (first_line_is_value || !out.is_empty()) {
+                    // JSON Lines: parse the rest line by line, rejecting only the bad lines.
+                    let rest = &body[vstart..];
+                    for (i, l) in rest.split(|&b| b == b'\n').enumerate() {
+                        let ln = line + i as u64;
+                        let trimmed = l.trim_ascii();
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        match serde_json::from_slice::<Value>(trimmed) {
+                            Ok(v) => spread(v, ln, &mut out),
+                            Err(e) => out.push(JsonItem::Bad {
+                                line: ln,
+                                reason: Reason::BadJson,
+                                detail: format!("invalid JSON line: {e}"),
+                            }),
+                        }
+                    }
+                } else {
+                    let err_line = e.line() as u64;
+                    if out.is_empty() {
+                        return Err(FileError::new(
+                            err_line.max(1),
+                            Reason::BadJson,
+                            format!("invalid JSON: {e}"),
+                        ));
+                    }
+                    out.push(JsonItem::Bad {
+                        line: e.line() as u64,
+                        reason: Reason::BadJson,
+                        detail: format!("invalid JSON after the first records: {e}"),
+                    });
+                }
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn spread(v: Value, line: u64, out: &mut Vec<JsonItem>) {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                spread_one(item, line, out);
+            }
+        }
+        Value::Object(mut o) => {
+            for key in ["results", "records", "features"] {
+                if let Some(Value::Array(_)) = o.get(key) {
+                    if let Some(Value::Array(items)) = o.remove(key) {
+                        for item in items {
+                            spread_one(item, line, out);
+                        }
+                    }
+                    return;
+                }
+            }
+            spread_one(Value::Object(o), line, out)
+        }
+        other => spread_one(other, line, out),
+    }
+}
+
+fn spread_one(v: Value, line: u64, out: &mut Vec<JsonItem>) {
+    match v {
+        Value::Object(mut o) => {
+            if let Some(raw) = o.get("_raw") {
+                let shown: String = raw.as_str().unwrap_or("").chars().take(60).collect();
+                out.push(JsonItem::Bad {
+                    line,
+                    reason: Reason::IngestedNonJson,
+                    detail: format!("the API answered a non-JSON body: {shown:?}"),
+                });
+                return;
+            }
+            // Opendatasoft v1/v2.0: {"record": {"fields": {...}}} or {"fields": {...}}
+            if let Some(Value::Object(_)) = o.get("fields") {
+                if let Some(f) = o.remove("fields") {
+                    return out.push(JsonItem::Record { line, value: f });
+                }
+            }
+            if let Some(Value::Object(rec)) = o.get("record") {
+                if let Some(Value::Object(f)) = rec.get("fields") {
+                    return out.push(JsonItem::Record {
+                        line,
+                        value: Value::Object(f.clone()),
+                    });
+                }
+            }
+            out.push(JsonItem::Record {
+                line,
+                value: Value::Object(o),
+            })
+        }
+        other => out.push(JsonItem::Bad {
+            line,
+            reason: Reason::NotARecord,
+            detail: format!("expected an object, found {}", kind(&other)),
+        }),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(items: &[JsonItem]) -> Vec<(u64, bool)> {
+        items
+            .iter()
+            .map(|i| match i {
+                JsonItem::Record { line, .. } => (*line, true),
+                JsonItem::Bad { line, .. } => (*line, false),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn headers_match_with_accents_and_technical_names() {
+        assert_eq!(norm_header("\u{feff}Débit horaire"), "debit horaire");
+        assert_eq!(norm_header("Taux d'occupation"), "taux d occupation");
+        assert_eq!(norm_header("IU_AC"), "iu ac");
+        let specs = [
+            ColumnSpec {
+                name: "Identifiant arc",
+                aliases: &["iu_ac"],
+                required: true,
+            },
+            ColumnSpec {
+                name: "Libelle",
+                aliases: &[],
+                required: false,
+            },
+            ColumnSpec {
+                name: "geo_shape",
+                aliases: &[],
+                required: true,
+            },
+        ];
+        let h: Vec<String> = ["IU_AC", "x", "geo_shape"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            resolve_columns(&h, &specs),
+            Ok(vec![Some(0), None, Some(2)])
+        );
+        let h: Vec<String> = vec!["a,b,c".into()];
+        assert_eq!(
+            resolve_columns(&h, &specs),
+            Err(vec!["Identifiant arc", "geo_shape"])
+        );
+    }
+
+    #[test]
+    fn json_lines_document_and_arrays() {
+        let jl = b"{\"a\":1}\n[{\"a\":2},{\"a\":3}]\n\n{\"_raw\":\"<html>\"}\n";
+        let items = parse_json_bytes(jl).unwrap();
+        assert_eq!(
+            lines(&items),
+            vec![(1, true), (2, true), (2, true), (4, false)]
+        );
+        let doc = b"{\n  \"total_count\": 2,\n  \"results\": [\n {\"a\": 1},\n {\"a\": 2}\n ]\n}\n";
+        let items = parse_json_bytes(doc).unwrap();
+        assert_eq!(lines(&items), vec![(1, true), (1, true)]);
+    }
+
+    #[test]
+    fn bad_json_lines_are_rejected_one_by_one() {
+        let jl = b"{\"a\":1}\n{\"a\":\n{\"a\":3}\n";
+        let items = parse_json_bytes(jl).unwrap();
+        assert_eq!(lines(&items), vec![(1, true), (2, false), (3, true)]);
+        // a truncated pretty document is one file-level error
+        let err = parse_json_bytes(b"[\n {\"a\": 1},\n {\"a\"").unwrap_err();
+        assert_eq!(err.reason, Reason::BadJson);
+        assert_eq!(
+            parse_json_bytes(b"  \n").unwrap_err().reason,
+            Reason::EmptyFile
+        );
+        let items = parse_json_bytes(b"[1, {\"a\": 1}]").unwrap();
+        assert_eq!(lines(&items), vec![(1, false), (1, true)]);
+    }
+}

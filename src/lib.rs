@@ -1,0 +1,23 @@
+//! cityflow: Paris mobility open data -> per-day metrics, daily reports and quality reports.
+//!
+//! Where things are:
+//! - [`discover`]: which raw files exist and what they are;
+//! - [`sources`]: one module per dataset, raw rows -> accumulators, rejects counted;
+//! - [`metrics`]: pure accumulators and the metric formulas (one module per dataset);
+//! - [`report`]: the daily report (JSON + CSV) from one date's metrics;
+//! - [`quality`]: reject counts, samples, duplicates;
+//! - [`pipeline`]: the `process` run; [`store`]: where outputs are written.
+
+pub mod config;
+pub mod discover;
+pub mod error;
+pub mod fixed;
+pub mod geo;
+pub mod input;
+pub mod metrics;
+pub mod pipeline;
+pub mod quality;
+pub mod report;
+pub mod sources;
+pub mod store;
+pub mod time;

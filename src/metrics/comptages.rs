@@ -1,0 +1,1044 @@
+//! Road counters (`comptages`): per arc and per Paris day.
+//!
+//! Rows are kept per (arc, day) as compact slots keyed by their instant, so a row repeated across
+//! files (same arc and timestamp) is counted once, and every figure is computed from the day's
+//! rows only. Flows and occupancies are scaled integers (see [`crate::fixed`]): sums are exact, and
+//! the output is identical whatever the thread count and however rows are split across files.
+//!
+//! Rules (the prototype's §2.5 fields, with its bugs fixed):
+//! - `debit_journalier_total` = Σ hourly flows of the day; `debit_horaire_moyen` = their mean over
+//!   the hours with a measured flow; `debit_max` and `heure_pic` (the Paris timestamp of the max,
+//!   earliest on ties).
+//! - `taux_occupation_moyen` = mean of the day's measured occupancies; `congestion_alerte` = ≥ 80.
+//! - `etat_trafic_dominant` = most frequent state of the day (ties: the one seen first in time),
+//!   `Inconnu` when no row has a state.
+//! - Lost time, hour by hour: a vehicle crossing an arc of length L km at occupancy k drives at
+//!   v(k) = 50 (k < 30), 40 (< 50), 30 (< 70) or 20 km/h, and loses 60·L/v − 60·L/50 minutes.
+//!   `temps_perdu_total_minutes` = Σ_hours flow × loss; `temps_perdu_minutes` = that total per
+//!   vehicle (flow-weighted). Both are null when the arc's length is unknown (no invented 500 m).
+//! - Arrondissement: point-in-polygon of the arc's point against the arrondissements file.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::geo::{self, ArrondissementIndex, Pt};
+use crate::metrics::arc_order;
+use crate::metrics::referentiel::RefArc;
+use crate::quality::{Reason, Sample};
+use crate::time::{format_paris, Instant};
+
+/// Flows are kept to 0.001 vehicle/hour.
+pub const Q_DIGITS: u32 = 3;
+/// Occupancies are kept to 0.00001 %.
+pub const K_DIGITS: u32 = 5;
+const Q_SCALE: f64 = 1_000.0;
+const K_SCALE: f64 = 100_000.0;
+/// No value.
+pub const NONE: i32 = i32::MIN;
+/// Occupancy threshold of a congestion alert (%).
+pub const CONGESTION_THRESHOLD: f64 = 80.0;
+const V_REF_KMH: f64 = 50.0;
+
+/// `Etat trafic`, with the dataset's spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum State {
+    Empty = 0,
+    Fluide = 1,
+    PreSature = 2,
+    Sature = 3,
+    Bloque = 4,
+    Inconnu = 5,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Empty,
+        State::Fluide,
+        State::PreSature,
+        State::Sature,
+        State::Bloque,
+        State::Inconnu,
+    ];
+
+    /// Recognises the dataset's spellings and their upper-case / unaccented variants.
+    pub fn parse(s: &str) -> Option<State> {
+        let s = s.trim();
+        Some(match s {
+            "" => State::Empty,
+            "Fluide" => State::Fluide,
+            "Pré-saturé" => State::PreSature,
+            "Saturé" => State::Sature,
+            "Bloqué" => State::Bloque,
+            "Inconnu" => State::Inconnu,
+            _ => {
+                let n = crate::input::norm_header(s);
+                match n.as_str() {
+                    "fluide" | "flu" => State::Fluide,
+                    "pre sature" | "presature" => State::PreSature,
+                    "sature" => State::Sature,
+                    "bloque" => State::Bloque,
+                    "inconnu" | "unknown" => State::Inconnu,
+                    _ => return None,
+                }
+            }
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Empty => "Non renseigné",
+            State::Fluide => "Fluide",
+            State::PreSature => "Pré-saturé",
+            State::Sature => "Saturé",
+            State::Bloque => "Bloqué",
+            State::Inconnu => "Inconnu",
+        }
+    }
+}
+
+/// One measurement row, compact: instant, flow and occupancy (scaled, or [`NONE`]), state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub t: Instant,
+    pub q: i32,
+    pub k: i32,
+    pub state: State,
+    /// Rows for this arc and instant disagreed (set by deduplication).
+    pub conflict: bool,
+}
+
+impl Slot {
+    /// A measurement row (not yet deduplicated).
+    pub fn new(t: Instant, q: i32, k: i32, state: State) -> Slot {
+        Slot {
+            t,
+            q,
+            k,
+            state,
+            conflict: false,
+        }
+    }
+
+    fn same_values(&self, o: &Slot) -> bool {
+        (self.q, self.k, self.state) == (o.q, o.k, o.state)
+    }
+
+    /// Between two rows for the same arc and instant, the one kept: more measured fields first,
+    /// then the larger values. Any total order works; this one keeps the most information.
+    fn rank(&self) -> (bool, bool, i32, i32, State) {
+        (self.q != NONE, self.k != NONE, self.q, self.k, self.state)
+    }
+}
+
+/// The static fields of the row that describes an arc (the latest one; ties broken by value).
+#[derive(Debug, Clone, PartialEq)]
+struct ArcStatic {
+    t: Instant,
+    libelle: String,
+    geo_point: String,
+    geo_shape: String,
+    file: Arc<str>,
+    line: u64,
+}
+
+impl ArcStatic {
+    fn key(&self) -> (Instant, &str, &str, &str) {
+        (self.t, &self.libelle, &self.geo_point, &self.geo_shape)
+    }
+}
+
+/// A row's static fields, borrowed.
+pub struct StaticRef<'a> {
+    pub libelle: &'a str,
+    pub geo_point: &'a str,
+    pub geo_shape: ShapeRef<'a>,
+}
+
+pub enum ShapeRef<'a> {
+    Text(&'a str),
+    Json(&'a Value),
+}
+
+impl ShapeRef<'_> {
+    fn write_to(&self, buf: &mut String) {
+        buf.clear();
+        match self {
+            ShapeRef::Text(s) => buf.push_str(s),
+            ShapeRef::Json(Value::Null) => {}
+            ShapeRef::Json(v) => buf.push_str(&v.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct DayAcc {
+    /// Sorted by `t`, unique.
+    slots: Vec<Slot>,
+    duplicates: u32,
+    /// A few duplicated instants, for the quality report.
+    dup_samples: Vec<Instant>,
+}
+
+/// Keeps the 3 earliest duplicated instants (the same whatever the merge order).
+fn note_dup(v: &mut Vec<Instant>, t: Instant) {
+    if let Err(i) = v.binary_search(&t) {
+        v.insert(i, t);
+        v.truncate(3);
+    }
+}
+
+impl DayAcc {
+    fn insert(&mut self, s: Slot) {
+        match self.slots.binary_search_by_key(&s.t, |x| x.t) {
+            Ok(i) => {
+                // Order-free: the kept row is the max by rank, and the flag says whether any two
+                // rows of this instant differed.
+                let cur = &mut self.slots[i];
+                self.duplicates += 1;
+                let conflict = cur.conflict || s.conflict || !cur.same_values(&s);
+                if s.rank() > cur.rank() {
+                    *cur = s;
+                }
+                cur.conflict = conflict;
+                note_dup(&mut self.dup_samples, s.t);
+            }
+            Err(i) => self.slots.insert(i, s),
+        }
+    }
+
+    fn merge(&mut self, o: DayAcc) {
+        self.duplicates += o.duplicates;
+        for t in o.dup_samples {
+            note_dup(&mut self.dup_samples, t);
+        }
+        if self.slots.is_empty() {
+            self.slots = o.slots;
+            return;
+        }
+        for s in o.slots {
+            self.insert(s);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ArcAcc {
+    info: Option<ArcStatic>,
+    days: HashMap<NaiveDate, DayAcc>,
+}
+
+impl ArcAcc {
+    fn offer_static(&mut self, t: Instant, s: &StaticRef<'_>, file: &Arc<str>, line: u64) {
+        let replace = match &self.info {
+            None => true,
+            Some(cur) if t != cur.t => t > cur.t,
+            Some(_) => {
+                let mut shape = String::new();
+                s.geo_shape.write_to(&mut shape);
+                let cur = self.info.as_ref().expect("checked");
+                (t, s.libelle, s.geo_point, shape.as_str()) > cur.key()
+            }
+        };
+        if !replace {
+            return;
+        }
+        let info = self.info.get_or_insert_with(|| ArcStatic {
+            t,
+            libelle: String::new(),
+            geo_point: String::new(),
+            geo_shape: String::new(),
+            file: file.clone(),
+            line,
+        });
+        info.t = t;
+        info.libelle.clear();
+        info.libelle.push_str(s.libelle);
+        info.geo_point.clear();
+        info.geo_point.push_str(s.geo_point);
+        s.geo_shape.write_to(&mut info.geo_shape);
+        if !Arc::ptr_eq(&info.file, file) {
+            info.file = file.clone();
+        }
+        info.line = line;
+    }
+
+    fn merge(&mut self, o: ArcAcc) {
+        match (&self.info, o.info) {
+            (_, None) => {}
+            (None, Some(i)) => self.info = Some(i),
+            (Some(cur), Some(i)) => {
+                if i.key() > cur.key() {
+                    self.info = Some(i);
+                }
+            }
+        }
+        for (d, acc) in o.days {
+            match self.days.get_mut(&d) {
+                Some(cur) => cur.merge(acc),
+                None => {
+                    self.days.insert(d, acc);
+                }
+            }
+        }
+    }
+}
+
+/// The mergeable accumulator of road-counter rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ComptagesAcc {
+    arcs: HashMap<String, ArcAcc>,
+}
+
+impl ComptagesAcc {
+    /// Adds one row. `day` is the Paris day of `slot.t`.
+    pub fn add(
+        &mut self,
+        arc: &str,
+        day: NaiveDate,
+        slot: Slot,
+        st: &StaticRef<'_>,
+        file: &Arc<str>,
+        line: u64,
+    ) {
+        let a = match self.arcs.get_mut(arc) {
+            Some(a) => a,
+            None => self.arcs.entry(arc.to_string()).or_default(),
+        };
+        a.offer_static(slot.t, st, file, line);
+        a.days.entry(day).or_default().insert(slot);
+    }
+
+    pub fn merge(&mut self, o: ComptagesAcc) {
+        if self.arcs.is_empty() {
+            self.arcs = o.arcs;
+            return;
+        }
+        for (k, v) in o.arcs {
+            match self.arcs.get_mut(&k) {
+                Some(cur) => cur.merge(v),
+                None => {
+                    self.arcs.insert(k, v);
+                }
+            }
+        }
+    }
+
+    pub fn days(&self) -> BTreeSet<NaiveDate> {
+        self.arcs
+            .values()
+            .flat_map(|a| a.days.keys().copied())
+            .collect()
+    }
+
+    pub fn arc_ids(&self) -> impl Iterator<Item = &str> {
+        self.arcs.keys().map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.arcs.is_empty()
+    }
+}
+
+/// Per-arc output of one day (the prototype's keys, in its order, then ours).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArcDayMetrics {
+    pub date: String,
+    pub identifiant_arc: String,
+    pub libelle: String,
+    pub debit_horaire_moyen: Option<f64>,
+    pub debit_journalier_total: f64,
+    pub debit_max: Option<f64>,
+    pub taux_occupation_moyen: Option<f64>,
+    pub etat_trafic_dominant: &'static str,
+    pub heure_pic: Option<String>,
+    pub temps_perdu_minutes: Option<f64>,
+    pub temps_perdu_total_minutes: Option<f64>,
+    pub congestion_alerte: bool,
+    pub arrondissement: Option<String>,
+    pub geo_point_2d: Option<String>,
+    pub zone_fallback: String,
+    pub longueur_metres: Option<f64>,
+    pub nombre_releves: u32,
+    pub heures_avec_debit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ZoneTopArc {
+    pub libelle: String,
+    pub debit_journalier_total: f64,
+    pub etat_trafic: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ZoneAffluence {
+    pub zone: String,
+    pub nombre_troncons: u64,
+    pub total_vehicules: f64,
+    pub temps_perdu_total_minutes: f64,
+    pub nombre_troncons_satures: u64,
+    pub taux_saturation: f64,
+    pub moyenne_vehicules_par_troncon: f64,
+    pub top_troncons: Vec<ZoneTopArc>,
+}
+
+/// Both key sets of the prototype (report's and dashboard's), all computed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GlobalMetrics {
+    pub date: String,
+    pub total_vehicules_jour: f64,
+    pub moyenne_debit_par_troncon: f64,
+    pub nombre_troncons_satures: u64,
+    /// Share (%) of the day's rows that carry a measured flow.
+    pub taux_disponibilite_capteurs: f64,
+    pub temps_perdu_total_paris: f64,
+    /// Arcs with at least one measured flow that day.
+    pub nombre_troncons_actifs: u64,
+    pub debit_journalier_total: f64,
+    pub taux_occupation_moyen: Option<f64>,
+    pub temps_perdu_total_heures: f64,
+    /// Rows per `Etat trafic` value.
+    pub repartition_etat_trafic: BTreeMap<&'static str, u64>,
+    pub nombre_troncons: u64,
+    pub nombre_releves: u64,
+}
+
+/// `comptages_metrics_<date>.json`'s `metrics`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComptagesMetrics {
+    pub metrics: Vec<ArcDayMetrics>,
+    pub top_10_troncons: Vec<ArcDayMetrics>,
+    pub top_10_zones_congestionnees: Vec<ArcDayMetrics>,
+    pub top_zones_affluence: Vec<ZoneAffluence>,
+    pub alertes_congestion: Vec<ArcDayMetrics>,
+    pub global_metrics: GlobalMetrics,
+}
+
+/// Duplicate rows of one day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayDuplicates {
+    pub count: u64,
+    pub conflicting: u64,
+    pub samples: Vec<String>,
+}
+
+/// The accumulated rows, grouped by day, with every arc's static facts resolved once.
+/// Days are turned into metrics one at a time ([`Prepared::metrics`]), so memory holds the rows
+/// and one day's output, not every day's output.
+pub struct Prepared {
+    arcs: Vec<(String, ArcFacts)>,
+    days: BTreeMap<NaiveDate, Vec<(usize, DayAcc)>>,
+    pub duplicates: BTreeMap<NaiveDate, DayDuplicates>,
+    /// Problems with arcs' static fields (geometry, point): not dated.
+    pub warnings: Vec<Sample>,
+}
+
+impl Prepared {
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.days.keys().copied()
+    }
+
+    /// The metrics of one day (None if the day has no rows).
+    pub fn metrics(&self, day: NaiveDate) -> Option<ComptagesMetrics> {
+        let rows = self.days.get(&day)?;
+        let stats = rows.iter().map(|(i, d)| {
+            let (id, facts) = &self.arcs[*i];
+            day_metrics(id, day, facts, d)
+        });
+        Some(build_day(day, stats.collect()))
+    }
+}
+
+/// Everything finalisation produces, all days at once (tests and small inputs).
+#[derive(Debug, Default)]
+pub struct ComptagesResult {
+    pub days: BTreeMap<NaiveDate, ComptagesMetrics>,
+    pub duplicates: BTreeMap<NaiveDate, DayDuplicates>,
+    pub warnings: Vec<Sample>,
+}
+
+/// What finalisation needs besides the rows.
+pub struct Context<'a> {
+    pub arrondissements: &'a ArrondissementIndex,
+    pub referentiel: &'a BTreeMap<String, RefArc>,
+}
+
+/// Static facts of an arc, resolved once.
+struct ArcFacts {
+    libelle: String,
+    length_m: Option<f64>,
+    geo_point: Option<String>,
+    arrondissement: Option<String>,
+    zone: String,
+}
+
+fn resolve_arc(
+    id: &str,
+    info: Option<&ArcStatic>,
+    ctx: &Context<'_>,
+    warn: &mut Vec<Sample>,
+) -> ArcFacts {
+    let r = ctx.referentiel.get(id);
+    let mut libelle = info
+        .map(|i| i.libelle.trim().to_string())
+        .unwrap_or_default();
+    if libelle.is_empty() {
+        libelle = r.map(|r| r.libelle.clone()).unwrap_or_default();
+    }
+    let mut warn_at = |reason: Reason, detail: String| {
+        if let Some(i) = info {
+            warn.push(Sample {
+                file: i.file.to_string(),
+                line: i.line,
+                reason,
+                detail,
+            });
+        }
+    };
+    let mut geometry = None;
+    if let Some(i) = info.filter(|i| !i.geo_shape.trim().is_empty()) {
+        match geo::parse_geometry_str(&i.geo_shape) {
+            Ok(g) => geometry = Some(g),
+            Err(e) => warn_at(
+                Reason::BadGeometry,
+                format!("arc {id}: field `geo_shape`: {e}"),
+            ),
+        }
+    }
+    let length_m = geometry
+        .as_ref()
+        .and_then(geo::length_m)
+        .or(r.and_then(|r| r.longueur_metres));
+    let mut point: Option<(Pt, String)> = None;
+    if let Some(i) = info.filter(|i| !i.geo_point.trim().is_empty()) {
+        match geo::parse_lat_lon(&i.geo_point) {
+            Ok(p) => point = Some((p, i.geo_point.trim().to_string())),
+            Err(e) => warn_at(
+                Reason::BadPoint,
+                format!("arc {id}: field `geo_point_2d`: {e}"),
+            ),
+        }
+    }
+    let fmt = |p: Pt| format!("{}, {}", p[1], p[0]);
+    if point.is_none() {
+        point = geometry.as_ref().and_then(geo::center).map(|p| (p, fmt(p)));
+    }
+    if point.is_none() {
+        point = r.and_then(|r| r.center).map(|p| (p, fmt(p)));
+    }
+    let arrondissement = point
+        .as_ref()
+        .and_then(|(p, _)| ctx.arrondissements.lookup(*p))
+        .map(str::to_string);
+    let zone = match (&arrondissement, &point) {
+        (Some(a), _) => format!("Arrondissement {a}"),
+        (None, Some(_)) if !ctx.arrondissements.is_empty() => "Hors Paris".to_string(),
+        _ => "Unknown".to_string(),
+    };
+    ArcFacts {
+        libelle,
+        length_m,
+        geo_point: point.map(|(_, s)| s),
+        arrondissement,
+        zone,
+    }
+}
+
+/// Speed (km/h) at an occupancy (%), the prototype's step function.
+pub fn speed_kmh(occupancy: f64) -> f64 {
+    if occupancy < 30.0 {
+        50.0
+    } else if occupancy < 50.0 {
+        40.0
+    } else if occupancy < 70.0 {
+        30.0
+    } else {
+        20.0
+    }
+}
+
+/// Minutes lost per vehicle on `length_km` at `occupancy` %.
+pub fn loss_minutes_per_vehicle(length_km: f64, occupancy: f64) -> f64 {
+    (60.0 * length_km / speed_kmh(occupancy) - 60.0 * length_km / V_REF_KMH).max(0.0)
+}
+
+struct DayStats {
+    m: ArcDayMetrics,
+    sum_q: i64,
+    n_q: u64,
+    n_rows: u64,
+    states: [u64; 6],
+}
+
+fn day_metrics(id: &str, day: NaiveDate, facts: &ArcFacts, d: &DayAcc) -> DayStats {
+    let mut sum_q: i64 = 0;
+    let mut n_q: u32 = 0;
+    let mut max: Option<(i32, Instant)> = None;
+    let mut sum_k: i64 = 0;
+    let mut n_k: u32 = 0;
+    let mut states = [0u64; 6];
+    let mut first_seen = [Instant::MAX; 6];
+    let mut lost = 0.0f64;
+    let mut lost_q = 0i64;
+    let length_km = facts.length_m.map(|m| m / 1000.0);
+    for s in &d.slots {
+        let si = s.state as usize;
+        states[si] += 1;
+        first_seen[si] = first_seen[si].min(s.t);
+        if s.q != NONE {
+            sum_q += i64::from(s.q);
+            n_q += 1;
+            if max.is_none_or(|(mq, _)| s.q > mq) {
+                max = Some((s.q, s.t));
+            }
+        }
+        if s.k != NONE {
+            sum_k += i64::from(s.k);
+            n_k += 1;
+        }
+        if let (Some(l), true, true) = (length_km, s.q != NONE, s.k != NONE) {
+            let q = f64::from(s.q) / Q_SCALE;
+            lost += q * loss_minutes_per_vehicle(l, f64::from(s.k) / K_SCALE);
+            lost_q += i64::from(s.q);
+        }
+    }
+    // Dominant state among rows that have one; ties go to the state seen first in time.
+    let dominant = State::ALL[1..]
+        .iter()
+        .filter(|s| states[**s as usize] > 0)
+        .max_by(|a, b| {
+            states[**a as usize]
+                .cmp(&states[**b as usize])
+                .then(first_seen[**b as usize].cmp(&first_seen[**a as usize]))
+        })
+        .copied()
+        .unwrap_or(State::Inconnu);
+    let occ = (n_k > 0).then(|| sum_k as f64 / K_SCALE / f64::from(n_k));
+    let (tp_total, tp_per_vehicle) = match length_km {
+        None => (None, None),
+        Some(_) => {
+            let per = if lost_q > 0 {
+                lost / (lost_q as f64 / Q_SCALE)
+            } else {
+                0.0
+            };
+            (Some(lost), Some(per))
+        }
+    };
+    let m = ArcDayMetrics {
+        date: day.to_string(),
+        identifiant_arc: id.to_string(),
+        libelle: facts.libelle.clone(),
+        debit_horaire_moyen: (n_q > 0).then(|| sum_q as f64 / Q_SCALE / f64::from(n_q)),
+        debit_journalier_total: sum_q as f64 / Q_SCALE,
+        debit_max: max.map(|(q, _)| f64::from(q) / Q_SCALE),
+        taux_occupation_moyen: occ,
+        etat_trafic_dominant: dominant.label(),
+        heure_pic: max.map(|(_, t)| format_paris(t)),
+        temps_perdu_minutes: tp_per_vehicle,
+        temps_perdu_total_minutes: tp_total,
+        congestion_alerte: occ.is_some_and(|o| o >= CONGESTION_THRESHOLD),
+        arrondissement: facts.arrondissement.clone(),
+        geo_point_2d: facts.geo_point.clone(),
+        zone_fallback: facts.zone.clone(),
+        longueur_metres: facts.length_m,
+        nombre_releves: d.slots.len() as u32,
+        heures_avec_debit: n_q,
+    };
+    DayStats {
+        m,
+        sum_q,
+        n_q: u64::from(n_q),
+        n_rows: d.slots.len() as u64,
+        states,
+    }
+}
+
+fn desc(a: f64, b: f64) -> std::cmp::Ordering {
+    b.total_cmp(&a)
+}
+
+/// Builds one day's metrics from its arcs (sorted by arc id).
+fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
+    let total_q: i128 = arcs.iter().map(|a| i128::from(a.sum_q)).sum();
+    let total = total_q as f64 / Q_SCALE;
+    let n_rows: u64 = arcs.iter().map(|a| a.n_rows).sum();
+    let n_q_rows: u64 = arcs.iter().map(|a| a.n_q).sum();
+    let mut states = [0u64; 6];
+    for a in &arcs {
+        for (i, n) in a.states.iter().enumerate() {
+            states[i] += n;
+        }
+    }
+    let metrics: Vec<ArcDayMetrics> = arcs.into_iter().map(|a| a.m).collect();
+    let by_id =
+        |a: &ArcDayMetrics, b: &ArcDayMetrics| arc_order(&a.identifiant_arc, &b.identifiant_arc);
+    let lost_of = |m: &ArcDayMetrics| m.temps_perdu_total_minutes.unwrap_or(0.0);
+
+    let mut top = metrics.clone();
+    top.sort_by(|a, b| desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b)));
+    top.truncate(10);
+    let mut congested: Vec<ArcDayMetrics> = metrics
+        .iter()
+        .filter(|m| m.temps_perdu_total_minutes.is_some())
+        .cloned()
+        .collect();
+    congested.sort_by(|a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)));
+    congested.truncate(10);
+    let mut alerts: Vec<ArcDayMetrics> = metrics
+        .iter()
+        .filter(|m| m.congestion_alerte && m.debit_journalier_total > 0.0)
+        .cloned()
+        .collect();
+    alerts.sort_by(|a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)));
+
+    // Zones
+    let mut zones: BTreeMap<&str, Vec<&ArcDayMetrics>> = BTreeMap::new();
+    for m in &metrics {
+        zones.entry(m.zone_fallback.as_str()).or_default().push(m);
+    }
+    let mut affluence: Vec<ZoneAffluence> = zones
+        .into_iter()
+        .map(|(zone, ms)| {
+            let n = ms.len() as u64;
+            let veh: f64 = ms.iter().map(|m| m.debit_journalier_total).sum();
+            let lost: f64 = ms.iter().map(|m| lost_of(m)).sum();
+            let sat = ms.iter().filter(|m| m.congestion_alerte).count() as u64;
+            let mut tops = ms.clone();
+            tops.sort_by(|a, b| {
+                desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b))
+            });
+            ZoneAffluence {
+                zone: zone.to_string(),
+                nombre_troncons: n,
+                total_vehicules: veh,
+                temps_perdu_total_minutes: lost,
+                nombre_troncons_satures: sat,
+                taux_saturation: sat as f64 * 100.0 / n as f64,
+                moyenne_vehicules_par_troncon: veh / n as f64,
+                top_troncons: tops
+                    .iter()
+                    .take(5)
+                    .map(|m| ZoneTopArc {
+                        libelle: m.libelle.clone(),
+                        debit_journalier_total: m.debit_journalier_total,
+                        etat_trafic: m.etat_trafic_dominant,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    affluence.sort_by(|a, b| {
+        desc(a.total_vehicules, b.total_vehicules)
+            .then(desc(
+                a.temps_perdu_total_minutes,
+                b.temps_perdu_total_minutes,
+            ))
+            .then(desc(a.taux_saturation, b.taux_saturation))
+            .then(a.zone.cmp(&b.zone))
+    });
+    affluence.truncate(10);
+
+    let active = metrics.iter().filter(|m| m.heures_avec_debit > 0).count() as u64;
+    let lost_total: f64 = metrics.iter().map(lost_of).sum();
+    let occs: Vec<f64> = metrics
+        .iter()
+        .filter_map(|m| m.taux_occupation_moyen)
+        .collect();
+    let global = GlobalMetrics {
+        date: day.to_string(),
+        total_vehicules_jour: total,
+        moyenne_debit_par_troncon: if active > 0 {
+            total / active as f64
+        } else {
+            0.0
+        },
+        nombre_troncons_satures: alerts.len() as u64,
+        taux_disponibilite_capteurs: if n_rows > 0 {
+            n_q_rows as f64 * 100.0 / n_rows as f64
+        } else {
+            0.0
+        },
+        temps_perdu_total_paris: lost_total,
+        nombre_troncons_actifs: active,
+        debit_journalier_total: total,
+        taux_occupation_moyen: (!occs.is_empty())
+            .then(|| occs.iter().sum::<f64>() / occs.len() as f64),
+        temps_perdu_total_heures: lost_total / 60.0,
+        repartition_etat_trafic: State::ALL
+            .iter()
+            .filter(|s| states[**s as usize] > 0)
+            .map(|s| (s.label(), states[*s as usize]))
+            .collect(),
+        nombre_troncons: metrics.len() as u64,
+        nombre_releves: n_rows,
+    };
+    ComptagesMetrics {
+        metrics,
+        top_10_troncons: top,
+        top_10_zones_congestionnees: congested,
+        top_zones_affluence: affluence,
+        alertes_congestion: alerts,
+        global_metrics: global,
+    }
+}
+
+/// Groups the accumulated rows by day and resolves each arc once.
+pub fn prepare(acc: ComptagesAcc, ctx: &Context<'_>) -> Prepared {
+    let mut ids: Vec<(String, ArcAcc)> = acc.arcs.into_iter().collect();
+    ids.sort_by(|a, b| arc_order(&a.0, &b.0));
+    let mut p = Prepared {
+        arcs: Vec::with_capacity(ids.len()),
+        days: BTreeMap::new(),
+        duplicates: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
+    let mut dup_samples: BTreeMap<NaiveDate, Vec<(usize, Instant)>> = BTreeMap::new();
+    for (i, (id, arc)) in ids.into_iter().enumerate() {
+        let facts = resolve_arc(&id, arc.info.as_ref(), ctx, &mut p.warnings);
+        p.arcs.push((id, facts));
+        for (day, d) in arc.days {
+            if d.duplicates > 0 {
+                let e = p.duplicates.entry(day).or_default();
+                e.count += u64::from(d.duplicates);
+                e.conflicting += d.slots.iter().filter(|s| s.conflict).count() as u64;
+                dup_samples
+                    .entry(day)
+                    .or_default()
+                    .extend(d.dup_samples.iter().map(|t| (i, *t)));
+            }
+            p.days.entry(day).or_default().push((i, d));
+        }
+    }
+    for rows in p.days.values_mut() {
+        rows.sort_by_key(|(i, _)| *i);
+    }
+    for (day, mut samples) in dup_samples {
+        samples.sort();
+        let e = p.duplicates.entry(day).or_default();
+        e.samples = samples
+            .into_iter()
+            .take(crate::quality::MAX_SAMPLES)
+            .map(|(i, t)| format!("arc {} at {}", p.arcs[i].0, format_paris(t)))
+            .collect();
+    }
+    p
+}
+
+/// Turns the accumulated rows into per-day metrics, all days at once.
+pub fn finalize(acc: ComptagesAcc, ctx: &Context<'_>) -> ComptagesResult {
+    let p = prepare(acc, ctx);
+    let days = p
+        .days()
+        .filter_map(|d| p.metrics(d).map(|m| (d, m)))
+        .collect();
+    ComptagesResult {
+        days,
+        duplicates: p.duplicates,
+        warnings: p.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_instant;
+
+    fn slot(ts: &str, q: Option<f64>, k: Option<f64>, state: State) -> Slot {
+        Slot::new(
+            parse_instant(ts).unwrap(),
+            q.map(|x| (x * Q_SCALE).round() as i32).unwrap_or(NONE),
+            k.map(|x| (x * K_SCALE).round() as i32).unwrap_or(NONE),
+            state,
+        )
+    }
+
+    fn st<'a>(lib: &'a str, shape: &'a str) -> StaticRef<'a> {
+        StaticRef {
+            libelle: lib,
+            geo_point: "48.87, 2.30",
+            geo_shape: ShapeRef::Text(shape),
+        }
+    }
+
+    const SHAPE: &str = r#"{"coordinates": [[2.30, 48.87], [2.30, 48.88]], "type": "LineString"}"#;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn empty_ctx() -> (ArrondissementIndex, BTreeMap<String, RefArc>) {
+        (ArrondissementIndex::default(), BTreeMap::new())
+    }
+
+    #[test]
+    fn speeds_and_losses_by_hand() {
+        // 1 km at 35 % occupancy: 60/40 - 60/50 = 1.5 - 1.2 = 0.3 min
+        assert!((loss_minutes_per_vehicle(1.0, 35.0) - 0.3).abs() < 1e-12);
+        assert_eq!(loss_minutes_per_vehicle(1.0, 10.0), 0.0);
+        // 0.5 km at 75 %: 60*0.5/20 - 60*0.5/50 = 1.5 - 0.6 = 0.9
+        assert!((loss_minutes_per_vehicle(0.5, 75.0) - 0.9).abs() < 1e-12);
+        assert_eq!(speed_kmh(29.999), 50.0);
+        assert_eq!(speed_kmh(30.0), 40.0);
+        assert_eq!(speed_kmh(70.0), 20.0);
+    }
+
+    #[test]
+    fn one_arc_one_day_by_hand() {
+        let f: Arc<str> = Arc::from("f.csv");
+        let mut acc = ComptagesAcc::default();
+        let d = day("2024-01-04");
+        let rows = [
+            slot(
+                "2024-01-04T08:00:00+01:00",
+                Some(100.0),
+                Some(20.0),
+                State::Fluide,
+            ),
+            slot(
+                "2024-01-04T09:00:00+01:00",
+                Some(300.0),
+                Some(40.0),
+                State::PreSature,
+            ),
+            slot(
+                "2024-01-04T10:00:00+01:00",
+                Some(300.0),
+                Some(90.0),
+                State::PreSature,
+            ),
+            slot("2024-01-04T11:00:00+01:00", None, Some(10.0), State::Fluide),
+            slot("2024-01-04T12:00:00+01:00", Some(200.0), None, State::Empty),
+        ];
+        for (i, s) in rows.iter().enumerate() {
+            acc.add("42", d, *s, &st("Rue", SHAPE), &f, i as u64 + 2);
+        }
+        let (idx, refs) = empty_ctx();
+        let res = finalize(
+            acc,
+            &Context {
+                arrondissements: &idx,
+                referentiel: &refs,
+            },
+        );
+        let m = &res.days[&d].metrics[0];
+        assert_eq!(m.debit_journalier_total, 900.0);
+        assert_eq!(m.debit_horaire_moyen, Some(225.0));
+        assert_eq!(m.debit_max, Some(300.0));
+        // the max is reached at 09:00 and 10:00: the earliest wins
+        assert_eq!(m.heure_pic.as_deref(), Some("2024-01-04T09:00:00+01:00"));
+        assert_eq!(m.taux_occupation_moyen, Some(40.0)); // (20+40+90+10)/4
+                                                         // Fluide 2 and Pré-saturé 2: Fluide was seen first (08:00)
+        assert_eq!(m.etat_trafic_dominant, "Fluide");
+        assert!(!m.congestion_alerte);
+        // length: 0.01 degree of latitude = 1111.9492664455873 m
+        let l = m.longueur_metres.unwrap();
+        assert!((l - 1_111.949_266_445_587).abs() < 1e-6, "{l}");
+        // lost: 100 veh at 20 % -> 0; 300 at 40 % -> 300*0.3*L; 300 at 90 % -> 300*1.8*L
+        let lkm = l / 1000.0;
+        let expect = 300.0 * 0.3 * lkm + 300.0 * 1.8 * lkm;
+        assert!((m.temps_perdu_total_minutes.unwrap() - expect).abs() < 1e-9);
+        assert!((m.temps_perdu_minutes.unwrap() - expect / 700.0).abs() < 1e-12);
+        assert_eq!(m.nombre_releves, 5);
+        assert_eq!(m.heures_avec_debit, 4);
+        let g = &res.days[&d].global_metrics;
+        assert_eq!(g.taux_disponibilite_capteurs, 80.0);
+        assert_eq!(g.repartition_etat_trafic["Fluide"], 2);
+        assert_eq!(g.repartition_etat_trafic["Non renseigné"], 1);
+        assert_eq!(g.nombre_troncons_actifs, 1);
+        assert_eq!(m.zone_fallback, "Unknown");
+    }
+
+    #[test]
+    fn duplicates_count_once_and_merge_is_order_free() {
+        let f: Arc<str> = Arc::from("f.csv");
+        let d = day("2024-01-04");
+        let a = slot(
+            "2024-01-04T08:00:00+01:00",
+            Some(100.0),
+            Some(20.0),
+            State::Fluide,
+        );
+        let b = slot(
+            "2024-01-04T09:00:00+01:00",
+            Some(50.0),
+            Some(20.0),
+            State::Fluide,
+        );
+        let b2 = slot(
+            "2024-01-04T09:00:00+01:00",
+            Some(70.0),
+            Some(20.0),
+            State::Fluide,
+        );
+        let mut x = ComptagesAcc::default();
+        x.add("1", d, a, &st("A", SHAPE), &f, 2);
+        x.add("1", d, b, &st("A", SHAPE), &f, 3);
+        let mut y = ComptagesAcc::default();
+        y.add("1", d, b, &st("A", SHAPE), &f, 2);
+        y.add("1", d, b2, &st("A", SHAPE), &f, 3);
+        let mut xy = x.clone();
+        xy.merge(y.clone());
+        let mut yx = y;
+        yx.merge(x);
+        let (idx, refs) = empty_ctx();
+        let ctx = Context {
+            arrondissements: &idx,
+            referentiel: &refs,
+        };
+        let r1 = finalize(xy, &ctx);
+        let r2 = finalize(yx, &ctx);
+        assert_eq!(r1.days, r2.days);
+        assert_eq!(r1.days[&d].metrics[0].debit_journalier_total, 170.0);
+        assert_eq!(r1.duplicates[&d].count, 2);
+        assert_eq!(
+            r1.duplicates[&d].conflicting, 1,
+            "one instant had differing rows"
+        );
+        assert_eq!(r1.duplicates, r2.duplicates);
+    }
+
+    #[test]
+    fn days_are_paris_days() {
+        let f: Arc<str> = Arc::from("f.csv");
+        let mut acc = ComptagesAcc::default();
+        for ts in [
+            "2024-10-26T23:00:00+02:00",
+            "2024-10-27T00:00:00+02:00",
+            "2024-10-27T23:00:00+01:00",
+        ] {
+            let s = slot(ts, Some(1.0), None, State::Fluide);
+            acc.add("1", crate::time::paris_day(s.t), s, &st("A", ""), &f, 2);
+        }
+        assert_eq!(
+            acc.days().into_iter().collect::<Vec<_>>(),
+            vec![day("2024-10-26"), day("2024-10-27")]
+        );
+        let (idx, refs) = empty_ctx();
+        let r = finalize(
+            acc,
+            &Context {
+                arrondissements: &idx,
+                referentiel: &refs,
+            },
+        );
+        let m = &r.days[&day("2024-10-27")].metrics[0];
+        assert_eq!(m.debit_journalier_total, 2.0);
+        // no geometry, no referentiel: no length, no lost time
+        assert_eq!(m.temps_perdu_total_minutes, None);
+    }
+
+    #[test]
+    fn states_keep_dataset_spellings() {
+        assert_eq!(State::parse("PRE-SATURE"), Some(State::PreSature));
+        assert_eq!(State::parse("Pré-saturé"), Some(State::PreSature));
+        assert_eq!(State::parse("BLOQUÉ"), Some(State::Bloque));
+        assert_eq!(State::parse(" "), Some(State::Empty));
+        assert_eq!(State::parse("Embouteillé"), None);
+        assert_eq!(State::Bloque.label(), "Bloqué");
+    }
+}

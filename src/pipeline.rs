@@ -1,0 +1,484 @@
+//! `process` orchestration: discover (sorted) -> read every file (rayon map/reduce of mergeable
+//! accumulators) -> per-day metrics, reports and quality reports -> store.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant as WallClock;
+
+use chrono::{Days, NaiveDate};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use tracing::{info, warn};
+
+use crate::config::Settings;
+use crate::discover::{discover, Dataset, RawTree};
+use crate::error::{Error, Exit};
+use crate::metrics::comptages::{self as cm, Prepared};
+use crate::metrics::referentiel as rm;
+use crate::quality::{QualityAcc, SourceQuality, SourceQualityReport};
+use crate::report;
+use crate::sources::{arrondissements, comptages, referentiel};
+use crate::store::{OutputDoc, Store, Written};
+use crate::time::Clock;
+
+/// Per-source totals of a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceTotals {
+    pub files: usize,
+    pub files_failed: usize,
+    pub rows_read: u64,
+    pub rows_used: u64,
+    pub rows_rejected: u64,
+    pub duplicates: u64,
+    pub error_rate: f64,
+}
+
+/// What a run did (printed as a table on stderr, or as JSON on stdout with `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub status: &'static str,
+    pub exit_code: u8,
+    pub raw: String,
+    pub output: String,
+    pub dates: Vec<String>,
+    pub sources: BTreeMap<&'static str, SourceTotals>,
+    /// Files of datasets this version does not process yet (listed, never silently dropped).
+    pub files_not_processed: BTreeMap<&'static str, Vec<String>>,
+    pub files_ignored: Vec<String>,
+    pub rows_outside_selection: u64,
+    pub outputs_created: usize,
+    pub outputs_replaced: usize,
+    pub outputs_unchanged: usize,
+    pub write_errors: Vec<String>,
+    pub elapsed_ms: u128,
+    #[serde(skip)]
+    pub exit: Exit,
+}
+
+impl RunSummary {
+    /// A short table for stderr.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{:<16} {:>6} {:>12} {:>12} {:>10} {:>10} {:>8}\n",
+            "source", "files", "rows read", "rows used", "rejected", "duplicates", "errors"
+        );
+        for (name, t) in &self.sources {
+            s += &format!(
+                "{:<16} {:>6} {:>12} {:>12} {:>10} {:>10} {:>7.2}%\n",
+                name,
+                t.files,
+                t.rows_read,
+                t.rows_used,
+                t.rows_rejected,
+                t.duplicates,
+                t.error_rate * 100.0
+            );
+        }
+        for (name, files) in &self.files_not_processed {
+            s += &format!(
+                "{name:<16} {:>6}   not processed by this version\n",
+                files.len()
+            );
+        }
+        s += &format!(
+            "{} day(s) {}; outputs: {} created, {} replaced, {} unchanged; {} write error(s); {} ms; {}\n",
+            self.dates.len(),
+            match (self.dates.first(), self.dates.last()) {
+                (Some(a), Some(b)) => format!("{a} .. {b}"),
+                _ => "(none)".into(),
+            },
+            self.outputs_created,
+            self.outputs_replaced,
+            self.outputs_unchanged,
+            self.write_errors.len(),
+            self.elapsed_ms,
+            self.status
+        );
+        s
+    }
+}
+
+#[derive(Serialize)]
+struct MetricsEnvelope<'a, T: Serialize> {
+    metric_type: &'a str,
+    date: String,
+    timestamp: &'a str,
+    metrics: T,
+}
+
+#[derive(Serialize)]
+struct ReportEnvelope<'a> {
+    report_id: String,
+    date: String,
+    timestamp: &'a str,
+    report: report::DailyReport,
+}
+
+#[derive(Serialize)]
+struct QualityReport<'a> {
+    report_id: String,
+    date: String,
+    timestamp: &'a str,
+    /// No rejected row for this date, and no undated reject or failed file in the run.
+    clean: bool,
+    sources: BTreeMap<&'static str, SourceQualityReport>,
+    /// Rows with no usable date, failed files, undated reference data: the same in every report.
+    undated: &'a BTreeMap<&'static str, SourceQualityReport>,
+}
+
+#[derive(Serialize)]
+struct RunQualityReport<'a> {
+    report_id: &'static str,
+    timestamp: &'a str,
+    clean: bool,
+    dates: &'a [String],
+    totals: BTreeMap<&'static str, SourceQualityReport>,
+    undated: &'a BTreeMap<&'static str, SourceQualityReport>,
+    files_not_processed: &'a BTreeMap<&'static str, Vec<String>>,
+    files_ignored: &'a [String],
+    rows_outside_selection: u64,
+}
+
+/// Pretty JSON (2 spaces, UTF-8 as is) with a final newline.
+pub fn to_json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(v).expect("output structures always serialise");
+    b.push(b'\n');
+    b
+}
+
+fn progress_bar(settings: &Settings, total: u64) -> ProgressBar {
+    use std::io::IsTerminal;
+    if !settings.progress || !std::io::stderr().is_terminal() || total == 0 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} reading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+/// The trimmed comptages object the report reads (keeps reports of many days cheap to hold).
+fn report_view(m: &cm::ComptagesMetrics) -> Value {
+    json!({
+        "global_metrics": m.global_metrics,
+        "top_10_troncons": m.top_10_troncons,
+        "top_10_zones_congestionnees": m.top_10_zones_congestionnees,
+        "alertes_congestion": m.alertes_congestion.iter().take(20).collect::<Vec<_>>(),
+    })
+}
+
+/// The result of writing one output: its path and what happened.
+type Outcome = (String, Result<Written, String>);
+
+/// Runs `process` with `settings`, writing to `store`.
+pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunSummary, Error> {
+    let started = WallClock::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.jobs)
+        .build()
+        .map_err(|e| Error::Threads(e.to_string()))?;
+    let tree: RawTree = discover(&settings.raw).map_err(|source| Error::RawTree {
+        path: settings.raw.clone(),
+        source,
+    })?;
+    info!(
+        "raw root {} ({}), {} file(s) recognised",
+        settings.raw.display(),
+        settings.raw_origin,
+        tree.files.len()
+    );
+    let timestamp = clock.timestamp();
+    let mut quality = QualityAcc::default();
+
+    // Reference data first: arrondissements, then the référentiel.
+    let arr = match &settings.arrondissements {
+        Some(p) => arrondissements::load_path(p, &mut quality),
+        None => arrondissements::load(tree.of(Dataset::Arrondissements), &mut quality),
+    };
+    if arr.is_empty() {
+        warn!("no arrondissements file (batch/arrondissements*.geojson or --arrondissements): arrondissements will be null");
+    }
+    let mut ref_rows = Vec::new();
+    for f in tree.of(Dataset::Referentiel) {
+        ref_rows.extend(referentiel::read_file(f, &mut quality));
+    }
+    let mut ref_arcs = rm::merge_rows(ref_rows);
+
+    // Road counters: every file, in parallel.
+    let files: Vec<_> = tree.of(Dataset::Comptages).collect();
+    let pb = progress_bar(settings, files.iter().map(|f| f.size).sum());
+    let inc = |n: u64| pb.inc(n);
+    let out = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| comptages::read_file(f, &settings.days, &inc))
+            .reduce(comptages::FileOutput::default, comptages::FileOutput::merge)
+    });
+    pb.finish_and_clear();
+    quality.merge(out.quality);
+    let rows_outside = out.rows_outside;
+    let active: BTreeSet<String> = out.acc.arc_ids().map(str::to_string).collect();
+    for (id, a) in ref_arcs.iter_mut() {
+        a.actif = active.contains(id);
+    }
+    let ctx = cm::Context {
+        arrondissements: &arr,
+        referentiel: &ref_arcs,
+    };
+    let prepared: Prepared = pool.install(|| cm::prepare(out.acc, &ctx));
+    for w in &prepared.warnings {
+        quality.problem(
+            comptages::SOURCE,
+            None,
+            &w.file,
+            w.line,
+            w.reason,
+            w.detail.clone(),
+        );
+    }
+    let quality = quality.finish();
+    let days: Vec<NaiveDate> = prepared.days().collect();
+    if days.is_empty() {
+        warn!("no dated rows found in {}", settings.raw.display());
+    }
+
+    let mut not_processed: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for f in tree.files.iter().filter(|f| !f.dataset.is_processed()) {
+        not_processed
+            .entry(f.dataset.name())
+            .or_default()
+            .push(f.rel.clone());
+    }
+    for (name, files) in &not_processed {
+        warn!(
+            "{} {name} file(s) found but not processed by this version (e.g. {})",
+            files.len(),
+            files[0]
+        );
+    }
+
+    // Quality views.
+    let dup_of = |day: Option<NaiveDate>| -> (u64, u64, Vec<String>) {
+        match day.and_then(|d| prepared.duplicates.get(&d)) {
+            Some(d) => (d.count, d.conflicting, d.samples.clone()),
+            None => (0, 0, Vec::new()),
+        }
+    };
+    let undated: BTreeMap<&'static str, SourceQualityReport> = quality
+        .cells
+        .iter()
+        .filter(|((_, d), _)| d.is_none())
+        .map(|((s, _), q)| (*s, SourceQualityReport::build(q, 0, 0, Vec::new())))
+        .collect();
+    let undated_clean = undated
+        .values()
+        .all(|r| r.rows_rejected == 0 && r.files_failed.is_empty());
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let put = |doc: OutputDoc| -> Outcome {
+        let r = store.put(&doc).map_err(|e| e.to_string());
+        if let Err(e) = &r {
+            tracing::error!("{e}");
+        }
+        (doc.rel_path, r)
+    };
+
+    // Per day: comptages metrics, then keep what the report needs.
+    let per_day: Vec<(NaiveDate, Option<Value>, Vec<Outcome>)> = pool.install(|| {
+        days.par_iter()
+            .map(|&day| {
+                let mut res = Vec::new();
+                let view = prepared.metrics(day).map(|m| {
+                    let env = MetricsEnvelope {
+                        metric_type: "comptages",
+                        date: day.to_string(),
+                        timestamp: &timestamp,
+                        metrics: &m,
+                    };
+                    res.push(put(OutputDoc {
+                        rel_path: format!("metrics/comptages_metrics_{day}.json"),
+                        body: to_json_bytes(&env),
+                    }));
+                    report_view(&m)
+                });
+                (day, view, res)
+            })
+            .collect()
+    });
+    let mut day_metrics: BTreeMap<NaiveDate, report::DayMetrics> = BTreeMap::new();
+    for (day, view, res) in per_day {
+        outcomes.extend(res);
+        let mut m = Map::new();
+        if let Some(v) = view {
+            m.insert("comptages".into(), v);
+        }
+        day_metrics.insert(day, m);
+    }
+
+    // Per day: report (JSON + CSV) and quality report.
+    let docs: Vec<Vec<Outcome>> = pool.install(|| {
+        days.par_iter()
+            .map(|&day| {
+                let m = &day_metrics[&day];
+                let before = day.checked_sub_days(Days::new(7));
+                let wb = before.and_then(|b| day_metrics.get(&b).map(|wm| (b.to_string(), wm)));
+                let r = report::build(
+                    &day.to_string(),
+                    &timestamp,
+                    m,
+                    wb.as_ref().map(|(d, wm)| (d.as_str(), *wm)),
+                );
+                let csv = report::csv_bytes(&r);
+                let env = ReportEnvelope {
+                    report_id: format!("daily_report_{day}"),
+                    date: day.to_string(),
+                    timestamp: &timestamp,
+                    report: r,
+                };
+                let mut res = vec![
+                    put(OutputDoc {
+                        rel_path: format!("reports/daily_report_{day}.json"),
+                        body: to_json_bytes(&env),
+                    }),
+                    put(OutputDoc {
+                        rel_path: format!("reports/daily_report_{day}.csv"),
+                        body: csv,
+                    }),
+                ];
+                let sources: BTreeMap<&'static str, SourceQualityReport> = quality
+                    .cells
+                    .iter()
+                    .filter(|((_, d), _)| *d == Some(day))
+                    .map(|((s, d), q)| {
+                        let (n, c, samples) = if *s == comptages::SOURCE {
+                            dup_of(*d)
+                        } else {
+                            (0, 0, Vec::new())
+                        };
+                        (*s, SourceQualityReport::build(q, n, c, samples))
+                    })
+                    .collect();
+                let clean = undated_clean && sources.values().all(|r| r.rows_rejected == 0);
+                let qr = QualityReport {
+                    report_id: format!("quality_report_{day}"),
+                    date: day.to_string(),
+                    timestamp: &timestamp,
+                    clean,
+                    sources,
+                    undated: &undated,
+                };
+                res.push(put(OutputDoc {
+                    rel_path: format!("quality/quality_report_{day}.json"),
+                    body: to_json_bytes(&qr),
+                }));
+                res
+            })
+            .collect()
+    });
+    outcomes.extend(docs.into_iter().flatten());
+
+    // The référentiel is undated: written once per run, under the last processed date (or the
+    // clock's Paris date when the run has no dated input).
+    if !ref_arcs.is_empty() {
+        let date = days.last().copied().unwrap_or_else(|| clock.paris_today());
+        let metrics = rm::build(&ref_arcs, &|id| active.contains(id));
+        let env = MetricsEnvelope {
+            metric_type: "referentiel",
+            date: date.to_string(),
+            timestamp: &timestamp,
+            metrics,
+        };
+        outcomes.push(put(OutputDoc {
+            rel_path: format!("metrics/referentiel_metrics_{date}.json"),
+            body: to_json_bytes(&env),
+        }));
+    }
+
+    // Run-level quality report and totals.
+    let mut by_source: BTreeMap<&'static str, (SourceQuality, u64, u64)> = BTreeMap::new();
+    for ((s, d), q) in &quality.cells {
+        let e = by_source.entry(s).or_default();
+        e.0.merge(q.clone());
+        if *s == comptages::SOURCE {
+            let (n, c, _) = dup_of(*d);
+            e.1 += n;
+            e.2 += c;
+        }
+    }
+    let totals: BTreeMap<&'static str, SourceQualityReport> = by_source
+        .iter()
+        .map(|(s, (q, n, c))| (*s, SourceQualityReport::build(q, *n, *c, Vec::new())))
+        .collect();
+    let date_strings: Vec<String> = days.iter().map(NaiveDate::to_string).collect();
+    let clean = !quality.has_rejects();
+    let run_q = RunQualityReport {
+        report_id: "quality_report_run",
+        timestamp: &timestamp,
+        clean,
+        dates: &date_strings,
+        totals: totals.clone(),
+        undated: &undated,
+        files_not_processed: &not_processed,
+        files_ignored: &tree.ignored,
+        rows_outside_selection: rows_outside,
+    };
+    outcomes.push(put(OutputDoc {
+        rel_path: "quality/quality_report_run.json".into(),
+        body: to_json_bytes(&run_q),
+    }));
+
+    let count = |w: Written| outcomes.iter().filter(|(_, r)| *r == Ok(w)).count();
+    let write_errors: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err().cloned())
+        .collect();
+    let exit = if !write_errors.is_empty() {
+        Exit::Output
+    } else if !clean {
+        Exit::Unclean
+    } else {
+        Exit::Clean
+    };
+    let sources = totals
+        .iter()
+        .map(|(s, r)| {
+            (
+                *s,
+                SourceTotals {
+                    files: r.files_read.len(),
+                    files_failed: r.files_failed.len(),
+                    rows_read: r.rows_read,
+                    rows_used: r.rows_used,
+                    rows_rejected: r.rows_rejected,
+                    duplicates: r.duplicates,
+                    error_rate: r.error_rate,
+                },
+            )
+        })
+        .collect();
+    Ok(RunSummary {
+        status: match exit {
+            Exit::Clean => "clean",
+            Exit::Unclean => "finished with rejected input",
+            _ => "finished with write errors",
+        },
+        exit_code: exit as u8,
+        raw: settings.raw.display().to_string(),
+        output: store.describe(),
+        dates: date_strings,
+        sources,
+        files_not_processed: not_processed,
+        files_ignored: tree.ignored,
+        rows_outside_selection: rows_outside,
+        outputs_created: count(Written::Created),
+        outputs_replaced: count(Written::Replaced),
+        outputs_unchanged: count(Written::Unchanged),
+        write_errors,
+        elapsed_ms: started.elapsed().as_millis(),
+        exit,
+    })
+}

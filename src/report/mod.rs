@@ -1,0 +1,326 @@
+//! Daily report: metrics of one date -> report JSON (the prototype's §3.2 keys) and CSV (§3.3,
+//! every column kept). Pure: it reads metric objects as JSON values, so it works the same from
+//! this run's results, from files or from a database. A missing type gives an empty section.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// The metric types the report reads.
+pub const REPORT_TYPES: [&str; 5] = ["comptages", "bikes", "traffic", "weather", "chantiers"];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub total_vehicules_paris: Value,
+    pub temps_perdu_total_minutes: Value,
+    pub nombre_troncons_satures: Value,
+    pub taux_disponibilite_capteurs: Value,
+    pub total_velos_paris: Value,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DailyReport {
+    pub date: String,
+    pub generated_at: String,
+    pub summary: Summary,
+    pub top_10_troncons_frequentes: Vec<Value>,
+    pub top_10_zones_congestionnees: Vec<Value>,
+    pub capteurs_defaillants: Vec<Value>,
+    pub alertes_congestion: Vec<Value>,
+    pub chantiers_actifs: Vec<Value>,
+    pub evolution_vs_semaine_precedente: Value,
+    pub meteo_impact: Value,
+    /// Metric types present for this date (the others gave empty sections).
+    pub types_disponibles: Vec<String>,
+}
+
+/// The metrics available for one date: type -> the envelope's `metrics` object.
+pub type DayMetrics = Map<String, Value>;
+
+fn list(v: Option<&Value>, key: &str, cap: usize) -> Vec<Value> {
+    v.and_then(|m| m.get(key))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().take(cap).cloned().collect())
+        .unwrap_or_default()
+}
+
+fn num(v: Option<&Value>, path: &[&str]) -> Value {
+    let mut cur = match v {
+        Some(v) => v,
+        None => return Value::Null,
+    };
+    for p in path {
+        match cur.get(p) {
+            Some(x) => cur = x,
+            None => return Value::Null,
+        }
+    }
+    if cur.is_number() {
+        cur.clone()
+    } else {
+        Value::Null
+    }
+}
+
+fn variation(now: &Value, before: &Value) -> Value {
+    match (now.as_f64(), before.as_f64()) {
+        (Some(a), Some(b)) => {
+            let pct = if b != 0.0 {
+                json!((a - b) * 100.0 / b)
+            } else {
+                Value::Null
+            };
+            json!({"actuel": a, "reference": b, "variation_pct": pct})
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Builds the report of `date`. `week_before` holds the metrics of date − 7 days when known.
+pub fn build(
+    date: &str,
+    generated_at: &str,
+    m: &DayMetrics,
+    week_before: Option<(&str, &DayMetrics)>,
+) -> DailyReport {
+    let comptages = m.get("comptages");
+    let bikes = m.get("bikes");
+    let total_velos = bikes
+        .and_then(|b| b.get("metrics"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            json!(a
+                .iter()
+                .filter_map(|x| x.get("total_jour").and_then(Value::as_f64))
+                .sum::<f64>())
+        })
+        .unwrap_or(Value::Null);
+    let summary = Summary {
+        total_vehicules_paris: num(comptages, &["global_metrics", "total_vehicules_jour"]),
+        temps_perdu_total_minutes: num(comptages, &["global_metrics", "temps_perdu_total_paris"]),
+        nombre_troncons_satures: num(comptages, &["global_metrics", "nombre_troncons_satures"]),
+        taux_disponibilite_capteurs: num(
+            comptages,
+            &["global_metrics", "taux_disponibilite_capteurs"],
+        ),
+        total_velos_paris: total_velos,
+    };
+    let capteurs = list(bikes, "failing_sensors", usize::MAX)
+        .into_iter()
+        .map(|s| match s {
+            Value::Object(mut o) => {
+                o.entry("type").or_insert(json!("bike"));
+                Value::Object(o)
+            }
+            other => json!({"id_compteur": other, "type": "bike"}),
+        })
+        .collect();
+    let evolution = match week_before.and_then(|(d, wb)| wb.get("comptages").map(|c| (d, c))) {
+        Some((d, prev)) if comptages.is_some() => json!({
+            "date_reference": d,
+            "total_vehicules_paris": variation(&summary.total_vehicules_paris, &num(Some(prev), &["global_metrics", "total_vehicules_jour"])),
+            "temps_perdu_total_minutes": variation(&summary.temps_perdu_total_minutes, &num(Some(prev), &["global_metrics", "temps_perdu_total_paris"])),
+        }),
+        _ => json!({"note": "Nécessite données historiques pour comparaison"}),
+    };
+    DailyReport {
+        date: date.to_string(),
+        generated_at: generated_at.to_string(),
+        summary,
+        top_10_troncons_frequentes: list(comptages, "top_10_troncons", 10),
+        top_10_zones_congestionnees: list(comptages, "top_10_zones_congestionnees", 10),
+        capteurs_defaillants: capteurs,
+        alertes_congestion: list(comptages, "alertes_congestion", 20),
+        chantiers_actifs: list(m.get("chantiers"), "chantiers_actifs", usize::MAX),
+        evolution_vs_semaine_precedente: evolution,
+        meteo_impact: m
+            .get("weather")
+            .and_then(|w| w.get("metrics"))
+            .filter(|v| v.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+        types_disponibles: REPORT_TYPES
+            .iter()
+            .filter(|t| m.contains_key(**t))
+            .map(|t| t.to_string())
+            .collect(),
+    }
+}
+
+/// A JSON scalar as a CSV cell: numbers as JSON writes them (`1034.0`), null as empty.
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn text_or(v: &Value, a: &str, b: &str) -> String {
+    let s = cell(v.get(a));
+    if s.is_empty() {
+        cell(v.get(b))
+    } else {
+        s
+    }
+}
+
+/// Occupancy at which an alert is "CRITIQUE" (the prototype's unused 90 % threshold).
+const CRITICAL_OCCUPANCY: f64 = 90.0;
+
+/// The CSV rows (`;`, CRLF when written): the prototype's sections with all their columns.
+pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let s = &r.summary;
+    let blank = || vec![String::new(), String::new()];
+    let title = |t: &str| vec![t.to_string(), String::new()];
+    rows.push(vec!["Section".into(), "Valeur".into()]);
+    for (label, v) in [
+        ("Total véhicules Paris", &s.total_vehicules_paris),
+        ("Temps perdu total (min)", &s.temps_perdu_total_minutes),
+        ("Tronçons saturés", &s.nombre_troncons_satures),
+        (
+            "Taux disponibilité capteurs (%)",
+            &s.taux_disponibilite_capteurs,
+        ),
+        ("Total vélos Paris", &s.total_velos_paris),
+    ] {
+        rows.push(vec![label.into(), cell(Some(v))]);
+    }
+    rows.push(blank());
+    rows.push(title("=== TOP 10 TRONÇONS FRÉQUENTÉS ==="));
+    if r.top_10_troncons_frequentes.is_empty() {
+        rows.push(title("Aucune donnée disponible"));
+    } else {
+        rows.push(vec!["Tronçon".into(), "Débit Total".into()]);
+        for t in r.top_10_troncons_frequentes.iter().take(10) {
+            rows.push(vec![
+                text_or(t, "libelle", "identifiant_arc"),
+                cell(t.get("debit_journalier_total")),
+            ]);
+        }
+    }
+    rows.push(blank());
+    rows.push(title("=== TOP 10 ZONES CONGESTIONNÉES ==="));
+    if r.top_10_zones_congestionnees.is_empty() {
+        rows.push(title("Aucune donnée disponible"));
+    } else {
+        rows.push(vec!["Zone".into(), "Temps Perdu (min)".into()]);
+        for t in r.top_10_zones_congestionnees.iter().take(10) {
+            rows.push(vec![
+                text_or(t, "arrondissement", "libelle"),
+                cell(t.get("temps_perdu_total_minutes")),
+            ]);
+        }
+    }
+    rows.push(blank());
+    rows.push(title("=== CAPTEURS DÉFAILLANTS ==="));
+    if r.capteurs_defaillants.is_empty() {
+        rows.push(title("Aucun capteur défaillant"));
+    } else {
+        rows.push(vec!["ID Capteur".into(), "Type".into()]);
+        for c in r.capteurs_defaillants.iter().take(20) {
+            rows.push(vec![cell(c.get("id_compteur")), cell(c.get("type"))]);
+        }
+    }
+    rows.push(blank());
+    rows.push(title("=== ALERTES CONGESTION ==="));
+    if r.alertes_congestion.is_empty() {
+        rows.push(title("Aucune alerte"));
+    } else {
+        rows.push(vec![
+            "Tronçon".into(),
+            "Taux Occupation (%)".into(),
+            "Sévérité".into(),
+        ]);
+        for a in r.alertes_congestion.iter().take(20) {
+            let occ = a
+                .get("taux_occupation_moyen")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            let sev = if occ >= CRITICAL_OCCUPANCY {
+                "CRITIQUE"
+            } else {
+                "ELEVEE"
+            };
+            rows.push(vec![
+                text_or(a, "libelle", "identifiant_arc"),
+                cell(a.get("taux_occupation_moyen")),
+                sev.into(),
+            ]);
+        }
+    }
+    rows.push(blank());
+    rows.push(title("=== CHANTIERS ACTIFS ==="));
+    if r.chantiers_actifs.is_empty() {
+        rows.push(title("Aucun chantier actif"));
+    } else {
+        rows.push(vec![
+            "Identifiant".into(),
+            "Typologie".into(),
+            "Impact".into(),
+            "Arrondissement".into(),
+        ]);
+        for c in r.chantiers_actifs.iter().take(20) {
+            rows.push(vec![
+                cell(c.get("identifiant")),
+                cell(c.get("typologie")),
+                cell(c.get("impact")),
+                cell(c.get("arrondissement")),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The CSV bytes: `;`, CRLF after every line, UTF-8 without BOM, minimal quoting.
+pub fn csv_bytes(r: &DailyReport) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .flexible(true)
+        .from_writer(Vec::new());
+    for row in csv_rows(r) {
+        w.write_record(&row)
+            .expect("writing CSV to memory cannot fail");
+    }
+    w.into_inner().expect("flushing CSV to memory cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_types_give_empty_sections_not_a_crash() {
+        let r = build("2025-11-04", "2025-11-05T00:00:00Z", &Map::new(), None);
+        assert_eq!(r.summary.total_vehicules_paris, Value::Null);
+        assert!(r.top_10_troncons_frequentes.is_empty());
+        assert_eq!(r.meteo_impact, json!({}));
+        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
+        assert!(csv.starts_with("Section;Valeur\r\nTotal véhicules Paris;\r\n"));
+        assert!(csv.contains("=== CHANTIERS ACTIFS ===;\r\nAucun chantier actif;\r\n"));
+        assert!(csv.ends_with("\r\n"));
+    }
+
+    #[test]
+    fn every_column_is_kept() {
+        let mut m = Map::new();
+        m.insert(
+            "chantiers".into(),
+            json!({"chantiers_actifs": [{"identifiant": "CP1", "typologie": "2", "impact": "RESTREINTE", "arrondissement": "75010"}]}),
+        );
+        m.insert(
+            "comptages".into(),
+            json!({"alertes_congestion": [{"libelle": "Rue; du Bac", "taux_occupation_moyen": 92.5}], "global_metrics": {"total_vehicules_jour": 10.0}}),
+        );
+        m.insert("bikes".into(), json!({"metrics": [{"total_jour": 3.0}, {"total_jour": 4.0}], "failing_sensors": ["100-1"]}));
+        let r = build("2025-11-04", "x", &m, None);
+        assert_eq!(r.summary.total_velos_paris, json!(7.0));
+        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
+        assert!(csv.contains("CP1;2;RESTREINTE;75010\r\n"), "{csv}");
+        assert!(csv.contains("\"Rue; du Bac\";92.5;CRITIQUE\r\n"), "{csv}");
+        assert!(csv.contains("100-1;bike\r\n"));
+        assert!(csv.contains("Total véhicules Paris;10.0\r\n"));
+        assert_eq!(r.types_disponibles, vec!["comptages", "bikes", "chantiers"]);
+    }
+}

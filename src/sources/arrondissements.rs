@@ -1,0 +1,76 @@
+//! Paris arrondissements (`batch/arrondissements*.geojson`, the opendata.paris.fr file).
+
+use crate::discover::InputFile;
+use crate::geo::ArrondissementIndex;
+use crate::input::{read_json, JsonItem};
+use crate::quality::{QualityAcc, Reason};
+
+pub const SOURCE: &str = "arrondissements";
+
+/// Loads every given file into one index (the first file to define a code wins).
+pub fn load<'a>(
+    files: impl IntoIterator<Item = &'a InputFile>,
+    q: &mut QualityAcc,
+) -> ArrondissementIndex {
+    let mut idx = ArrondissementIndex::default();
+    for f in files {
+        let items = match read_json(&f.path) {
+            Ok(items) => items,
+            Err(e) => {
+                q.file_failed(SOURCE, &f.rel, e.line, e.reason, e.detail, 0);
+                continue;
+            }
+        };
+        // read_json spreads a FeatureCollection into its features: gather them back.
+        let mut feats = Vec::new();
+        for it in items {
+            match it {
+                JsonItem::Record { value, .. } => feats.push(value),
+                JsonItem::Bad {
+                    line,
+                    reason,
+                    detail,
+                } => q.problem(SOURCE, None, &f.rel, line, reason, detail),
+            }
+        }
+        let n = feats.len() as u64;
+        let fc = serde_json::json!({"type": "FeatureCollection", "features": feats});
+        let (one, problems) = ArrondissementIndex::from_geojson(&fc);
+        let c = q.cell(SOURCE, None);
+        c.files.insert(f.rel.clone());
+        c.rows_read += n;
+        for p in problems {
+            q.problem(SOURCE, None, &f.rel, 1, Reason::BadGeometry, p);
+        }
+        if one.is_empty() {
+            q.file_failed(
+                SOURCE,
+                &f.rel,
+                1,
+                Reason::MissingKey,
+                "no usable arrondissement polygon".into(),
+                0,
+            );
+        }
+        for a in one.items {
+            if !idx.items.iter().any(|b| b.code == a.code) {
+                idx.items.push(a);
+            }
+        }
+    }
+    idx.items.sort_by(|a, b| a.code.cmp(&b.code));
+    idx
+}
+
+/// Loads a file given outside the raw tree (`--arrondissements`).
+pub fn load_path(path: &std::path::Path, q: &mut QualityAcc) -> ArrondissementIndex {
+    let f = InputFile {
+        path: path.to_path_buf(),
+        rel: path.display().to_string(),
+        dataset: crate::discover::Dataset::Arrondissements,
+        format: crate::discover::Format::Json,
+        partition_date: None,
+        size: 0,
+    };
+    load([&f], q)
+}

@@ -1,0 +1,277 @@
+//! Sensor arcs reference (`referentiel*.csv|.json|.geojson`): current CSV header, older exports'
+//! technical header (`IU_AC;DATE_DEBUT;DATE_FIN;LIBELLE;IU_ND_AVAL;IU_ND_AMONT;...`), and GeoJSON
+//! or Opendatasoft JSON records.
+
+use serde_json::Value;
+
+use crate::discover::{Format, InputFile};
+use crate::geo;
+use crate::input::{count_remaining, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem};
+use crate::metrics::referentiel::RefRow;
+use crate::quality::{QualityAcc, Reason};
+use crate::sources::{json_field, json_point, json_text};
+
+pub const SOURCE: &str = "referentiel";
+
+const ARC: usize = 0;
+const LIBELLE: usize = 1;
+const AMONT: usize = 2;
+const AVAL: usize = 3;
+const POINT: usize = 4;
+const SHAPE: usize = 5;
+
+pub const COLUMNS: [ColumnSpec; 6] = [
+    ColumnSpec {
+        name: "Identifiant arc",
+        aliases: &["iu_ac"],
+        required: true,
+    },
+    ColumnSpec {
+        name: "Libelle",
+        aliases: &["libelle"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "Identifiant noeud amont",
+        aliases: &["iu_nd_amont"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "Identifiant noeud aval",
+        aliases: &["iu_nd_aval"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "geo_point_2d",
+        aliases: &["Geo Point", "geo_point"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "geo_shape",
+        aliases: &["Geo Shape", "geom"],
+        required: false,
+    },
+];
+
+struct Fields<'a> {
+    arc: &'a str,
+    libelle: &'a str,
+    amont: &'a str,
+    aval: &'a str,
+    point: Result<Option<geo::Pt>, String>,
+    point_text: String,
+    shape: Option<Result<geo::Geometry, String>>,
+    shape_text: String,
+}
+
+fn add(rows: &mut Vec<RefRow>, q: &mut QualityAcc, file: &str, line: u64, f: Fields<'_>) {
+    q.row(SOURCE, None, file);
+    let arc = f.arc.trim();
+    if arc.is_empty() {
+        q.problem(
+            SOURCE,
+            None,
+            file,
+            line,
+            Reason::MissingKey,
+            "field `Identifiant arc` is empty".into(),
+        );
+        return;
+    }
+    if f.libelle.trim().is_empty() {
+        q.missing(SOURCE, None, "libelle");
+    }
+    let geo_point = match f.point {
+        Ok(p) => p.map(|p| (p, f.point_text)),
+        Err(e) => {
+            q.problem(
+                SOURCE,
+                None,
+                file,
+                line,
+                Reason::BadPoint,
+                format!("arc {arc}: field `geo_point_2d`: {e}"),
+            );
+            None
+        }
+    };
+    let geometry = match f.shape {
+        None => {
+            q.missing(SOURCE, None, "geo_shape");
+            None
+        }
+        Some(Ok(g)) => Some((g, f.shape_text)),
+        Some(Err(e)) => {
+            q.problem(
+                SOURCE,
+                None,
+                file,
+                line,
+                Reason::BadGeometry,
+                format!("arc {arc}: field `geo_shape`: {e}"),
+            );
+            None
+        }
+    };
+    rows.push(RefRow {
+        arc: arc.to_string(),
+        libelle: f.libelle.trim().to_string(),
+        noeud_amont: f.amont.trim().to_string(),
+        noeud_aval: f.aval.trim().to_string(),
+        geo_point,
+        geometry,
+    });
+}
+
+/// Reads one référentiel file; rows in file order.
+pub fn read_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
+    match f.format {
+        Format::Csv => read_csv(f, q),
+        Format::Json => read_json_file(f, q),
+    }
+}
+
+fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
+    let mut rows = Vec::new();
+    let mut input = match open_csv(&f.path) {
+        Ok(i) => i,
+        Err(e) => {
+            q.file_failed(SOURCE, &f.rel, e.line, e.reason, e.detail, 0);
+            return rows;
+        }
+    };
+    let cols = match resolve_columns(&input.header, &COLUMNS) {
+        Ok(c) => c,
+        Err(missing) => {
+            let n = count_remaining(&mut input.reader);
+            let detail = format!(
+                "missing column(s) {} (is the delimiter `;`?)",
+                missing.join(", ")
+            );
+            q.file_failed(SOURCE, &f.rel, 1, Reason::MissingColumn, detail, n);
+            return rows;
+        }
+    };
+    let width = input.header.len();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match input.reader.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                q.row(SOURCE, None, &f.rel);
+                let reason = if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    Reason::InvalidUtf8
+                } else {
+                    Reason::ReadError
+                };
+                q.problem(SOURCE, None, &f.rel, line, reason, e.to_string());
+                if reason == Reason::InvalidUtf8 {
+                    continue;
+                }
+                break;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != width {
+            q.row(SOURCE, None, &f.rel);
+            let detail = format!("expected {width} fields, found {}", rec.len());
+            q.problem(SOURCE, None, &f.rel, line, Reason::WrongColumnCount, detail);
+            continue;
+        }
+        let get = |i: usize| cols[i].and_then(|c| rec.get(c)).unwrap_or("");
+        let point_text = get(POINT).trim().to_string();
+        let shape_text = get(SHAPE).trim().to_string();
+        let fields = Fields {
+            arc: get(ARC),
+            libelle: get(LIBELLE),
+            amont: get(AMONT),
+            aval: get(AVAL),
+            point: if point_text.is_empty() {
+                Ok(None)
+            } else {
+                geo::parse_lat_lon(&point_text).map(Some)
+            },
+            shape: (!shape_text.is_empty()).then(|| geo::parse_geometry_str(&shape_text)),
+            point_text,
+            shape_text,
+        };
+        add(&mut rows, q, &f.rel, line, fields);
+    }
+    rows
+}
+
+fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
+    let mut rows = Vec::new();
+    let items = match read_json(&f.path) {
+        Ok(i) => i,
+        Err(e) => {
+            q.file_failed(SOURCE, &f.rel, e.line, e.reason, e.detail, 0);
+            return rows;
+        }
+    };
+    let keys: Vec<Vec<&'static str>> = COLUMNS
+        .iter()
+        .map(|c| {
+            std::iter::once(c.name)
+                .chain(c.aliases.iter().copied())
+                .collect()
+        })
+        .collect();
+    for item in items {
+        let (line, value) = match item {
+            JsonItem::Record { line, value } => (line, value),
+            JsonItem::Bad {
+                line,
+                reason,
+                detail,
+            } => {
+                q.row(SOURCE, None, &f.rel);
+                q.problem(SOURCE, None, &f.rel, line, reason, detail);
+                continue;
+            }
+        };
+        // A GeoJSON Feature carries its fields in `properties` and its shape in `geometry`.
+        let (props, feature_geometry) = match value.get("type").and_then(Value::as_str) {
+            Some("Feature") => (
+                value.get("properties").cloned().unwrap_or(Value::Null),
+                value.get("geometry").cloned(),
+            ),
+            _ => (value.clone(), None),
+        };
+        let Value::Object(o) = &props else {
+            q.row(SOURCE, None, &f.rel);
+            q.problem(
+                SOURCE,
+                None,
+                &f.rel,
+                line,
+                Reason::NotARecord,
+                "feature without properties".into(),
+            );
+            continue;
+        };
+        let get = |i: usize| json_field(o, &keys[i]);
+        let shape_v = feature_geometry
+            .filter(|g| !g.is_null())
+            .or_else(|| get(SHAPE).filter(|v| !v.is_null()).cloned());
+        let point = json_point(get(POINT));
+        let point_text = match &point {
+            Ok(Some(p)) => format!("{}, {}", p[1], p[0]),
+            _ => String::new(),
+        };
+        let fields = Fields {
+            arc: &json_text(get(ARC)),
+            libelle: &json_text(get(LIBELLE)),
+            amont: &json_text(get(AMONT)),
+            aval: &json_text(get(AVAL)),
+            point,
+            point_text,
+            shape: shape_v.as_ref().map(geo::parse_geometry),
+            shape_text: shape_v.map(|v| v.to_string()).unwrap_or_default(),
+        };
+        add(&mut rows, q, &f.rel, line, fields);
+    }
+    rows
+}

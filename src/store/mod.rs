@@ -1,0 +1,35 @@
+//! Where results go. The only code that writes outputs.
+
+pub mod local;
+
+use std::path::PathBuf;
+
+/// One output document: a path relative to the output root and its exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputDoc {
+    pub rel_path: String,
+    pub body: Vec<u8>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Replaced,
+    /// The stored bytes were already these: nothing written.
+    Unchanged,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A destination for output documents.
+pub trait Store: Sync {
+    fn describe(&self) -> String;
+    fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError>;
+}
