@@ -12,6 +12,7 @@ pub mod config;
 pub mod discover;
 pub mod error;
 pub mod fixed;
+pub mod generate;
 pub mod geo;
 pub mod input;
 pub mod metrics;

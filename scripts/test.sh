@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: builds, lints, runs every test.
+# Real public data is read from ../shared/data/real (override with CITYFLOW_REAL_DATA).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export INSTA_UPDATE=no            # CI never writes snapshots
+export CITYFLOW_REAL_DATA="${CITYFLOW_REAL_DATA:-$PWD/../shared/data/real}"
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "test.sh: '$1' is required but not installed" >&2; exit 2; }; }
+need cargo
+need python3   # the independent cross-checks of the metrics are small Python scripts
+
+if [ ! -d "$CITYFLOW_REAL_DATA" ]; then
+  echo "test.sh: real data folder $CITYFLOW_REAL_DATA not found (set CITYFLOW_REAL_DATA)" >&2
+  exit 2
+fi
+
+echo "== format and lints"
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "== the committed sample is exactly what the generator writes"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cargo run --quiet --release --example generate -- --out "$tmp/raw" 2>/dev/null
+diff -r "$tmp/raw" sample/cityflow-raw/raw
+
+echo "== tests"
+cargo test --release --all-targets
