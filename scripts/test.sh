@@ -27,4 +27,13 @@ cargo run --quiet --release --example generate -- --out "$tmp/raw" 2>/dev/null
 diff -r "$tmp/raw" sample/cityflow-raw/raw
 
 echo "== tests"
-cargo test --release --all-targets
+log="$tmp/cargo-test.log"
+set +e
+cargo test --release --lib --test it 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: [a-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "cityflow: $passed passed, $failed failed"
+exit "$status"

@@ -323,4 +323,29 @@ mod tests {
         assert!(csv.contains("Total véhicules Paris;10.0\r\n"));
         assert_eq!(r.types_disponibles, vec!["comptages", "bikes", "chantiers"]);
     }
+
+    #[test]
+    fn evolution_against_the_same_day_a_week_before() {
+        let day = |total: f64, lost: f64| {
+            let mut m = Map::new();
+            m.insert(
+                "comptages".into(),
+                json!({"global_metrics": {"total_vehicules_jour": total, "temps_perdu_total_paris": lost}}),
+            );
+            m
+        };
+        let now = day(1100.0, 50.0);
+        let before = day(1000.0, 0.0);
+        let r = build("2025-11-11", "x", &now, Some(("2025-11-04", &before)));
+        let e = &r.evolution_vs_semaine_precedente;
+        assert_eq!(e["date_reference"], "2025-11-04");
+        assert_eq!(e["total_vehicules_paris"]["variation_pct"], 10.0);
+        assert_eq!(
+            e["temps_perdu_total_minutes"]["variation_pct"],
+            Value::Null,
+            "no division by zero"
+        );
+        let r = build("2025-11-11", "x", &now, None);
+        assert!(r.evolution_vs_semaine_precedente.get("note").is_some());
+    }
 }

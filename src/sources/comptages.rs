@@ -120,6 +120,8 @@ struct Row<'a> {
     libelle: Cow<'a, str>,
     geo_point: Cow<'a, str>,
     geo_shape: ShapeRef<'a>,
+    /// A text field that was not UTF-8 (decoded with replacement characters).
+    bad_text: Option<&'static str>,
 }
 
 fn scaled(v: &NumIn<'_>, digits: u32) -> Result<Option<i64>, (NumError, String)> {
@@ -173,6 +175,11 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
     }
     let d = Some(day);
     q.row(SOURCE, d, file);
+    if let Some(name) = row.bad_text {
+        let detail =
+            format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
+        q.problem(SOURCE, d, file, line, Reason::InvalidUtf8Text, detail);
+    }
     let etat_arc = row.etat_arc.trim();
     q.category(
         SOURCE,
@@ -444,6 +451,7 @@ fn csv_record(
         libelle,
         geo_point,
         geo_shape: ShapeRef::Text(&geo_shape),
+        bad_text,
     };
     add_row(out, file, line, row, sel);
 }
@@ -502,6 +510,7 @@ fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
             libelle: json_text(get(LIBELLE)),
             geo_point: point,
             geo_shape: ShapeRef::Json(get(SHAPE).unwrap_or(&null)),
+            bad_text: None,
         };
         add_row(&mut out, &file, line, row, sel);
     }

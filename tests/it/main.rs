@@ -1,0 +1,11 @@
+//! Integration tests: one binary, one module per concern. They run the real `process` binary on
+//! raw trees built in temporary folders (from fixtures, the generator, or the real public files
+//! read from `../shared/data/real`, never copied into the repo).
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod determinism;
+mod fixture_tree;
+mod real_data;

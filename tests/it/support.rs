@@ -1,0 +1,126 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The fixed clock of every test run (2025-11-21T03:20:00Z).
+pub const EPOCH: &str = "1763695200";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data/real`, or `CITYFLOW_REAL_DATA`. Missing is a failure, not a skip.
+pub fn real_data() -> PathBuf {
+    let p = std::env::var_os("CITYFLOW_REAL_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data/real"));
+    assert!(
+        p.is_dir(),
+        "real data folder {} is missing (set CITYFLOW_REAL_DATA)",
+        p.display()
+    );
+    p
+}
+
+pub fn real(rel: &str) -> PathBuf {
+    let p = real_data().join(rel);
+    assert!(p.is_file(), "{} is missing", p.display());
+    p
+}
+
+/// Builds a raw tree in a temporary folder from (relative path, bytes).
+pub fn tree(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, body) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    dir
+}
+
+pub fn read(p: impl AsRef<Path>) -> Vec<u8> {
+    std::fs::read(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+/// Runs `process` with a clean environment (no AWS or cityflow variables leak in).
+pub fn process(raw: &Path, out: &Path, args: &[&str]) -> Output {
+    process_env(raw, out, args, &[])
+}
+
+pub fn process_env(raw: &Path, out: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_process"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .current_dir(out.parent().unwrap_or(out))
+        .arg("--raw")
+        .arg(raw)
+        .arg("--output")
+        .arg(out)
+        .arg("--no-progress")
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().expect("process runs");
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "process panicked:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.code().is_some(), "process killed by a signal");
+    o
+}
+
+/// Every file under `root`, relative path -> bytes, sorted.
+pub fn all_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.insert(rel, read(e.path()));
+        }
+    }
+    out
+}
+
+pub fn json(p: impl AsRef<Path>) -> Value {
+    serde_json::from_slice(&read(p)).unwrap()
+}
+
+/// Runs one of the independent Python scripts and parses its JSON output.
+pub fn python(script: &str, args: &[&Path]) -> Value {
+    let o = Command::new("python3")
+        .arg(repo().join("tests/independent").join(script))
+        .args(args)
+        .output()
+        .expect("python3 is installed (scripts/test.sh checks it)");
+    assert!(
+        o.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// A CSV file's lines (header kept first), for building split or broken variants.
+pub fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
