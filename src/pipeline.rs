@@ -431,6 +431,10 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         body: to_json_bytes(&run_q),
     }));
 
+    if let Err(e) = store.flush() {
+        tracing::error!("{e}");
+        outcomes.push((e.path.display().to_string(), Err(e.to_string())));
+    }
     let count = |w: Written| outcomes.iter().filter(|(_, r)| *r == Ok(w)).count();
     let write_errors: Vec<String> = outcomes
         .iter()

@@ -32,4 +32,8 @@ pub struct StoreError {
 pub trait Store: Sync {
     fn describe(&self) -> String;
     fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError>;
+    /// Makes every `put` so far durable (called once at the end of a run).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

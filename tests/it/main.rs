@@ -8,4 +8,5 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod fixture_tree;
+mod formats;
 mod real_data;
