@@ -26,6 +26,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo run --quiet --release --example generate -- --out "$tmp/raw" 2>/dev/null
 diff -r "$tmp/raw" sample/cityflow-raw/raw
 
+echo "== run_processing.sh (the EC2 wrapper) on the sample"
+DATA_DIR="$PWD/sample/cityflow-raw/raw" OUTPUT_DIR="$tmp/ec2-out" ./run_processing.sh 2025-10-26 >/dev/null
+test -s "$tmp/ec2-out/reports/daily_report_2025-10-26.csv"
+test ! -e "$tmp/ec2-out/reports/daily_report_2025-10-25.csv"
+if ./run_processing.sh not-a-date >/dev/null 2>&1; then echo "run_processing.sh accepted a bad date" >&2; exit 1; fi
+
 echo "== tests"
 log="$tmp/cargo-test.log"
 set +e

@@ -70,6 +70,28 @@ pub struct ColumnSpec {
     pub required: bool,
 }
 
+impl ColumnSpec {
+    /// The canonical name then the aliases, for looking a field up in a JSON record.
+    pub fn names(&self) -> Vec<&'static str> {
+        std::iter::once(self.name)
+            .chain(self.aliases.iter().copied())
+            .collect()
+    }
+}
+
+/// The message of a file whose header lacks required columns.
+pub fn missing_columns_detail(missing: &[&str], header_len: usize) -> String {
+    format!(
+        "missing column(s) {} (header has {} field(s): is the delimiter `;`?)",
+        missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        header_len
+    )
+}
+
 /// Finds each wanted column's index in a header row.
 /// Returns the indices, or the list of missing required columns.
 pub fn resolve_columns(

@@ -16,7 +16,10 @@ use serde_json::Value;
 
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
-use crate::input::{count_remaining, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem};
+use crate::input::{
+    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
+    JsonItem,
+};
 use crate::metrics::comptages::{
     ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
@@ -300,15 +303,7 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
         Ok(c) => c,
         Err(missing) => {
             let rows = count_remaining(&mut input.reader);
-            let detail = format!(
-                "missing column(s) {} (header has {} field(s): is the delimiter `;`?)",
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                input.header.len()
-            );
+            let detail = missing_columns_detail(&missing, input.header.len());
             out.quality
                 .file_failed(SOURCE, &file, 1, Reason::MissingColumn, detail, rows);
             progress(f.size);
@@ -467,12 +462,7 @@ fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
             return out;
         }
     };
-    let names = |i: usize| -> Vec<&'static str> {
-        std::iter::once(COLUMNS[i].name)
-            .chain(COLUMNS[i].aliases.iter().copied())
-            .collect()
-    };
-    let keys: Vec<Vec<&'static str>> = (0..COLUMNS.len()).map(names).collect();
+    let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for item in items {
         let (line, value) = match item {
             JsonItem::Record { line, value } => (line, value),

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use crate::discover::{Format, InputFile};
 use crate::geo;
-use crate::input::{count_remaining, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem};
+use crate::input::{
+    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
+    JsonItem,
+};
 use crate::metrics::referentiel::RefRow;
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text};
@@ -144,10 +147,7 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
         Ok(c) => c,
         Err(missing) => {
             let n = count_remaining(&mut input.reader);
-            let detail = format!(
-                "missing column(s) {} (is the delimiter `;`?)",
-                missing.join(", ")
-            );
+            let detail = missing_columns_detail(&missing, input.header.len());
             q.file_failed(SOURCE, &f.rel, 1, Reason::MissingColumn, detail, n);
             return rows;
         }
@@ -211,14 +211,7 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
             return rows;
         }
     };
-    let keys: Vec<Vec<&'static str>> = COLUMNS
-        .iter()
-        .map(|c| {
-            std::iter::once(c.name)
-                .chain(c.aliases.iter().copied())
-                .collect()
-        })
-        .collect();
+    let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for item in items {
         let (line, value) = match item {
             JsonItem::Record { line, value } => (line, value),
