@@ -4,7 +4,9 @@
 //! - `api/<source>/dt=YYYY-MM-DD/[hour=HH/]*.json|*.jsonl` (the documented layout);
 //! - `api/<source>/YYYY-MM-DD/*.json` (the ingestion Lambda's layout, JSON Lines);
 //! - `batch/**/<prefix>*.csv|.json|.geojson` with prefixes `comptages`, `chantiers`,
-//!   `referentiel`, `arrondissements`.
+//!   `referentiel`, `arrondissements`, and for the other datasets `comptage-velo` (bikes),
+//!   `velib` / `station_information` / `station_status`, `meteo` / `weather` / `open-meteo`,
+//!   `disruptions` / `perturbations` / `line_reports` (traffic).
 
 use std::path::{Path, PathBuf};
 
@@ -96,9 +98,21 @@ fn batch_dataset(file_name: &str) -> Option<Dataset> {
     let n = file_name.to_ascii_lowercase();
     [
         ("comptages", Dataset::Comptages),
+        ("comptage-velo", Dataset::Bikes),
+        ("comptage_velo", Dataset::Bikes),
         ("chantiers", Dataset::Chantiers),
         ("referentiel", Dataset::Referentiel),
         ("arrondissements", Dataset::Arrondissements),
+        ("velib", Dataset::Velib),
+        ("station_information", Dataset::Velib),
+        ("station_status", Dataset::Velib),
+        ("meteo", Dataset::Weather),
+        ("weather", Dataset::Weather),
+        ("open-meteo", Dataset::Weather),
+        ("openmeteo", Dataset::Weather),
+        ("disruptions", Dataset::Traffic),
+        ("perturbations", Dataset::Traffic),
+        ("line_reports", Dataset::Traffic),
     ]
     .into_iter()
     .find(|(p, _)| n.starts_with(p))
@@ -186,6 +200,7 @@ mod tests {
             "batch/arrondissements.geojson",
             "batch/notes.txt",
             "batch/comptage-velo-donnees-compteurs.csv",
+            "batch/velo-notes.csv",
             "batch/.hidden.csv",
             "README.md",
         ] {

@@ -29,6 +29,8 @@ pub enum Reason {
     InvalidUtf8,
     EmptyFile,
     ReadError,
+    /// Values that contradict each other (e.g. tempmin > tempmax, end before start).
+    Inconsistent,
     // Warnings: the row is used, one of its fields is not.
     BadGeometry,
     BadPoint,
@@ -59,6 +61,7 @@ impl Reason {
             Reason::InvalidUtf8 => "invalid_utf8",
             Reason::EmptyFile => "empty_file",
             Reason::ReadError => "read_error",
+            Reason::Inconsistent => "inconsistent",
             Reason::BadGeometry => "bad_geometry",
             Reason::BadPoint => "bad_point",
             Reason::UnknownState => "unknown_state",

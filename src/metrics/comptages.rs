@@ -26,8 +26,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::geo::{self, ArrondissementIndex, Pt};
-use crate::metrics::arc_order;
 use crate::metrics::referentiel::RefArc;
+use crate::metrics::{arc_order, DayDuplicates};
 use crate::quality::{Reason, Sample};
 use crate::time::{format_paris, Instant};
 
@@ -416,14 +416,6 @@ pub struct ComptagesMetrics {
     pub top_zones_affluence: Vec<ZoneAffluence>,
     pub alertes_congestion: Vec<ArcDayMetrics>,
     pub global_metrics: GlobalMetrics,
-}
-
-/// Duplicate rows of one day.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DayDuplicates {
-    pub count: u64,
-    pub conflicting: u64,
-    pub samples: Vec<String>,
 }
 
 /// The accumulated rows, grouped by day, with every arc's static facts resolved once.

@@ -1,8 +1,13 @@
 //! Pure metric code: accumulators (`add` / `merge` / `Default`) and their finalisation into the
 //! output structures. One module per dataset, named as in `sources/`.
 
+pub mod bikes;
+pub mod chantiers;
 pub mod comptages;
 pub mod referentiel;
+pub mod traffic;
+pub mod velib;
+pub mod weather;
 
 use std::cmp::Ordering;
 
@@ -14,4 +19,14 @@ pub fn arc_order(a: &str, b: &str) -> Ordering {
         (Err(_), Ok(_)) => Ordering::Greater,
         (Err(_), Err(_)) => a.cmp(b),
     }
+}
+
+/// Rows of one day (or undated) that repeated a key already counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayDuplicates {
+    pub count: u64,
+    /// Repeats whose values differed from the kept row.
+    pub conflicting: u64,
+    /// A few of them, e.g. `counter X at 2025-11-04T08:00:00+01:00` (at most 20).
+    pub samples: Vec<String>,
 }

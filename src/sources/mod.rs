@@ -1,8 +1,13 @@
 //! One module per raw dataset: find the columns, parse rows, normalise, count rejects.
 
 pub mod arrondissements;
+pub mod bikes;
+pub mod chantiers;
 pub mod comptages;
 pub mod referentiel;
+pub mod traffic;
+pub mod velib;
+pub mod weather;
 
 use std::borrow::Cow;
 

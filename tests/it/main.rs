@@ -10,3 +10,8 @@ mod determinism;
 mod fixture_tree;
 mod formats;
 mod real_data;
+mod source_bikes;
+mod source_chantiers;
+mod source_traffic;
+mod source_velib;
+mod source_weather;

@@ -1,0 +1,45 @@
+//! `traffic` metrics (stub: to be written). Interface used by the pipeline:
+//! `TrafficAcc` (Default + merge + days + duplicates) and `metrics(acc, day, arrondissements)`.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::geo::ArrondissementIndex;
+use crate::metrics::DayDuplicates;
+
+/// Mergeable accumulator of every `traffic` file read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrafficAcc {}
+
+impl TrafficAcc {
+    pub fn merge(&mut self, other: TrafficAcc) {
+        let _ = other;
+    }
+
+    /// Paris days this source has data for.
+    pub fn days(&self) -> BTreeSet<NaiveDate> {
+        BTreeSet::new()
+    }
+
+    /// Repeated rows of `day` (None: rows with no date of their own), counted once.
+    pub fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
+        let _ = day;
+        DayDuplicates::default()
+    }
+}
+
+/// `traffic_metrics_<date>.json`'s `metrics`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrafficMetrics {}
+
+/// The metrics of `day`, or None when the source has nothing for it.
+pub fn metrics(
+    acc: &TrafficAcc,
+    day: NaiveDate,
+    arrondissements: &ArrondissementIndex,
+) -> Option<TrafficMetrics> {
+    let _ = (acc, day, arrondissements);
+    None
+}

@@ -1,0 +1,1 @@
+//! Tests of the `bikes` source (real files and fixtures).

@@ -1,0 +1,1 @@
+//! Tests of the `chantiers` source (real files and fixtures).

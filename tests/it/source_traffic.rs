@@ -1,0 +1,1 @@
+//! Tests of the `traffic` source (real files and fixtures).

@@ -1,0 +1,1 @@
+//! Tests of the `velib` source (real files and fixtures).

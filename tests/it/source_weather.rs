@@ -1,0 +1,1 @@
+//! Tests of the `weather` source (real files and fixtures).
