@@ -249,6 +249,7 @@ mod tests {
                     None
                 ),
                 ("batch/arrondissements.geojson", "arrondissements", None),
+                ("batch/comptage-velo-donnees-compteurs.csv", "bikes", None),
                 (
                     "batch/comptages-routiers-permanents-2.csv",
                     "comptages",
@@ -259,11 +260,7 @@ mod tests {
         );
         assert_eq!(
             t.ignored,
-            vec![
-                "README.md",
-                "batch/comptage-velo-donnees-compteurs.csv",
-                "batch/notes.txt"
-            ]
+            vec!["README.md", "batch/notes.txt", "batch/velo-notes.csv"]
         );
     }
 }
