@@ -12,13 +12,21 @@ use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
 use crate::config::Settings;
+use crate::discover::InputFile;
 use crate::discover::{discover, Dataset, RawTree};
 use crate::error::{Error, Exit};
+use crate::geo::ArrondissementIndex;
 use crate::metrics::comptages::{self as cm, Prepared};
 use crate::metrics::referentiel as rm;
+use crate::metrics::{
+    bikes as bm, chantiers as chm, traffic as tm, velib as vm, weather as wm, DayDuplicates,
+};
 use crate::quality::{QualityAcc, SourceQuality, SourceQualityReport};
 use crate::report;
-use crate::sources::{arrondissements, comptages, referentiel};
+use crate::sources::{
+    arrondissements, bikes, chantiers, comptages, referentiel, traffic, velib, weather,
+    DaySelection,
+};
 use crate::store::{OutputDoc, Store, Written};
 use crate::time::Clock;
 
@@ -171,6 +179,155 @@ fn report_view(m: &cm::ComptagesMetrics) -> Value {
     })
 }
 
+/// Reads every file of one dataset in parallel into one merged accumulator and its quality.
+fn read_all<A: Default + Send>(
+    files: Vec<&InputFile>,
+    sel: &DaySelection,
+    read: fn(&InputFile, &DaySelection, &mut QualityAcc) -> A,
+    merge: fn(&mut A, A),
+) -> (A, QualityAcc) {
+    files
+        .par_iter()
+        .map(|f| {
+            let mut q = QualityAcc::default();
+            let a = read(f, sel, &mut q);
+            (a, q)
+        })
+        .reduce(
+            || (A::default(), QualityAcc::default()),
+            |(mut a, mut qa), (b, qb)| {
+                merge(&mut a, b);
+                qa.merge(qb);
+                (a, qa)
+            },
+        )
+}
+
+/// The datasets other than road counters, each merged over all its files.
+#[derive(Default)]
+struct Others {
+    bikes: bm::BikesAcc,
+    chantiers: chm::ChantiersAcc,
+    traffic: tm::TrafficAcc,
+    weather: wm::WeatherAcc,
+    velib: vm::VelibAcc,
+}
+
+impl Others {
+    fn read(tree: &RawTree, sel: &DaySelection, quality: &mut QualityAcc) -> Others {
+        let files = |d: Dataset| -> Vec<&InputFile> {
+            if d.is_processed() {
+                tree.of(d).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let mut o = Others::default();
+        let (a, q) = read_all(
+            files(Dataset::Bikes),
+            sel,
+            bikes::read_file,
+            bm::BikesAcc::merge,
+        );
+        o.bikes = a;
+        quality.merge(q);
+        let (a, q) = read_all(
+            files(Dataset::Chantiers),
+            sel,
+            chantiers::read_file,
+            chm::ChantiersAcc::merge,
+        );
+        o.chantiers = a;
+        quality.merge(q);
+        let (a, q) = read_all(
+            files(Dataset::Traffic),
+            sel,
+            traffic::read_file,
+            tm::TrafficAcc::merge,
+        );
+        o.traffic = a;
+        quality.merge(q);
+        let (a, q) = read_all(
+            files(Dataset::Weather),
+            sel,
+            weather::read_file,
+            wm::WeatherAcc::merge,
+        );
+        o.weather = a;
+        quality.merge(q);
+        let (a, q) = read_all(
+            files(Dataset::Velib),
+            sel,
+            velib::read_file,
+            vm::VelibAcc::merge,
+        );
+        o.velib = a;
+        quality.merge(q);
+        o
+    }
+
+    /// Days these datasets have data for (chantiers has none of its own).
+    fn days(&self) -> BTreeSet<NaiveDate> {
+        let mut d = self.bikes.days();
+        d.extend(self.traffic.days());
+        d.extend(self.weather.days());
+        d.extend(self.velib.days());
+        d
+    }
+
+    /// Each type's metrics of `day`, as JSON, in report order.
+    fn metrics(&self, day: NaiveDate, arr: &ArrondissementIndex) -> Vec<(&'static str, Value)> {
+        fn v<T: Serialize>(x: Option<T>) -> Option<Value> {
+            x.map(|m| serde_json::to_value(m).expect("metrics serialise"))
+        }
+        [
+            ("bikes", v(bm::metrics(&self.bikes, day, arr))),
+            ("traffic", v(tm::metrics(&self.traffic, day, arr))),
+            ("weather", v(wm::metrics(&self.weather, day, arr))),
+            ("chantiers", v(chm::metrics(&self.chantiers, day, arr))),
+            ("velib", v(vm::metrics(&self.velib, day, arr))),
+        ]
+        .into_iter()
+        .filter_map(|(t, m)| m.map(|m| (t, m)))
+        .collect()
+    }
+
+    fn duplicates(&self, source: &str, day: Option<NaiveDate>) -> DayDuplicates {
+        match source {
+            bikes::SOURCE => self.bikes.duplicates(day),
+            chantiers::SOURCE => self.chantiers.duplicates(day),
+            traffic::SOURCE => self.traffic.duplicates(day),
+            weather::SOURCE => self.weather.duplicates(day),
+            velib::SOURCE => self.velib.duplicates(day),
+            _ => DayDuplicates::default(),
+        }
+    }
+}
+
+/// The days of a run: every day with dated data; when there is none but undated data needs a
+/// day (road works), the selected day or, failing that, the clock's Paris date.
+fn run_days(
+    dated: BTreeSet<NaiveDate>,
+    sel: &DaySelection,
+    undated_needs_a_day: bool,
+    clock: &Clock,
+) -> Vec<NaiveDate> {
+    if !dated.is_empty() || !undated_needs_a_day {
+        return dated.into_iter().filter(|d| sel.contains(*d)).collect();
+    }
+    match (sel.from, sel.to) {
+        (Some(f), Some(t)) if f == t => vec![f],
+        _ => {
+            let today = clock.paris_today();
+            if sel.contains(today) {
+                vec![today]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// The result of writing one output: its path and what happened.
 type Outcome = (String, Result<Written, String>);
 
@@ -240,8 +397,16 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
             w.detail.clone(),
         );
     }
+    let others = pool.install(|| Others::read(&tree, &settings.days, &mut quality));
     let quality = quality.finish();
-    let days: Vec<NaiveDate> = prepared.days().collect();
+    let mut dated: BTreeSet<NaiveDate> = prepared.days().collect();
+    dated.extend(others.days());
+    let days = run_days(
+        dated,
+        &settings.days,
+        others.chantiers != chm::ChantiersAcc::default(),
+        clock,
+    );
     if days.is_empty() {
         warn!("no dated rows found in {}", settings.raw.display());
     }
@@ -262,17 +427,27 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     }
 
     // Quality views.
-    let dup_of = |day: Option<NaiveDate>| -> (u64, u64, Vec<String>) {
-        match day.and_then(|d| prepared.duplicates.get(&d)) {
-            Some(d) => (d.count, d.conflicting, d.samples.clone()),
-            None => (0, 0, Vec::new()),
+    let dup_of = |source: &str, day: Option<NaiveDate>| -> DayDuplicates {
+        if source == comptages::SOURCE {
+            day.and_then(|d| prepared.duplicates.get(&d))
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            others.duplicates(source, day)
         }
+    };
+    let build = |(s, d): &(&'static str, Option<NaiveDate>), q: &SourceQuality| {
+        let dd = dup_of(s, *d);
+        (
+            *s,
+            SourceQualityReport::build(q, dd.count, dd.conflicting, dd.samples),
+        )
     };
     let undated: BTreeMap<&'static str, SourceQualityReport> = quality
         .cells
         .iter()
         .filter(|((_, d), _)| d.is_none())
-        .map(|((s, _), q)| (*s, SourceQualityReport::build(q, 0, 0, Vec::new())))
+        .map(|(k, q)| build(k, q))
         .collect();
     let undated_clean = undated
         .values()
@@ -287,8 +462,8 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         (doc.rel_path, r)
     };
 
-    // Per day: comptages metrics, then keep what the report needs.
-    let per_day: Vec<(NaiveDate, Option<Value>, Vec<Outcome>)> = pool.install(|| {
+    // Per day: every type's metrics, then keep what the report needs.
+    let per_day: Vec<(NaiveDate, report::DayMetrics, Vec<Outcome>)> = pool.install(|| {
         days.par_iter()
             .map(|&day| {
                 let mut res = Vec::new();
@@ -305,18 +480,31 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
                     }));
                     report_view(&m)
                 });
-                (day, view, res)
+                let mut dm = Map::new();
+                if let Some(v) = view {
+                    dm.insert("comptages".into(), v);
+                }
+                for (metric_type, metrics) in others.metrics(day, &arr) {
+                    let env = MetricsEnvelope {
+                        metric_type,
+                        date: day.to_string(),
+                        timestamp: &timestamp,
+                        metrics: &metrics,
+                    };
+                    res.push(put(OutputDoc {
+                        rel_path: format!("metrics/{metric_type}_metrics_{day}.json"),
+                        body: to_json_bytes(&env),
+                    }));
+                    dm.insert(metric_type.into(), metrics);
+                }
+                (day, dm, res)
             })
             .collect()
     });
     let mut day_metrics: BTreeMap<NaiveDate, report::DayMetrics> = BTreeMap::new();
-    for (day, view, res) in per_day {
+    for (day, dm, res) in per_day {
         outcomes.extend(res);
-        let mut m = Map::new();
-        if let Some(v) = view {
-            m.insert("comptages".into(), v);
-        }
-        day_metrics.insert(day, m);
+        day_metrics.insert(day, dm);
     }
 
     // Per day: report (JSON + CSV) and quality report.
@@ -353,14 +541,7 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
                     .cells
                     .iter()
                     .filter(|((_, d), _)| *d == Some(day))
-                    .map(|((s, d), q)| {
-                        let (n, c, samples) = if *s == comptages::SOURCE {
-                            dup_of(*d)
-                        } else {
-                            (0, 0, Vec::new())
-                        };
-                        (*s, SourceQualityReport::build(q, n, c, samples))
-                    })
+                    .map(|(k, q)| build(k, q))
                     .collect();
                 let clean = undated_clean && sources.values().all(|r| r.rows_rejected == 0);
                 let qr = QualityReport {
@@ -403,11 +584,9 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     for ((s, d), q) in &quality.cells {
         let e = by_source.entry(s).or_default();
         e.0.merge(q.clone());
-        if *s == comptages::SOURCE {
-            let (n, c, _) = dup_of(*d);
-            e.1 += n;
-            e.2 += c;
-        }
+        let dd = dup_of(s, *d);
+        e.1 += dd.count;
+        e.2 += dd.conflicting;
     }
     let totals: BTreeMap<&'static str, SourceQualityReport> = by_source
         .iter()
