@@ -6,7 +6,14 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// The metric types the report reads.
-pub const REPORT_TYPES: [&str; 5] = ["comptages", "bikes", "traffic", "weather", "chantiers"];
+pub const REPORT_TYPES: [&str; 6] = [
+    "comptages",
+    "bikes",
+    "traffic",
+    "weather",
+    "chantiers",
+    "velib",
+];
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
@@ -29,6 +36,10 @@ pub struct DailyReport {
     pub chantiers_actifs: Vec<Value>,
     pub evolution_vs_semaine_precedente: Value,
     pub meteo_impact: Value,
+    /// Transit disruptions of the day (`{}` without traffic data).
+    pub perturbations_transport: Value,
+    /// Vélib' availability of the day (`{}` without Vélib data).
+    pub velib_disponibilite: Value,
     /// Metric types present for this date (the others gave empty sections).
     pub types_disponibles: Vec<String>,
 }
@@ -138,12 +149,49 @@ pub fn build(
             .filter(|v| v.is_object())
             .cloned()
             .unwrap_or_else(|| json!({})),
+        perturbations_transport: pick(
+            m.get("traffic"),
+            &[
+                "reliability_index",
+                "active_disruptions_count",
+                "total_disruptions_count",
+                "disruptions_by_severity",
+                "top_lignes_impactees",
+            ],
+        ),
+        velib_disponibilite: pick(
+            m.get("velib"),
+            &[
+                "nombre_stations",
+                "stations_en_service",
+                "velos_disponibles",
+                "velos_mecaniques",
+                "velos_electriques",
+                "bornettes_libres",
+                "taux_occupation",
+                "stations_vides",
+                "stations_pleines",
+            ],
+        ),
         types_disponibles: REPORT_TYPES
             .iter()
             .filter(|t| m.contains_key(**t))
             .map(|t| t.to_string())
             .collect(),
     }
+}
+
+/// The given keys of a metrics object, in that order (`{}` when the type is missing).
+fn pick(v: Option<&Value>, keys: &[&str]) -> Value {
+    let mut out = Map::new();
+    if let Some(Value::Object(o)) = v {
+        for k in keys {
+            if let Some(x) = o.get(*k) {
+                out.insert((*k).to_string(), x.clone());
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// A JSON scalar as a CSV cell: numbers as JSON writes them (`1034.0`), null as empty.
@@ -217,9 +265,13 @@ pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
     if r.capteurs_defaillants.is_empty() {
         rows.push(title("Aucun capteur défaillant"));
     } else {
-        rows.push(vec!["ID Capteur".into(), "Type".into()]);
+        rows.push(vec!["ID Capteur".into(), "Type".into(), "Raison".into()]);
         for c in r.capteurs_defaillants.iter().take(20) {
-            rows.push(vec![cell(c.get("id_compteur")), cell(c.get("type"))]);
+            rows.push(vec![
+                cell(c.get("id_compteur")),
+                cell(c.get("type")),
+                cell(c.get("raison")),
+            ]);
         }
     }
     rows.push(blank());
@@ -269,6 +321,62 @@ pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
             ]);
         }
     }
+    let keyed = |rows: &mut Vec<Vec<String>>, t: &str, v: &Value, labels: &[(&str, &str)]| {
+        rows.push(blank());
+        rows.push(title(t));
+        match v.as_object().filter(|o| !o.is_empty()) {
+            None => rows.push(title("Aucune donnée disponible")),
+            Some(o) => {
+                rows.push(vec!["Indicateur".into(), "Valeur".into()]);
+                for (k, label) in labels {
+                    if let Some(x) = o.get(*k).filter(|x| !x.is_object() && !x.is_array()) {
+                        rows.push(vec![(*label).to_string(), cell(Some(x))]);
+                    }
+                }
+            }
+        }
+    };
+    keyed(
+        &mut rows,
+        "=== MÉTÉO ===",
+        &r.meteo_impact,
+        &[
+            ("date", "Date"),
+            ("temp_moyenne", "Température moyenne (°C)"),
+            ("temp_min", "Température min (°C)"),
+            ("temp_max", "Température max (°C)"),
+            ("precip_totale", "Précipitations (mm)"),
+            ("vent_moyen", "Vent (km/h)"),
+            ("conditions", "Conditions"),
+            ("impact_mobilite", "Impact mobilité"),
+        ],
+    );
+    keyed(
+        &mut rows,
+        "=== PERTURBATIONS TRANSPORT ===",
+        &r.perturbations_transport,
+        &[
+            ("reliability_index", "Indice de fiabilité (%)"),
+            ("active_disruptions_count", "Perturbations actives"),
+            ("total_disruptions_count", "Perturbations connues"),
+        ],
+    );
+    keyed(
+        &mut rows,
+        "=== VÉLIB ===",
+        &r.velib_disponibilite,
+        &[
+            ("nombre_stations", "Stations"),
+            ("stations_en_service", "Stations en service"),
+            ("velos_disponibles", "Vélos disponibles"),
+            ("velos_mecaniques", "Vélos mécaniques"),
+            ("velos_electriques", "Vélos électriques"),
+            ("bornettes_libres", "Bornettes libres"),
+            ("taux_occupation", "Taux d'occupation (%)"),
+            ("stations_vides", "Stations vides"),
+            ("stations_pleines", "Stations pleines"),
+        ],
+    );
     rows
 }
 
@@ -319,7 +427,8 @@ mod tests {
         let csv = String::from_utf8(csv_bytes(&r)).unwrap();
         assert!(csv.contains("CP1;2;RESTREINTE;75010\r\n"), "{csv}");
         assert!(csv.contains("\"Rue; du Bac\";92.5;CRITIQUE\r\n"), "{csv}");
-        assert!(csv.contains("100-1;bike\r\n"));
+        assert!(csv.contains("100-1;bike;\r\n"));
+        assert!(csv.contains("=== VÉLIB ===;\r\nAucune donnée disponible;\r\n"));
         assert!(csv.contains("Total véhicules Paris;10.0\r\n"));
         assert_eq!(r.types_disponibles, vec!["comptages", "bikes", "chantiers"]);
     }
@@ -347,5 +456,43 @@ mod tests {
         );
         let r = build("2025-11-11", "x", &now, None);
         assert!(r.evolution_vs_semaine_precedente.get("note").is_some());
+    }
+
+    #[test]
+    fn new_sections_from_weather_traffic_and_velib() {
+        let mut m = Map::new();
+        m.insert(
+            "weather".into(),
+            json!({"metrics": {"date": "2025-11-04", "temp_moyenne": 11.6, "conditions": "Rain"}}),
+        );
+        m.insert(
+            "traffic".into(),
+            json!({"reliability_index": 87.5, "active_disruptions_count": 3, "alerts": []}),
+        );
+        m.insert("velib".into(), json!({"date": "2025-11-04", "velos_disponibles": 12000, "taux_occupation": 41.5, "par_arrondissement": []}));
+        m.insert(
+            "bikes".into(),
+            json!({"failing_sensors": [{"id_compteur": "9", "raison": "zero sur 14 heures"}]}),
+        );
+        let r = build("2025-11-04", "x", &m, None);
+        assert_eq!(
+            r.perturbations_transport,
+            json!({"reliability_index": 87.5, "active_disruptions_count": 3})
+        );
+        assert_eq!(
+            r.velib_disponibilite,
+            json!({"velos_disponibles": 12000, "taux_occupation": 41.5})
+        );
+        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
+        assert!(csv.contains("=== MÉTÉO ===;\r\nIndicateur;Valeur\r\nDate;2025-11-04\r\nTempérature moyenne (°C);11.6\r\nConditions;Rain\r\n"), "{csv}");
+        assert!(
+            csv.contains("Indice de fiabilité (%);87.5\r\nPerturbations actives;3\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("Vélos disponibles;12000\r\nTaux d'occupation (%);41.5\r\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("9;bike;zero sur 14 heures\r\n"), "{csv}");
     }
 }
