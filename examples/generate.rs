@@ -25,6 +25,9 @@ struct Args {
     /// No API snapshots.
     #[arg(long)]
     no_api: bool,
+    /// Also write the other datasets (bikes, works, disruptions, weather, Vélib).
+    #[arg(long)]
+    all_datasets: bool,
 }
 
 fn main() -> std::io::Result<()> {
@@ -39,6 +42,7 @@ fn main() -> std::io::Result<()> {
     if a.no_api {
         o.api_hours.clear();
     }
+    o.other_datasets |= a.all_datasets;
     let rows = write_tree(&a.out, &o)?;
     eprintln!("wrote {} road-counter rows under {}", rows, a.out.display());
     Ok(())

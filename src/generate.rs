@@ -64,6 +64,8 @@ pub struct GenOptions {
     pub api_hours: Vec<u32>,
     /// Write the référentiel and arrondissements files too.
     pub reference_files: bool,
+    /// Write the other datasets too (bike counters, road works, disruptions, weather, Vélib).
+    pub other_datasets: bool,
 }
 
 impl Default for GenOptions {
@@ -76,6 +78,8 @@ impl Default for GenOptions {
             empty_rate: 0.04,
             api_hours: vec![8, 9],
             reference_files: true,
+            // Switched on once every dataset is processed (issue 3).
+            other_datasets: false,
         }
     }
 }
@@ -432,7 +436,272 @@ pub fn write_tree(root: &Path, o: &GenOptions) -> std::io::Result<u64> {
         body.push(b'\n');
         std::fs::write(dir.join("comptages-snapshot.json"), body)?;
     }
+    if o.other_datasets {
+        write_other_datasets(root, o)?;
+    }
     Ok(rows)
+}
+
+fn write_json(path: &Path, v: &serde_json::Value, pretty: bool) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut body = if pretty {
+        serde_json::to_vec_pretty(v)?
+    } else {
+        serde_json::to_vec(v)?
+    };
+    body.push(b'\n');
+    std::fs::write(path, body)
+}
+
+/// A point `r_km` from the centre at `deg` degrees, rounded like the open-data files.
+fn spot(r_km: f64, deg: f64) -> [f64; 2] {
+    let a = deg.to_radians();
+    let p = km_to_deg(r_km * a.cos(), r_km * a.sin());
+    [(p[0] * 1e6).round() / 1e6, (p[1] * 1e6).round() / 1e6]
+}
+
+/// Bike counters (Opendatasoft pages, one per day), road works (CSV export), transit
+/// disruptions (Navitia snapshots), weather (Visual Crossing timelines) and Vélib (GBFS pairs).
+pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> {
+    let days: Vec<NaiveDate> = (0..o.days)
+        .map(|i| o.first_day + Duration::days(i64::from(i)))
+        .collect();
+
+    // Bike counters: 6 counters; one stuck at zero (failing), one that jumps on the last day.
+    let counters: Vec<(String, String, [f64; 2], f64)> = (0..6)
+        .map(|i| {
+            let id = format!("1000{}-10{}", 3000 + i, 3000 + i);
+            let name = format!(
+                "{} {} O-E",
+                10 + 7 * i,
+                [
+                    "boulevard Diderot",
+                    "quai de la Loire",
+                    "rue de Rivoli",
+                    "avenue de France",
+                    "boulevard Magenta",
+                    "quai d'Austerlitz"
+                ][i]
+            );
+            (
+                id,
+                name,
+                spot(0.8 + 0.7 * i as f64, 40.0 + 61.0 * i as f64),
+                20.0 + 35.0 * i as f64,
+            )
+        })
+        .collect();
+    for (di, day) in days.iter().enumerate() {
+        let mut results = Vec::new();
+        for (ci, (id, name, p, base)) in counters.iter().enumerate() {
+            for t in hours(*day, 1) {
+                use chrono::Timelike;
+                let mut rng = Rng::new(o.seed ^ 0xB1CE ^ (ci as u64) << 32 ^ t.timestamp() as u64);
+                let mut n = (base * hourly_profile(t.hour()) * (0.8 + 0.4 * rng.f64())).round();
+                if ci == 2 {
+                    n = 0.0; // a counter stuck at zero all day: failing
+                }
+                if ci == 4 && di + 1 == days.len() {
+                    n *= 5.0; // +400 % against the day before: an anomaly
+                }
+                results.push(json!({
+                    "id_compteur": id, "nom_compteur": name, "id": id.split('-').next(), "name": name,
+                    "sum_counts": n as u64,
+                    "date": t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+                    "coordinates": {"lon": p[0], "lat": p[1]},
+                    "mois_annee_comptage": t.format("%Y-%m").to_string(),
+                }));
+            }
+        }
+        let page = json!({"total_count": results.len(), "results": results});
+        write_json(
+            &root.join(format!("api/bikes/dt={day}/hour=02/bikes_data.json")),
+            &page,
+            false,
+        )?;
+    }
+
+    // Road works: a CSV export (BOM, `;`, a multi-line description), polygons around the centre.
+    let mut csv = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::from(*b"\xEF\xBB\xBF"));
+    csv.write_record([
+        "Identifiant",
+        "Identifiant CTV",
+        "Code postal de l'arrondissement",
+        "Numéro de STV",
+        "Typologie",
+        "Maitre d'ouvrage",
+        "Objet",
+        "Description",
+        "Voie(s)",
+        "Précisions de localisation",
+        "Date de début",
+        "Date de fin",
+        "Impact sur la circulation",
+        "Détail de l'impact sur la circulation",
+        "Niveau de perturbation",
+        "Statut",
+        "URL LettreInfoChantier",
+        "geo_shape",
+        "geo_point_2d",
+    ])?;
+    let impacts = [
+        "RESTREINTE",
+        "BARRAGE_TOTAL",
+        "SENS_UNIQUE",
+        "IMPASSE",
+        "RESTREINTE",
+        "",
+    ];
+    for i in 0..12 {
+        let c = spot(0.5 + 0.45 * i as f64, 17.0 + 83.0 * i as f64);
+        let (dx, dy) = (0.0008 + 0.0002 * (i % 3) as f64, 0.0005);
+        let r6 = |x: f64| (x * 1e6).round() / 1e6;
+        let (w, e, so, n) = (r6(c[0] - dx), r6(c[0] + dx), r6(c[1] - dy), r6(c[1] + dy));
+        let ring = json!([[[w, so], [e, so], [e, n], [w, n], [w, so]]]);
+        let start = o.first_day + Duration::days(i64::from(i % 4) - 2);
+        let end = start + Duration::days(1 + i64::from(i % 5));
+        csv.write_record([
+            format!("CP{:06}", 3000 + i),
+            String::new(),
+            if i % 6 == 5 {
+                String::new()
+            } else {
+                format!("750{:02}", 1 + (i * 7) % 20)
+            },
+            String::new(),
+            (1 + i % 3).to_string(),
+            "Ville de Paris".into(),
+            "Travaux de voirie".into(),
+            if i == 3 {
+                "Réfection de chaussée.\nCirculation alternée.".into()
+            } else {
+                "Réfection de chaussée".into()
+            },
+            format!("Rue {}", i + 1),
+            String::new(),
+            start.to_string(),
+            end.to_string(),
+            impacts[i as usize % impacts.len()].into(),
+            String::new(),
+            (1 + i % 2).to_string(),
+            "En cours".into(),
+            String::new(),
+            json!({"type": "Polygon", "coordinates": ring}).to_string(),
+            format!("{}, {}", c[1], c[0]),
+        ])?;
+    }
+    let body = csv
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::create_dir_all(root.join("batch"))?;
+    std::fs::write(
+        root.join("batch/chantiers-perturbants-la-circulation.csv"),
+        body,
+    )?;
+
+    // Transit disruptions: one Navitia snapshot per day at 08:00 Paris time.
+    let lines = [
+        ("metro", "3bis", "Métro"),
+        ("metro", "1", "Métro"),
+        ("rer", "B", "RER"),
+        ("tramway", "T3a", "Tramway"),
+        ("bus", "72", "Bus"),
+    ];
+    for day in &days {
+        let mut ds = Vec::new();
+        for (i, (mode, code, mode_name)) in lines.iter().enumerate() {
+            let begin = *day - Duration::days(i as i64 % 2);
+            let prio = [60, 30, 10, 30, 60][i];
+            ds.push(json!({
+                "id": format!("d{:03}-{}", i, day.format("%m%d")), "disruption_id": format!("dis-{i}"), "status": "active",
+                "severity": {"name": if prio >= 50 { "bloquante" } else { "perturbée" }, "effect": "SIGNIFICANT_DELAYS", "color": "#FF0000", "priority": prio},
+                "application_periods": [
+                    {"begin": format!("{}T{:02}0000", begin.format("%Y%m%d"), 6 + i), "end": format!("{}T{:02}3000", day.format("%Y%m%d"), 9 + 2 * i)},
+                    {"begin": format!("{}T{:02}0000", day.format("%Y%m%d"), 8 + i), "end": format!("{}T{:02}0000", day.format("%Y%m%d"), 10 + 2 * i)},
+                ],
+                "messages": [{"text": format!("{mode_name} {code} : trafic perturbé", ), "channel": {"name": "titre"}}],
+                "impacted_objects": [{"pt_object": {"embedded_type": "line", "id": format!("line:IDFM:{code}"), "name": format!("{mode_name} {code}"),
+                    "line": {"code": code, "name": format!("{mode_name} {code}"), "commercial_mode": {"id": format!("commercial_mode:{mode}"), "name": mode_name}}}}],
+                "cause": "travaux", "category": "Incidents", "updated_at": format!("{}T070000", day.format("%Y%m%d")), "tags": [],
+            }));
+        }
+        let snap = json!({"disruptions": ds, "context": {"current_datetime": format!("{}T080000", day.format("%Y%m%d")), "timezone": "Europe/Paris"}, "pagination": {"total_result": 5}});
+        write_json(
+            &root.join(format!("api/traffic/dt={day}/hour=08/traffic_data.json")),
+            &snap,
+            true,
+        )?;
+    }
+
+    // Weather: a Visual Crossing timeline per day.
+    for (i, day) in days.iter().enumerate() {
+        let tmin = 6.0 + i as f64;
+        let (precip, wind, cond) = [
+            (0.0, 15.5, "Partially cloudy"),
+            (7.4, 33.1, "Rain, Overcast"),
+            (1.2, 12.0, "Overcast"),
+        ][i % 3];
+        let w = json!({
+            "queryCost": 1, "resolvedAddress": "Paris, Île-de-France, France", "timezone": "Europe/Paris", "tzoffset": 1.0,
+            "days": [{"datetime": day.to_string(), "tempmax": tmin + 8.5, "tempmin": tmin, "temp": tmin + 4.2,
+                      "precip": precip, "windspeed": wind, "conditions": cond}],
+        });
+        write_json(
+            &root.join(format!("api/weather/dt={day}/hour=02/weather_data.json")),
+            &w,
+            true,
+        )?;
+    }
+
+    // Vélib: a GBFS pair per day at noon, 24 stations, ids above 2^31 as in the real feed.
+    for (di, day) in days.iter().enumerate() {
+        let noon = Paris
+            .from_local_datetime(&day.and_hms_opt(12, 0, 0).expect("noon"))
+            .earliest()
+            .expect("noon exists")
+            .timestamp();
+        let mut info = Vec::new();
+        let mut status = Vec::new();
+        for i in 0..24u64 {
+            let p = spot(0.4 + 0.25 * i as f64, 13.0 * i as f64);
+            let id = 2_515_000_000u64 + 7919 * i;
+            let cap = 20 + (i % 4) * 10;
+            let mut rng = Rng::new(o.seed ^ 0x7E11B ^ i << 20 ^ di as u64);
+            let bikes = if i % 9 == 4 {
+                0
+            } else if i % 11 == 6 {
+                cap
+            } else {
+                rng.below(cap + 1)
+            };
+            let ebikes = bikes / 3;
+            info.push(json!({"station_id": id, "stationCode": format!("{}", 1000 + i), "name": format!("Station {}", i + 1), "lat": p[1], "lon": p[0], "capacity": cap, "rental_methods": ["CREDITCARD"]}));
+            status.push(json!({
+                "station_id": id, "num_bikes_available": bikes, "numBikesAvailable": bikes,
+                "num_bikes_available_types": [{"mechanical": bikes - ebikes}, {"ebike": ebikes}],
+                "num_docks_available": cap - bikes, "numDocksAvailable": cap - bikes,
+                "is_installed": 1, "is_returning": 1, "is_renting": if i == 23 { 0 } else { 1 },
+                "last_reported": if i == 22 { noon - 3 * 86_400 } else { noon - 60 * i as i64 },
+            }));
+        }
+        let dir = root.join(format!("api/velib/dt={day}/hour=12"));
+        write_json(
+            &dir.join("station_information.json"),
+            &json!({"lastUpdatedOther": noon, "ttl": 3600, "data": {"stations": info}}),
+            false,
+        )?;
+        write_json(
+            &dir.join("station_status.json"),
+            &json!({"lastUpdatedOther": noon, "ttl": 3600, "data": {"stations": status}}),
+            false,
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
