@@ -640,7 +640,7 @@ mod tests {
                 ("f", false)
             ]
         );
-        assert!(is_anomaly(0, 0) == false && is_anomaly(1, 0) == false);
+        assert!(!is_anomaly(0, 0) && !is_anomaly(1, 0));
         // a drop is at most -100 %: never above 300 %
         assert!(!is_anomaly(0, 100));
     }
