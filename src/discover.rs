@@ -44,7 +44,7 @@ impl Dataset {
     pub fn is_processed(self) -> bool {
         matches!(
             self,
-            Dataset::Comptages | Dataset::Referentiel | Dataset::Arrondissements
+            Dataset::Comptages | Dataset::Referentiel | Dataset::Arrondissements | Dataset::Bikes
         )
     }
 }

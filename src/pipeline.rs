@@ -223,9 +223,15 @@ impl Others {
             }
         };
         let mut o = Others::default();
+        // Bikes anomalies compare a day with the day before: read one more day than selected
+        // (only selected days are written).
+        let bikes_sel = DaySelection {
+            from: sel.from.and_then(|f| f.pred_opt()),
+            to: sel.to,
+        };
         let (a, q) = read_all(
             files(Dataset::Bikes),
-            sel,
+            &bikes_sel,
             bikes::read_file,
             bm::BikesAcc::merge,
         );
