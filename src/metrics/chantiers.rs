@@ -227,7 +227,7 @@ impl ChantiersAcc {
                 d.samples.push(format!(
                     "work {id}: {rows} rows{}",
                     if conflicting > 0 {
-                        ", values differ (kept: latest end date)"
+                        ", values differ (kept: the version ending latest)"
                     } else {
                         ", same values"
                     }
@@ -774,7 +774,7 @@ mod tests {
         assert_eq!(
             d.samples,
             [
-                "work CP1: 2 rows, values differ (kept: latest end date)",
+                "work CP1: 2 rows, values differ (kept: the version ending latest)",
                 "work CP2: 2 rows, same values"
             ]
         );
