@@ -1,45 +1,793 @@
-//! `chantiers` metrics (stub: to be written). Interface used by the pipeline:
-//! `ChantiersAcc` (Default + merge + days + duplicates) and `metrics(acc, day, arrondissements)`.
+//! Road works disturbing traffic (`chantiers`): the works read, and the ones active on a day.
+//!
+//! The dataset is undated reference-like data: every work has a start and an end date, and the
+//! pipeline evaluates it for every processed day ([`ChantiersAcc::days`] is empty). Rules, where
+//! the prototype (§2.6, bugs §7.7 §7.10) was wrong:
+//! - a work is active on the processed Paris date D when `start ≤ D ≤ end` (inclusive: a work
+//!   ending on D is active all of D), never the wall clock;
+//! - a work's surface is its true area on the sphere (R = 6,371,000 m, latitude accounted for,
+//!   holes subtracted, MultiPolygons summed), see [`polygon_area_m2`];
+//! - the arrondissement is the postal-code field when present (normalised to `750xx`), else the
+//!   point-in-polygon of its point against the arrondissements file, else unknown (`"Unknown"`
+//!   in the maps, never a null key);
+//! - the same `Identifiant` read several times (two exports) is one work: the kept version is the
+//!   one with the latest end date, then the greatest other stored fields, whatever the file order.
+//!
+//! Only what the metrics need is stored per work. Surfaces are kept as integer hundredths of m²,
+//! so the total is exact and the same whatever the file split.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::geo::ArrondissementIndex;
+use crate::geo::{ArrondissementIndex, Geometry, Pt, EARTH_RADIUS_M};
 use crate::metrics::DayDuplicates;
 
-/// Mergeable accumulator of every `chantiers` file read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ChantiersAcc {}
+/// Key used in the maps for works whose arrondissement is unknown.
+pub const UNKNOWN: &str = "Unknown";
+/// An arrondissement with MORE than this many active works is a critical zone.
+pub const CRITICAL_ZONE_MIN: u64 = 3;
+/// Points are stored to 1e-7 degree (about 1 cm).
+const POINT_SCALE: f64 = 1e7;
 
-impl ChantiersAcc {
-    pub fn merge(&mut self, other: ChantiersAcc) {
-        let _ = other;
+/// Weight of an impact code in `impact_by_arrondissement`.
+pub fn impact_weight(impact: &str) -> u64 {
+    match impact {
+        "BARRAGE_TOTAL" => 100,
+        "IMPASSE" => 80,
+        "RESTREINTE" => 50,
+        "SENS_UNIQUE" => 30,
+        _ => 0,
+    }
+}
+
+/// The canonical code of an `Impact sur la circulation` value (`Barrage total`, `barrage_total`
+/// and `BARRAGE_TOTAL` are the same), or None when it is not one of the four known codes.
+pub fn canonical_impact(s: &str) -> Option<&'static str> {
+    Some(match crate::input::norm_header(s).as_str() {
+        "barrage total" => "BARRAGE_TOTAL",
+        "impasse" => "IMPASSE",
+        "restreinte" => "RESTREINTE",
+        "sens unique" => "SENS_UNIQUE",
+        _ => return None,
+    })
+}
+
+/// Normalises a postal code: `75010`, ` 75010 `, `75010.0`, `10` -> `75010`; the postal code
+/// `75116` and the INSEE codes `75101..=75120` -> `750xx`. Any other non-empty value (a code
+/// outside Paris) is kept as given (trimmed). Empty -> None.
+pub fn normalize_postal_code(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let digits = t.strip_suffix(".0").unwrap_or(t).replace(' ', "");
+    if let Ok(n) = digits.parse::<u32>() {
+        if digits.len() <= 2 && (1..=20).contains(&n) {
+            return Some(format!("750{n:02}"));
+        }
+        if digits.len() == 5 {
+            if (75001..=75020).contains(&n) {
+                return Some(digits);
+            }
+            if (75101..=75120).contains(&n) {
+                return Some(format!("750{:02}", n - 75100));
+            }
+        }
+    }
+    Some(t.to_string())
+}
+
+/// How a work's arrondissement is found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArrSource {
+    /// The normalised postal code of the record.
+    Code(String),
+    /// No code: the work's point (`geo_point_2d` or the geometry's centre), `[lon, lat]` in 1e-7
+    /// degrees, looked up in the arrondissements file when metrics are computed.
+    Point([i32; 2]),
+    /// Neither.
+    Unknown,
+}
+
+impl ArrSource {
+    pub fn point(p: Pt) -> ArrSource {
+        ArrSource::Point([
+            (p[0] * POINT_SCALE).round() as i32,
+            (p[1] * POINT_SCALE).round() as i32,
+        ])
     }
 
-    /// Paris days this source has data for.
+    fn resolve(&self, idx: &ArrondissementIndex) -> Option<String> {
+        match self {
+            ArrSource::Code(c) => Some(c.clone()),
+            ArrSource::Point([lon, lat]) => idx
+                .lookup([f64::from(*lon) / POINT_SCALE, f64::from(*lat) / POINT_SCALE])
+                .map(str::to_string),
+            ArrSource::Unknown => None,
+        }
+    }
+}
+
+/// What the metrics need of one work. The field order is the rank of versions of the same work:
+/// the latest end date wins, then the latest start, then the other fields (any total order works;
+/// this one is independent of file order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Work {
+    pub end: NaiveDate,
+    pub start: NaiveDate,
+    /// `Typologie` (empty when not given).
+    pub typologie: String,
+    /// Canonical impact code, the value as given when unknown, or empty.
+    pub impact: String,
+    pub niveau_perturbation: String,
+    pub arrondissement: ArrSource,
+    /// Area in hundredths of m² (None: no usable polygon geometry).
+    pub area_cm2: Option<i64>,
+}
+
+impl Work {
+    pub fn is_active(&self, day: NaiveDate) -> bool {
+        self.start <= day && day <= self.end
+    }
+}
+
+/// Area (m²) -> stored hundredths of m².
+pub fn area_to_cm2(area_m2: f64) -> i64 {
+    (area_m2 * 100.0).round() as i64
+}
+
+/// Every version read of one identifiant: distinct versions, sorted, with how many rows had each.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Versions(Vec<(Work, u32)>);
+
+impl Versions {
+    fn add(&mut self, w: Work, n: u32) {
+        match self.0.binary_search_by(|(x, _)| x.cmp(&w)) {
+            Ok(i) => self.0[i].1 += n,
+            Err(i) => self.0.insert(i, (w, n)),
+        }
+    }
+
+    fn kept(&self) -> Option<&Work> {
+        self.0.last().map(|(w, _)| w)
+    }
+
+    fn rows(&self) -> u64 {
+        self.0.iter().map(|(_, n)| u64::from(*n)).sum()
+    }
+
+    /// Repeats whose stored values differ from the kept version.
+    fn conflicting(&self) -> u64 {
+        let kept = self.0.last().map(|(_, n)| u64::from(*n)).unwrap_or(0);
+        self.rows() - kept
+    }
+}
+
+/// Mergeable accumulator of every `chantiers` file read: the valid works by identifiant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChantiersAcc {
+    works: BTreeMap<String, Versions>,
+}
+
+impl ChantiersAcc {
+    /// Adds one valid row (a work).
+    pub fn add(&mut self, identifiant: &str, w: Work) {
+        match self.works.get_mut(identifiant) {
+            Some(v) => v.add(w, 1),
+            None => {
+                self.works
+                    .insert(identifiant.to_string(), Versions(vec![(w, 1)]));
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: ChantiersAcc) {
+        if self.works.is_empty() {
+            self.works = other.works;
+            return;
+        }
+        for (id, vs) in other.works {
+            match self.works.get_mut(&id) {
+                Some(cur) => {
+                    for (w, n) in vs.0 {
+                        cur.add(w, n);
+                    }
+                }
+                None => {
+                    self.works.insert(id, vs);
+                }
+            }
+        }
+    }
+
+    /// Paris days this source has data for: none (the works are evaluated for every processed
+    /// day of the other sources).
     pub fn days(&self) -> BTreeSet<NaiveDate> {
         BTreeSet::new()
     }
 
-    /// Repeated rows of `day` (None: rows with no date of their own), counted once.
+    /// Repeated works (the same `Identifiant` read more than once), counted once. Works are
+    /// undated: everything is reported under `None`.
     pub fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
-        let _ = day;
-        DayDuplicates::default()
+        let mut d = DayDuplicates::default();
+        if day.is_some() {
+            return d;
+        }
+        for (id, vs) in &self.works {
+            let rows = vs.rows();
+            if rows < 2 {
+                continue;
+            }
+            let conflicting = vs.conflicting();
+            d.count += rows - 1;
+            d.conflicting += conflicting;
+            if d.samples.len() < crate::quality::MAX_SAMPLES {
+                d.samples.push(format!(
+                    "work {id}: {rows} rows{}",
+                    if conflicting > 0 {
+                        ", values differ (kept: the version ending latest)"
+                    } else {
+                        ", same values"
+                    }
+                ));
+            }
+        }
+        d
+    }
+
+    /// Number of distinct works.
+    pub fn len(&self) -> usize {
+        self.works.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.works.is_empty()
+    }
+
+    /// The kept version of a work.
+    pub fn work(&self, identifiant: &str) -> Option<&Work> {
+        self.works.get(identifiant).and_then(Versions::kept)
+    }
+
+    /// The kept version of every work, by identifiant.
+    pub fn works(&self) -> impl Iterator<Item = (&str, &Work)> {
+        self.works
+            .iter()
+            .filter_map(|(id, v)| v.kept().map(|w| (id.as_str(), w)))
     }
 }
 
-/// `chantiers_metrics_<date>.json`'s `metrics`.
+/// One active work in `chantiers_actifs`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ChantiersMetrics {}
+pub struct ActiveWork {
+    pub identifiant: String,
+    pub typologie: Option<String>,
+    pub impact: Option<String>,
+    pub arrondissement: Option<String>,
+    pub date_debut: String,
+    pub date_fin: String,
+    pub niveau_perturbation: Option<String>,
+    pub surface_m2: Option<f64>,
+}
 
-/// The metrics of `day`, or None when the source has nothing for it.
+/// One entry of `zones_critiques`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CriticalZone {
+    pub arrondissement: String,
+    pub nombre_chantiers: u64,
+}
+
+/// `chantiers_metrics_<date>.json`'s `metrics`: the prototype's keys in its order, then ours.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChantiersMetrics {
+    /// Works active on the date, sorted by identifiant.
+    pub chantiers_actifs: Vec<ActiveWork>,
+    /// Σ impact weight of the active works per arrondissement (`Unknown` when not known).
+    pub impact_by_arrondissement: BTreeMap<String, u64>,
+    /// Arrondissements with more than 3 active works, by count (desc) then code.
+    pub zones_critiques: Vec<CriticalZone>,
+    /// Σ of the active works' areas (m², each rounded to 0.01 m²).
+    pub surface_totale_impactee_m2: f64,
+    pub total_chantiers_actifs: u64,
+    /// Active works per impact code (`Non renseigné` when empty).
+    pub repartition_impact: BTreeMap<String, u64>,
+    /// Active works per arrondissement (`Unknown` when not known).
+    pub chantiers_par_arrondissement: BTreeMap<String, u64>,
+    /// Active works without a usable polygon (not in the surface total).
+    pub chantiers_sans_surface: u64,
+    /// Distinct works read (active or not).
+    pub total_chantiers_connus: u64,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The metrics of `day`: the works active on that Paris date. None only when no work was read.
 pub fn metrics(
     acc: &ChantiersAcc,
     day: NaiveDate,
     arrondissements: &ArrondissementIndex,
 ) -> Option<ChantiersMetrics> {
-    let _ = (acc, day, arrondissements);
-    None
+    if acc.is_empty() {
+        return None;
+    }
+    let mut actifs = Vec::new();
+    let mut impact_by: BTreeMap<String, u64> = BTreeMap::new();
+    let mut count_by: BTreeMap<String, u64> = BTreeMap::new();
+    let mut repartition: BTreeMap<String, u64> = BTreeMap::new();
+    let mut area_cm2: i64 = 0;
+    let mut no_area = 0u64;
+    // BTreeMap order: sorted by identifiant.
+    for (id, w) in acc.works() {
+        if !w.is_active(day) {
+            continue;
+        }
+        let arr = w.arrondissement.resolve(arrondissements);
+        let key = arr.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        *impact_by.entry(key.clone()).or_default() += impact_weight(&w.impact);
+        *count_by.entry(key).or_default() += 1;
+        let imp = if w.impact.is_empty() {
+            "Non renseigné"
+        } else {
+            w.impact.as_str()
+        };
+        *repartition.entry(imp.to_string()).or_default() += 1;
+        match w.area_cm2 {
+            Some(a) => area_cm2 += a,
+            None => no_area += 1,
+        }
+        actifs.push(ActiveWork {
+            identifiant: id.to_string(),
+            typologie: non_empty(&w.typologie),
+            impact: non_empty(&w.impact),
+            arrondissement: arr,
+            date_debut: w.start.to_string(),
+            date_fin: w.end.to_string(),
+            niveau_perturbation: non_empty(&w.niveau_perturbation),
+            surface_m2: w.area_cm2.map(|a| a as f64 / 100.0),
+        });
+    }
+    let mut zones: Vec<CriticalZone> = count_by
+        .iter()
+        .filter(|(_, n)| **n > CRITICAL_ZONE_MIN)
+        .map(|(a, n)| CriticalZone {
+            arrondissement: a.clone(),
+            nombre_chantiers: *n,
+        })
+        .collect();
+    zones.sort_by(|a, b| {
+        b.nombre_chantiers
+            .cmp(&a.nombre_chantiers)
+            .then_with(|| a.arrondissement.cmp(&b.arrondissement))
+    });
+    Some(ChantiersMetrics {
+        total_chantiers_actifs: actifs.len() as u64,
+        chantiers_actifs: actifs,
+        impact_by_arrondissement: impact_by,
+        zones_critiques: zones,
+        surface_totale_impactee_m2: area_cm2 as f64 / 100.0,
+        repartition_impact: repartition,
+        chantiers_par_arrondissement: count_by,
+        chantiers_sans_surface: no_area,
+        total_chantiers_connus: acc.len() as u64,
+    })
+}
+
+/// Signed area (m²) of one ring on the sphere, by the Chamberlain–Duquette formula
+/// `A = R²/2 · Σ (λ[i+1] − λ[i−1]) · sin φ[i]` (exact for edges that are straight in the
+/// (λ, sin φ) plane, i.e. along meridians and parallels; at the size of a work the difference
+/// with great-circle edges is negligible). `sin φ[0]` is subtracted from every term (the Δλ sum
+/// to 0), which keeps precision on tiny rings. Positive when counter-clockwise.
+fn ring_area_signed(ring: &[Pt]) -> f64 {
+    let mut pts: &[Pt] = ring;
+    if pts.len() >= 2 && pts[0] == pts[pts.len() - 1] {
+        pts = &pts[..pts.len() - 1];
+    }
+    let n = pts.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let s0 = pts[0][1].to_radians().sin();
+    let mut sum = 0.0;
+    for i in 0..n {
+        let prev = pts[(i + n - 1) % n][0].to_radians();
+        let next = pts[(i + 1) % n][0].to_radians();
+        sum += (next - prev) * (pts[i][1].to_radians().sin() - s0);
+    }
+    sum * EARTH_RADIUS_M * EARTH_RADIUS_M / 2.0
+}
+
+fn check_ring(ring: &[Pt]) -> Result<(), String> {
+    let mut distinct: Vec<Pt> = Vec::new();
+    for p in ring {
+        if !distinct.contains(p) {
+            distinct.push(*p);
+            if distinct.len() >= 3 {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "polygon ring with {} distinct position(s) (at least 3 needed)",
+        distinct.len()
+    ))
+}
+
+fn polygon_rings_area(rings: &[Vec<Pt>]) -> Result<f64, String> {
+    let (outer, holes) = rings.split_first().ok_or("polygon without rings")?;
+    check_ring(outer)?;
+    let mut a = ring_area_signed(outer).abs();
+    for h in holes {
+        check_ring(h)?;
+        a -= ring_area_signed(h).abs();
+    }
+    if a < 0.0 {
+        return Err("polygon holes are larger than its exterior ring".into());
+    }
+    Ok(a)
+}
+
+/// True area (m²) of a Polygon (holes subtracted) or MultiPolygon (parts summed) on the sphere
+/// (R = 6,371,000 m). Other geometry types and degenerate rings are errors (no area).
+pub fn polygon_area_m2(g: &Geometry) -> Result<f64, String> {
+    match g {
+        Geometry::Polygon(rings) => polygon_rings_area(rings),
+        Geometry::MultiPolygon(ps) => {
+            if ps.is_empty() {
+                return Err("empty MultiPolygon".into());
+            }
+            ps.iter().map(|p| polygon_rings_area(p)).sum()
+        }
+        Geometry::Point(_) => Err("geometry is a Point, not a polygon".into()),
+        Geometry::LineString(_) => Err("geometry is a LineString, not a polygon".into()),
+        Geometry::MultiLineString(_) => Err("geometry is a MultiLineString, not a polygon".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn rect(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> Vec<Pt> {
+        vec![
+            [lon1, lat1],
+            [lon2, lat1],
+            [lon2, lat2],
+            [lon1, lat2],
+            [lon1, lat1],
+        ]
+    }
+
+    fn work(start: &str, end: &str, impact: &str, arr: ArrSource) -> Work {
+        Work {
+            end: day(end),
+            start: day(start),
+            typologie: "1".into(),
+            impact: impact.into(),
+            niveau_perturbation: "2".into(),
+            arrondissement: arr,
+            area_cm2: Some(100),
+        }
+    }
+
+    fn code(c: &str) -> ArrSource {
+        ArrSource::Code(c.into())
+    }
+
+    #[test]
+    fn square_of_a_hundredth_of_a_degree_at_paris() {
+        // [2.35, 2.36] × [48.85, 48.86]: the exact area of a lon/lat box on the sphere is
+        // R² · Δλ · (sin φ2 − sin φ1)
+        //   = 6,371,000² · (0.01 · π/180) · (sin 48.86° − sin 48.85°)
+        //   = 40,589,641,000,000 · 0.00017453292519943296 · (0.7531042742016877 − 0.7529894373157874)
+        //   = 40,589,641,000,000 · 0.00017453292519943296 · 0.00011483688590030461
+        //   = 813,530.7717 m²
+        // Cross-check: 0.01° of latitude = R·π/180/100 = 1,111.9493 m, 0.01° of longitude at the
+        // mid latitude 48.855° = 1,111.9493 · cos 48.855° = 731.6258 m; 1,111.9493 · 731.6258 =
+        // 813,530.77 m². The prototype's shoelace without cos(lat) gave 1,111.9493² = 1,236,431 m²
+        // (+52 %).
+        let g = Geometry::Polygon(vec![rect(2.35, 48.85, 2.36, 48.86)]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 813_530.771_701_4).abs() < 1e-3, "{a}");
+        // orientation does not matter
+        let mut cw = rect(2.35, 48.85, 2.36, 48.86);
+        cw.reverse();
+        let a2 = polygon_area_m2(&Geometry::Polygon(vec![cw])).unwrap();
+        assert!((a - a2).abs() < 1e-6);
+        // an unclosed ring is closed implicitly
+        let mut open = rect(2.35, 48.85, 2.36, 48.86);
+        open.pop();
+        assert!((polygon_area_m2(&Geometry::Polygon(vec![open])).unwrap() - a).abs() < 1e-6);
+    }
+
+    #[test]
+    fn square_with_a_hole_and_multipolygon() {
+        // hole [2.353, 2.357] × [48.853, 48.857]:
+        //   R² · (0.004 · π/180) · (sin 48.857° − sin 48.853°) = 130,164.9236 m²
+        // polygon = 813,530.7717 − 130,164.9236 = 683,365.8481 m²
+        let outer = rect(2.35, 48.85, 2.36, 48.86);
+        let hole = rect(2.353, 48.853, 2.357, 48.857);
+        let g = Geometry::Polygon(vec![outer.clone(), hole.clone()]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 683_365.848_090_2).abs() < 1e-3, "{a}");
+        // MultiPolygon: the holed square + [2.30, 2.31] × [48.80, 48.81]
+        //   second part = R² · (0.01 · π/180) · (sin 48.81° − sin 48.80°) = 814,342.9917 m²
+        //   total = 683,365.8481 + 814,342.9917 = 1,497,708.8398 m²
+        let g = Geometry::MultiPolygon(vec![
+            vec![outer, hole],
+            vec![rect(2.30, 48.80, 2.31, 48.81)],
+        ]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 1_497_708.839_756).abs() < 1e-2, "{a}");
+    }
+
+    #[test]
+    fn invalid_geometries_have_no_area() {
+        assert!(polygon_area_m2(&Geometry::Point([2.3, 48.8])).is_err());
+        assert!(polygon_area_m2(&Geometry::LineString(vec![[2.3, 48.8], [2.4, 48.8]])).is_err());
+        let flat = vec![[2.3, 48.8], [2.4, 48.8], [2.3, 48.8]];
+        assert!(polygon_area_m2(&Geometry::Polygon(vec![flat])).is_err());
+        assert!(polygon_area_m2(&Geometry::Polygon(vec![])).is_err());
+        assert!(polygon_area_m2(&Geometry::MultiPolygon(vec![])).is_err());
+        let big_hole = Geometry::Polygon(vec![
+            rect(2.35, 48.85, 2.36, 48.86),
+            rect(2.30, 48.80, 2.40, 48.90),
+        ]);
+        assert!(polygon_area_m2(&big_hole).is_err());
+    }
+
+    #[test]
+    fn postal_codes_are_normalised() {
+        assert_eq!(normalize_postal_code("75010").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code(" 75010 ").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code("75010.0").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code("75116").as_deref(), Some("75016"));
+        assert_eq!(normalize_postal_code("75104").as_deref(), Some("75004"));
+        assert_eq!(normalize_postal_code("4").as_deref(), Some("75004"));
+        assert_eq!(normalize_postal_code("93400").as_deref(), Some("93400"));
+        assert_eq!(
+            normalize_postal_code("Saint-Ouen").as_deref(),
+            Some("Saint-Ouen")
+        );
+        assert_eq!(normalize_postal_code("  "), None);
+    }
+
+    #[test]
+    fn impacts_and_weights() {
+        assert_eq!(canonical_impact("Barrage total"), Some("BARRAGE_TOTAL"));
+        assert_eq!(canonical_impact("sens_unique"), Some("SENS_UNIQUE"));
+        assert_eq!(canonical_impact("RESTREINTE"), Some("RESTREINTE"));
+        assert_eq!(canonical_impact("Déviation"), None);
+        assert_eq!(impact_weight("BARRAGE_TOTAL"), 100);
+        assert_eq!(impact_weight("IMPASSE"), 80);
+        assert_eq!(impact_weight("RESTREINTE"), 50);
+        assert_eq!(impact_weight("SENS_UNIQUE"), 30);
+        assert_eq!(impact_weight(""), 0);
+        assert_eq!(impact_weight("Déviation"), 0);
+    }
+
+    #[test]
+    fn active_set_weights_and_critical_zones_by_hand() {
+        let mut acc = ChantiersAcc::default();
+        // 75010: 4 active works -> critical; weights 100 + 80 + 50 + 0 = 230
+        acc.add(
+            "A1",
+            work("2024-01-01", "2024-03-01", "BARRAGE_TOTAL", code("75010")),
+        );
+        acc.add(
+            "A2",
+            work("2024-03-01", "2024-03-01", "IMPASSE", code("75010")),
+        );
+        acc.add(
+            "A3",
+            work("2024-02-01", "2024-12-01", "RESTREINTE", code("75010")),
+        );
+        acc.add("A4", work("2023-02-01", "2025-12-01", "", code("75010")));
+        // 75011: 3 active works -> not critical (more than 3 needed); 30 · 3 = 90
+        for id in ["B1", "B2", "B3"] {
+            acc.add(
+                id,
+                work("2024-01-01", "2024-06-01", "SENS_UNIQUE", code("75011")),
+            );
+        }
+        // unknown: 4 active works -> critical "Unknown"; 50 · 4 = 200
+        for id in ["C1", "C2", "C3", "C4"] {
+            acc.add(
+                id,
+                work("2024-01-01", "2024-06-01", "RESTREINTE", ArrSource::Unknown),
+            );
+        }
+        // 75012: 4 works, none active on 2024-03-01 (ended the day before, starts the day after)
+        acc.add(
+            "D1",
+            work("2024-01-01", "2024-02-29", "IMPASSE", code("75012")),
+        );
+        acc.add(
+            "D2",
+            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+        );
+        acc.add(
+            "D3",
+            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+        );
+        acc.add(
+            "D4",
+            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+        );
+        let idx = ArrondissementIndex::default();
+        let m = metrics(&acc, day("2024-03-01"), &idx).unwrap();
+        assert_eq!(m.total_chantiers_actifs, 11);
+        let ids: Vec<&str> = m
+            .chantiers_actifs
+            .iter()
+            .map(|a| a.identifiant.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "C1", "C2", "C3", "C4"]
+        );
+        assert_eq!(
+            m.impact_by_arrondissement,
+            BTreeMap::from([
+                ("75010".to_string(), 230),
+                ("75011".to_string(), 90),
+                ("Unknown".to_string(), 200),
+            ])
+        );
+        assert_eq!(
+            m.zones_critiques,
+            vec![
+                CriticalZone {
+                    arrondissement: "75010".into(),
+                    nombre_chantiers: 4
+                },
+                CriticalZone {
+                    arrondissement: "Unknown".into(),
+                    nombre_chantiers: 4
+                },
+            ]
+        );
+        // 11 works of 1.00 m² each
+        assert_eq!(m.surface_totale_impactee_m2, 11.0);
+        assert_eq!(m.repartition_impact["Non renseigné"], 1);
+        assert_eq!(m.repartition_impact["SENS_UNIQUE"], 3);
+        assert_eq!(m.chantiers_actifs[3].impact, None);
+        assert_eq!(m.chantiers_actifs[7].arrondissement, None);
+        assert_eq!(m.total_chantiers_connus, 15);
+        // A2 starts and ends on 2024-03-01: active all that day, not the next
+        let next = metrics(&acc, day("2024-03-02"), &idx).unwrap();
+        assert!(next.chantiers_actifs.iter().all(|a| a.identifiant != "A2"));
+        // A3 A4 + B1-3 + C1-4 + D2-4 = 2 + 3 + 4 + 3 (A1 ended on 2024-03-01)
+        assert_eq!(next.total_chantiers_actifs, 12);
+    }
+
+    #[test]
+    fn key_order_of_the_output() {
+        let mut acc = ChantiersAcc::default();
+        acc.add(
+            "X",
+            work("2024-01-01", "2024-01-31", "IMPASSE", code("75001")),
+        );
+        let m = metrics(&acc, day("2024-01-15"), &ArrondissementIndex::default()).unwrap();
+        let v = serde_json::to_value(&m).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            &keys[..5],
+            [
+                "chantiers_actifs",
+                "impact_by_arrondissement",
+                "zones_critiques",
+                "surface_totale_impactee_m2",
+                "total_chantiers_actifs"
+            ]
+        );
+        assert_eq!(
+            v["chantiers_actifs"][0],
+            json!({"identifiant": "X", "typologie": "1", "impact": "IMPASSE",
+                   "arrondissement": "75001", "date_debut": "2024-01-01", "date_fin": "2024-01-31",
+                   "niveau_perturbation": "2", "surface_m2": 1.0})
+        );
+    }
+
+    #[test]
+    fn nothing_read_gives_none_nothing_active_gives_zeros() {
+        let idx = ArrondissementIndex::default();
+        assert_eq!(
+            metrics(&ChantiersAcc::default(), day("2024-01-01"), &idx),
+            None
+        );
+        let mut acc = ChantiersAcc::default();
+        acc.add(
+            "X",
+            work("2024-01-01", "2024-01-31", "IMPASSE", code("75001")),
+        );
+        let m = metrics(&acc, day("2025-01-01"), &idx).unwrap();
+        assert_eq!(m.total_chantiers_actifs, 0);
+        assert!(m.impact_by_arrondissement.is_empty());
+        assert_eq!(m.surface_totale_impactee_m2, 0.0);
+    }
+
+    #[test]
+    fn point_lookup_when_no_postal_code() {
+        let fc = json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"c_ar": 4},
+             "geometry": {"type": "Polygon", "coordinates": [[[2.0, 48.0], [3.0, 48.0], [3.0, 49.0], [2.0, 49.0], [2.0, 48.0]]]}}
+        ]});
+        let (idx, _) = ArrondissementIndex::from_geojson(&fc);
+        let mut acc = ChantiersAcc::default();
+        acc.add(
+            "P",
+            work(
+                "2024-01-01",
+                "2024-01-31",
+                "IMPASSE",
+                ArrSource::point([2.5, 48.5]),
+            ),
+        );
+        acc.add(
+            "Q",
+            work(
+                "2024-01-01",
+                "2024-01-31",
+                "IMPASSE",
+                ArrSource::point([4.5, 48.5]),
+            ),
+        );
+        let m = metrics(&acc, day("2024-01-02"), &idx).unwrap();
+        assert_eq!(
+            m.chantiers_actifs[0].arrondissement.as_deref(),
+            Some("75004")
+        );
+        assert_eq!(m.chantiers_actifs[1].arrondissement, None);
+        assert_eq!(m.impact_by_arrondissement["Unknown"], 80);
+    }
+
+    #[test]
+    fn duplicates_keep_the_latest_end_whatever_the_order() {
+        let old = work("2023-01-01", "2023-12-29", "RESTREINTE", code("75013"));
+        let new = work("2023-01-01", "2024-12-20", "RESTREINTE", code("75013"));
+        let same = work("2023-01-01", "2024-01-01", "IMPASSE", code("75001"));
+        let mut a = ChantiersAcc::default();
+        a.add("CP1", old.clone());
+        a.add("CP2", same.clone());
+        let mut b = ChantiersAcc::default();
+        b.add("CP1", new.clone());
+        b.add("CP2", same.clone());
+        b.add("CP3", same.clone());
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b.clone();
+        ba.merge(a.clone());
+        assert_eq!(ab, ba);
+        assert_eq!(ab.work("CP1"), Some(&new));
+        let d = ab.duplicates(None);
+        assert_eq!(d.count, 2);
+        assert_eq!(d.conflicting, 1);
+        assert_eq!(
+            d.samples,
+            [
+                "work CP1: 2 rows, values differ (kept: the version ending latest)",
+                "work CP2: 2 rows, same values"
+            ]
+        );
+        assert_eq!(
+            ab.duplicates(Some(day("2024-01-01"))),
+            DayDuplicates::default()
+        );
+        assert!(ab.days().is_empty());
+        // a third identical-to-old row: 2 repeats of CP1, both differing from the kept one
+        let mut c = ChantiersAcc::default();
+        c.add("CP1", old);
+        ab.merge(c);
+        let d = ab.duplicates(None);
+        assert_eq!((d.count, d.conflicting), (3, 2));
+    }
 }

@@ -1,14 +1,617 @@
-//! `chantiers` raw files -> [`ChantiersAcc`] (stub: to be written).
+//! Road works disturbing traffic (`chantiers-perturbants*.csv`, and GeoJSON exports with the
+//! older snake_case names `identifiant`, `date_debut`, `cp_arrondissement`...) -> [`ChantiersAcc`].
+//!
+//! Every row is one work. The data is undated reference-like data: rows are counted under no day
+//! (`q.row(SOURCE, None, ..)`) and the run's day selection does not filter them (a work is
+//! evaluated for every processed day). A row is rejected when its `Identifiant` is empty
+//! (`missing_key`), when its start or end date is empty, unparseable or the `1970-01-01`
+//! placeholder (`unparseable_date`, `date_out_of_range`), or when it starts after it ends
+//! (`inconsistent`). A missing or invalid geometry only loses the work's area (`bad_geometry`
+//! warning); an invalid `geo_point_2d` only loses that point (`bad_point` warning); an impact
+//! value outside the four codes gets weight 0 (`unknown_state` warning).
+//!
+//! Dates: `YYYY-MM-DD` is taken as is; a date-time is converted to its Europe/Paris date
+//! (`2023-02-28T23:00:00+00:00` is 2023-03-01 in Paris); a naive date-time is Paris time.
 
-use crate::discover::InputFile;
-use crate::metrics::chantiers::ChantiersAcc;
-use crate::quality::QualityAcc;
-use crate::sources::DaySelection;
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate};
+use chrono_tz::Europe::Paris;
+use serde_json::{Map, Value};
+
+use crate::discover::{Format, InputFile};
+use crate::geo::{self, Geometry};
+use crate::input::{
+    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
+    JsonItem,
+};
+use crate::metrics::chantiers::{
+    area_to_cm2, canonical_impact, normalize_postal_code, polygon_area_m2, ArrSource, ChantiersAcc,
+    Work,
+};
+use crate::quality::{QualityAcc, Reason};
+use crate::sources::{json_field, json_point, json_text, DaySelection};
+use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "chantiers";
 
-/// Reads one file. Never fails: every problem is counted in `q`.
+const ID: usize = 0;
+const TYPO: usize = 1;
+const CP: usize = 2;
+const START: usize = 3;
+const END: usize = 4;
+const IMPACT: usize = 5;
+const NIVEAU: usize = 6;
+const SHAPE: usize = 7;
+const POINT: usize = 8;
+
+/// Column names (CSV export) and their aliases (older exports' and API technical names).
+pub const COLUMNS: [ColumnSpec; 9] = [
+    ColumnSpec {
+        name: "Identifiant",
+        aliases: &["identifiant", "id_chantier", "reference_chantier"],
+        required: true,
+    },
+    ColumnSpec {
+        name: "Typologie",
+        aliases: &["typologie"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "Code postal de l'arrondissement",
+        aliases: &["cp_arrondissement", "code_postal", "arrondissement"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "Date de début",
+        aliases: &["date_debut"],
+        required: true,
+    },
+    ColumnSpec {
+        name: "Date de fin",
+        aliases: &["date_fin"],
+        required: true,
+    },
+    ColumnSpec {
+        name: "Impact sur la circulation",
+        aliases: &["impact_circulation"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "Niveau de perturbation",
+        aliases: &["niveau_perturbation"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "geo_shape",
+        aliases: &["Geo Shape", "geom", "geometry"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "geo_point_2d",
+        aliases: &["Geo Point", "geo_point"],
+        required: false,
+    },
+];
+
+/// Field names used in messages, CSV export and JSON (snake_case) forms.
+const CSV_NAMES: [&str; 9] = [
+    "Identifiant",
+    "Typologie",
+    "Code postal de l'arrondissement",
+    "Date de début",
+    "Date de fin",
+    "Impact sur la circulation",
+    "Niveau de perturbation",
+    "geo_shape",
+    "geo_point_2d",
+];
+const JSON_NAMES: [&str; 9] = [
+    "identifiant",
+    "typologie",
+    "cp_arrondissement",
+    "date_debut",
+    "date_fin",
+    "impact_circulation",
+    "niveau_perturbation",
+    "geometry",
+    "geo_point_2d",
+];
+
+/// A geometry or point as found in the input.
+enum GeoIn<'a> {
+    Text(&'a str),
+    Json(Option<&'a Value>),
+}
+
+/// One row, decoded, before validation.
+struct Row<'a> {
+    id: Cow<'a, str>,
+    typologie: Cow<'a, str>,
+    cp: Cow<'a, str>,
+    start: Cow<'a, str>,
+    end: Cow<'a, str>,
+    impact: Cow<'a, str>,
+    niveau: Cow<'a, str>,
+    shape: GeoIn<'a>,
+    point: GeoIn<'a>,
+    names: &'static [&'static str; 9],
+    /// Prefix of messages locating the record inside a JSON document (`record 3, `).
+    at: String,
+}
+
+/// Reads one chantiers file (CSV or JSON). Never fails: problems are in `q`.
+/// `sel` is not applied: works are undated and evaluated for every processed day.
 pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> ChantiersAcc {
-    let _ = (f, sel, q);
-    ChantiersAcc::default()
+    let _ = sel;
+    match f.format {
+        Format::Csv => read_csv(f, q),
+        Format::Json => read_json_file(f, q),
+    }
+}
+
+/// Parses a start or end date into its Paris date.
+fn parse_date(raw: &str, name: &str) -> Result<NaiveDate, (Reason, String)> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err((Reason::UnparseableDate, format!("field `{name}` is empty")));
+    }
+    let placeholder = || {
+        (
+            Reason::UnparseableDate,
+            format!("field `{name}`: {s:?} is the 1970-01-01 placeholder of an unknown date"),
+        )
+    };
+    if s.starts_with("1970-01-01") {
+        return Err(placeholder());
+    }
+    let d = if s.len() == 10 {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    } else {
+        None
+    };
+    // A date-time with an offset: its Paris date, whatever the year.
+    let d = d.or_else(|| {
+        let dt = DateTime::parse_from_rfc3339(s).ok().or_else(|| {
+            [
+                "%Y-%m-%d %H:%M:%S%:z",
+                "%Y-%m-%dT%H:%M:%S%z",
+                "%Y-%m-%d %H:%M:%S%z",
+            ]
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(s, f).ok())
+        })?;
+        Some(dt.with_timezone(&Paris).date_naive())
+    });
+    let d = match d {
+        Some(d) => d,
+        None => match parse_instant(s) {
+            Ok(t) => paris_day(t),
+            Err(e) => {
+                let reason = match e {
+                    TimeError::OutOfRange => Reason::DateOutOfRange,
+                    _ => Reason::UnparseableDate,
+                };
+                return Err((reason, format!("field `{name}`: {s:?}: {e}")));
+            }
+        },
+    };
+    if d == NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") {
+        return Err(placeholder());
+    }
+    Ok(d)
+}
+
+/// Validates one row and adds it. The row has already been counted with `q.row`.
+fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, row: Row<'_>) {
+    let n = row.names;
+    let at = &row.at;
+    let id = row.id.trim();
+    if id.is_empty() {
+        let detail = format!("{at}field `{}` is empty", n[ID]);
+        q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
+        return;
+    }
+    let mut dates = [NaiveDate::MIN; 2];
+    for (slot, (raw, i)) in dates.iter_mut().zip([(&row.start, START), (&row.end, END)]) {
+        match parse_date(raw, n[i]) {
+            Ok(d) => *slot = d,
+            Err((reason, detail)) => {
+                let detail = format!("{at}work {id}: {detail}");
+                q.problem(SOURCE, None, file, line, reason, detail);
+                return;
+            }
+        }
+    }
+    let [start, end] = dates;
+    if start > end {
+        let detail = format!(
+            "{at}work {id}: `{}` {start} is after `{}` {end}",
+            n[START], n[END]
+        );
+        q.problem(SOURCE, None, file, line, Reason::Inconsistent, detail);
+        return;
+    }
+
+    // Geometry -> area (and the fallback point).
+    let geometry: Result<Geometry, String> = match &row.shape {
+        GeoIn::Text(s) if s.trim().is_empty() => Err(format!("field `{}` is empty", n[SHAPE])),
+        GeoIn::Text(s) => geo::parse_geometry_str(s).map_err(|e| format!("`{}`: {e}", n[SHAPE])),
+        GeoIn::Json(None) | GeoIn::Json(Some(Value::Null)) => {
+            Err(format!("`{}` is null or missing", n[SHAPE]))
+        }
+        GeoIn::Json(Some(v)) => geo::parse_geometry(v).map_err(|e| format!("`{}`: {e}", n[SHAPE])),
+    };
+    let area = geometry
+        .as_ref()
+        .map_err(String::clone)
+        .and_then(polygon_area_m2);
+    let area_cm2 = match area {
+        Ok(a) => Some(area_to_cm2(a)),
+        Err(e) => {
+            let detail = format!("{at}work {id}: {e}: no area");
+            q.problem(SOURCE, None, file, line, Reason::BadGeometry, detail);
+            None
+        }
+    };
+
+    // Arrondissement: the postal code, else the point, else the geometry's centre.
+    let arrondissement = match normalize_postal_code(&row.cp) {
+        Some(c) => ArrSource::Code(c),
+        None => {
+            q.missing(SOURCE, None, "code_postal_arrondissement");
+            let point = match &row.point {
+                GeoIn::Text(s) if s.trim().is_empty() => Ok(None),
+                GeoIn::Text(s) => geo::parse_lat_lon(s).map(Some),
+                GeoIn::Json(v) => json_point(*v),
+            };
+            let point = match point {
+                Ok(p) => p,
+                Err(e) => {
+                    let detail = format!("{at}work {id}: field `{}`: {e}", n[POINT]);
+                    q.problem(SOURCE, None, file, line, Reason::BadPoint, detail);
+                    None
+                }
+            };
+            match point.or_else(|| geometry.as_ref().ok().and_then(geo::center)) {
+                Some(p) => ArrSource::point(p),
+                None => ArrSource::Unknown,
+            }
+        }
+    };
+
+    let impact_raw = row.impact.trim();
+    let impact = if impact_raw.is_empty() {
+        q.missing(SOURCE, None, "impact_circulation");
+        String::new()
+    } else {
+        match canonical_impact(impact_raw) {
+            Some(c) => c.to_string(),
+            None => {
+                let detail = format!(
+                    "{at}work {id}: field `{}`: unknown value {impact_raw:?}, weight 0",
+                    n[IMPACT]
+                );
+                q.problem(SOURCE, None, file, line, Reason::UnknownState, detail);
+                impact_raw.to_string()
+            }
+        }
+    };
+    q.category(
+        SOURCE,
+        None,
+        if impact.is_empty() { "(vide)" } else { &impact },
+    );
+    let typologie = row.typologie.trim();
+    if typologie.is_empty() {
+        q.missing(SOURCE, None, "typologie");
+    }
+    let niveau = row.niveau.trim();
+    if niveau.is_empty() {
+        q.missing(SOURCE, None, "niveau_perturbation");
+    }
+    acc.add(
+        id,
+        Work {
+            end,
+            start,
+            typologie: typologie.to_string(),
+            impact,
+            niveau_perturbation: niveau.to_string(),
+            arrondissement,
+            area_cm2,
+        },
+    );
+}
+
+fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
+    let file = f.rel.as_str();
+    let mut acc = ChantiersAcc::default();
+    let mut input = match open_csv(&f.path) {
+        Ok(i) => i,
+        Err(e) => {
+            q.file_failed(SOURCE, file, e.line, e.reason, e.detail, 0);
+            return acc;
+        }
+    };
+    let cols = match resolve_columns(&input.header, &COLUMNS) {
+        Ok(c) => c,
+        Err(missing) => {
+            let rows = count_remaining(&mut input.reader);
+            let detail = missing_columns_detail(&missing, input.header.len());
+            q.file_failed(SOURCE, file, 1, Reason::MissingColumn, detail, rows);
+            return acc;
+        }
+    };
+    let width = input.header.len();
+    let lines = LineFix::new(&f.path);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match input.reader.read_byte_record(&mut rec) {
+            Ok(true) => {
+                let line = lines.line(&rec);
+                csv_record(&mut acc, q, file, line, &rec, &cols, width)
+            }
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                q.row(SOURCE, None, file);
+                q.problem(SOURCE, None, file, line, Reason::ReadError, e.to_string());
+                break;
+            }
+        }
+    }
+    acc
+}
+
+/// The line a CSV record starts on. The csv crate reports, for a record that follows a CRLF
+/// terminator, the position of that terminator's `\n` (so the previous line); the file's bytes
+/// tell when that happened. Chantiers exports are small (about 500 KB): they are read once more
+/// for this; above [`LineFix::MAX`] bytes the csv crate's lines are used as they are.
+struct LineFix {
+    bytes: Vec<u8>,
+}
+
+impl LineFix {
+    const MAX: u64 = 64 << 20;
+
+    fn new(path: &std::path::Path) -> LineFix {
+        let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= Self::MAX);
+        let bytes = if small {
+            std::fs::read(path).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        LineFix { bytes }
+    }
+
+    fn line(&self, rec: &csv::ByteRecord) -> u64 {
+        match rec.position() {
+            Some(p) => {
+                let at_lf = usize::try_from(p.byte())
+                    .ok()
+                    .and_then(|b| self.bytes.get(b))
+                    .is_some_and(|b| *b == b'\n');
+                p.line() + u64::from(at_lf)
+            }
+            None => 0,
+        }
+    }
+}
+
+fn csv_record(
+    acc: &mut ChantiersAcc,
+    q: &mut QualityAcc,
+    file: &str,
+    line: u64,
+    rec: &csv::ByteRecord,
+    cols: &[Option<usize>],
+    width: usize,
+) {
+    q.row(SOURCE, None, file);
+    if rec.len() != width {
+        let detail = format!(
+            "expected {width} fields, found {} (truncated or shifted row)",
+            rec.len()
+        );
+        q.problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
+        return;
+    }
+    let raw = |i: usize| cols[i].and_then(|c| rec.get(c)).unwrap_or(b"");
+    // Key fields must be UTF-8; the others are decoded leniently with a warning.
+    for i in [ID, START, END] {
+        if std::str::from_utf8(raw(i)).is_err() {
+            let detail = format!("field `{}` is not valid UTF-8", CSV_NAMES[i]);
+            q.problem(SOURCE, None, file, line, Reason::InvalidUtf8, detail);
+            return;
+        }
+    }
+    let mut bad_text = None;
+    let mut text = |i: usize| -> Cow<'_, str> {
+        let b = raw(i);
+        match std::str::from_utf8(b) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => {
+                bad_text.get_or_insert(CSV_NAMES[i]);
+                String::from_utf8_lossy(b)
+            }
+        }
+    };
+    let (id, start, end) = (text(ID), text(START), text(END));
+    let (typologie, cp, impact, niveau) = (text(TYPO), text(CP), text(IMPACT), text(NIVEAU));
+    let (shape, point) = (text(SHAPE), text(POINT));
+    if let Some(name) = bad_text {
+        let detail =
+            format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
+        q.problem(SOURCE, None, file, line, Reason::InvalidUtf8Text, detail);
+    }
+    let row = Row {
+        id,
+        typologie,
+        cp,
+        start,
+        end,
+        impact,
+        niveau,
+        shape: GeoIn::Text(&shape),
+        point: GeoIn::Text(&point),
+        names: &CSV_NAMES,
+        at: String::new(),
+    };
+    add_row(acc, q, file, line, row);
+}
+
+fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
+    let file = f.rel.as_str();
+    let mut acc = ChantiersAcc::default();
+    let items = match read_json(&f.path) {
+        Ok(items) => items,
+        Err(e) => {
+            q.file_failed(SOURCE, file, e.line, e.reason, e.detail, 0);
+            return acc;
+        }
+    };
+    let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        q.row(SOURCE, None, file);
+        let (line, value) = match item {
+            JsonItem::Record { line, value } => (line, value),
+            JsonItem::Bad {
+                line,
+                reason,
+                detail,
+            } => {
+                q.problem(SOURCE, None, file, line, reason, detail);
+                continue;
+            }
+        };
+        let Value::Object(o) = &value else {
+            // read_json only yields objects as records; kept for safety.
+            let detail = format!("record {i}: not an object");
+            q.problem(SOURCE, None, file, line, Reason::NotARecord, detail);
+            continue;
+        };
+        // A GeoJSON Feature: fields in `properties`, shape in `geometry`. Otherwise a flat
+        // record (Opendatasoft API) with a `geo_shape` field.
+        let empty = Map::new();
+        let (props, shape) = match o.get("properties") {
+            Some(Value::Object(p)) => (p, o.get("geometry")),
+            Some(Value::Null) => (&empty, o.get("geometry")),
+            _ => (o, json_field(o, &keys[SHAPE])),
+        };
+        let get = |k: usize| json_field(props, &keys[k]);
+        let row = Row {
+            id: json_text(get(ID)),
+            typologie: json_text(get(TYPO)),
+            cp: json_text(get(CP)),
+            start: json_text(get(START)),
+            end: json_text(get(END)),
+            impact: json_text(get(IMPACT)),
+            niveau: json_text(get(NIVEAU)),
+            shape: GeoIn::Json(shape),
+            point: GeoIn::Json(get(POINT)),
+            names: &JSON_NAMES,
+            at: format!("record {i}: "),
+        };
+        add_row(&mut acc, q, file, line, row);
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn dates_become_paris_dates() {
+        assert_eq!(parse_date("2023-03-01", "x"), Ok(d("2023-03-01")));
+        assert_eq!(parse_date(" 2023-03-01 ", "x"), Ok(d("2023-03-01")));
+        // 00:00 UTC is 01:00 in Paris (winter): same date
+        assert_eq!(
+            parse_date("2023-03-01T00:00:00+00:00", "x"),
+            Ok(d("2023-03-01"))
+        );
+        assert_eq!(
+            parse_date("2023-03-01T00:00:00+01:00", "x"),
+            Ok(d("2023-03-01"))
+        );
+        // 23:00 UTC on Feb 28 is midnight on March 1 in Paris
+        assert_eq!(
+            parse_date("2023-02-28T23:00:00+00:00", "x"),
+            Ok(d("2023-03-01"))
+        );
+        // 22:30 UTC in summer is 00:30 the next day in Paris
+        assert_eq!(parse_date("2023-06-30T22:30:00Z", "x"), Ok(d("2023-07-01")));
+        // naive date-time: Paris time
+        assert_eq!(parse_date("2023-06-30 23:30:00", "x"), Ok(d("2023-06-30")));
+    }
+
+    #[test]
+    fn bad_dates_are_rejected_with_a_reason() {
+        let r = |s: &str| parse_date(s, "date_fin").unwrap_err();
+        assert_eq!(
+            r(""),
+            (Reason::UnparseableDate, "field `date_fin` is empty".into())
+        );
+        assert_eq!(r("   ").0, Reason::UnparseableDate);
+        assert_eq!(r("31/12/2023").0, Reason::UnparseableDate);
+        assert_eq!(r("2023-02-30").0, Reason::UnparseableDate);
+        for p in [
+            "1970-01-01",
+            "1970-01-01T00:00:00+00:00",
+            "1970-01-01T00:00:00+01:00",
+            "1969-12-31T23:00:00+00:00",
+        ] {
+            let (reason, detail) = r(p);
+            assert_eq!(reason, Reason::UnparseableDate, "{p}");
+            assert!(detail.contains("1970-01-01 placeholder"), "{detail}");
+        }
+        // a naive date-time far away is outside what instants store
+        assert_eq!(r("2200-01-01T00:00:00").0, Reason::DateOutOfRange);
+        // dates and offset date-times are calendar dates: no range limit needed
+        assert_eq!(parse_date("2200-01-01", "x"), Ok(d("2200-01-01")));
+        assert_eq!(
+            parse_date("2200-01-01T00:00:00+00:00", "x"),
+            Ok(d("2200-01-01"))
+        );
+    }
+
+    #[test]
+    fn columns_match_both_namings() {
+        let csv_header: Vec<String> = "Identifiant;Identifiant CTV;Code postal de l'arrondissement;Numéro de STV;Typologie;Maitre d'ouvrage;Objet;Description;Voie(s);Précisions de localisation;Date de début;Date de fin;Impact sur la circulation;Détail de l'impact sur la circulation;Niveau de perturbation;Statut;URL LettreInfoChantier;geo_shape;geo_point_2d"
+            .split(';')
+            .map(str::to_string)
+            .collect();
+        let cols = resolve_columns(&csv_header, &COLUMNS).unwrap();
+        assert_eq!(
+            cols,
+            [
+                Some(0),
+                Some(4),
+                Some(2),
+                Some(10),
+                Some(11),
+                Some(12),
+                Some(14),
+                Some(17),
+                Some(18)
+            ]
+        );
+        let snake: Vec<String> = [
+            "identifiant",
+            "cp_arrondissement",
+            "date_debut",
+            "date_fin",
+            "impact_circulation",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let cols = resolve_columns(&snake, &COLUMNS).unwrap();
+        assert_eq!(cols[CP], Some(1));
+        assert_eq!(cols[TYPO], None);
+    }
 }
