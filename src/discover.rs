@@ -44,7 +44,11 @@ impl Dataset {
     pub fn is_processed(self) -> bool {
         matches!(
             self,
-            Dataset::Comptages | Dataset::Referentiel | Dataset::Arrondissements | Dataset::Bikes
+            Dataset::Comptages
+                | Dataset::Referentiel
+                | Dataset::Arrondissements
+                | Dataset::Bikes
+                | Dataset::Chantiers
         )
     }
 }
