@@ -1026,14 +1026,6 @@ impl Reader<'_> {
             .split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .collect();
-        let is_header = |fields: &[String]| {
-            let first = fields.first().map(|s| norm_header(s));
-            match first.as_deref() {
-                Some("time") => true,
-                Some("location id") => fields.get(1).is_some_and(|s| norm_header(s) == "time"),
-                _ => false,
-            }
-        };
         let split_line = |l: &str| split_fields(l, sniff_delimiter(l.as_bytes()));
         if !lines.iter().any(|l| is_header(&split_line(l))) {
             let rows = lines.iter().filter(|l| !l.trim().is_empty()).count() as u64;
@@ -1044,33 +1036,7 @@ impl Reader<'_> {
                 .q
                 .file_failed(SOURCE, &self.file, 1, Reason::MissingColumn, detail, rows);
         }
-        // metadata: `latitude,longitude,...,utc_offset_seconds,timezone,...` then its values
-        let mut offset = None;
-        let mut timezone = String::new();
-        let mut i = 0;
-        while i < lines.len() && lines[i].trim().is_empty() {
-            i += 1;
-        }
-        if i < lines.len() {
-            let h = split_line(lines[i]);
-            let hn: Vec<String> = h.iter().map(|s| norm_header(s)).collect();
-            if hn.iter().any(|s| s == "latitude") && !is_header(&h) {
-                let delim = sniff_delimiter(lines[i].as_bytes());
-                let v = lines
-                    .get(i + 1)
-                    .map(|l| split_fields(l, delim))
-                    .unwrap_or_default();
-                let get = |name: &str| {
-                    hn.iter()
-                        .position(|s| s == name)
-                        .and_then(|k| v.get(k))
-                        .map(|s| s.trim().to_string())
-                };
-                offset = get("utc offset seconds").and_then(|s| s.parse::<i64>().ok());
-                timezone = get("timezone").unwrap_or_default();
-                i += 2;
-            }
-        }
+        let (i, offset, timezone) = csv_metadata(&lines);
         let clock = Clock::of(offset, &timezone);
         let mut table: Option<(Table, usize, u8, usize)> = None; // table, width, delimiter, time col
         for (k, l) in lines.iter().enumerate().skip(i) {
@@ -1089,31 +1055,7 @@ impl Reader<'_> {
                 .map_or_else(|| sniff_delimiter(l.as_bytes()), |t| t.2);
             let fields = split_fields(l, delim);
             if is_header(&fields) {
-                let time_col = usize::from(norm_header(&fields[0]) == "location id");
-                let parsed: Vec<(String, Option<String>)> =
-                    fields.iter().map(|h| split_unit(h)).collect();
-                let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
-                let daily = names.iter().any(|n| {
-                    let n = norm_header(n);
-                    ["max", "min", "mean", "sum"]
-                        .iter()
-                        .any(|s| n.ends_with(&format!(" {s}")))
-                });
-                let kind = if daily {
-                    Kind::OpenMeteoDaily
-                } else {
-                    Kind::OpenMeteoHourly
-                };
-                let note = timezone_note(kind, offset, &timezone);
-                let mut t = Table::new(kind, &names, clock, note);
-                for role in 0..ROLES {
-                    let Some(col) = &t.cols[role] else { continue };
-                    let at = parsed.iter().position(|(n, _)| *n == col.name);
-                    if let Some(u) = at.and_then(|k| parsed[k].1.clone()) {
-                        let name = col.name.clone();
-                        t.set_unit(role, &u, &format!("header `{name} ({u})`"));
-                    }
-                }
+                let (t, time_col) = csv_table(&fields, offset, &timezone, clock);
                 table = Some((t, fields.len(), delim, time_col));
                 continue;
             }
@@ -1141,6 +1083,92 @@ impl Reader<'_> {
             self.table_row(t, &p, Cell::Text(fields[*time_col].as_str()), &cells);
         }
     }
+}
+
+/// A section header: `time,...` (or `location_id,time,...` for several locations).
+fn is_header(fields: &[String]) -> bool {
+    let first = fields.first().map(|s| norm_header(s));
+    match first.as_deref() {
+        Some("time") => true,
+        Some("location id") => fields.get(1).is_some_and(|s| norm_header(s) == "time"),
+        _ => false,
+    }
+}
+
+/// The metadata block of an Open-Meteo CSV (`latitude,...,utc_offset_seconds,timezone,...` and
+/// its value line(s), up to the first blank line): the index of the first line after it, the
+/// offset and the timezone (of the first location).
+fn csv_metadata(lines: &[&str]) -> (usize, Option<i64>, String) {
+    let mut i = 0;
+    while i < lines.len() && lines[i].trim().is_empty() {
+        i += 1;
+    }
+    let Some(first) = lines.get(i) else {
+        return (i, None, String::new());
+    };
+    let delim = sniff_delimiter(first.as_bytes());
+    let h = split_fields(first, delim);
+    let hn: Vec<String> = h.iter().map(|s| norm_header(s)).collect();
+    if !hn.iter().any(|s| s == "latitude") || is_header(&h) {
+        return (i, None, String::new());
+    }
+    let v = lines
+        .get(i + 1)
+        .map(|l| split_fields(l, delim))
+        .unwrap_or_default();
+    let get = |name: &str| {
+        hn.iter()
+            .position(|s| s == name)
+            .and_then(|k| v.get(k))
+            .map(|s| s.trim().to_string())
+    };
+    let offset = get("utc offset seconds").and_then(|s| s.parse::<i64>().ok());
+    let timezone = get("timezone").unwrap_or_default();
+    i += 1;
+    while i < lines.len()
+        && !lines[i].trim().is_empty()
+        && !is_header(&split_fields(
+            lines[i],
+            sniff_delimiter(lines[i].as_bytes()),
+        ))
+    {
+        i += 1;
+    }
+    (i, offset, timezone)
+}
+
+/// A CSV section header -> its table (daily when a column is a daily aggregate) and the index
+/// of its `time` column.
+fn csv_table(
+    fields: &[String],
+    offset: Option<i64>,
+    timezone: &str,
+    clock: Clock,
+) -> (Table, usize) {
+    let time_col = usize::from(norm_header(&fields[0]) == "location id");
+    let parsed: Vec<(String, Option<String>)> = fields.iter().map(|h| split_unit(h)).collect();
+    let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+    let daily = names.iter().any(|n| {
+        let n = norm_header(n);
+        ["max", "min", "mean", "sum"]
+            .iter()
+            .any(|s| n.ends_with(&format!(" {s}")))
+    });
+    let kind = if daily {
+        Kind::OpenMeteoDaily
+    } else {
+        Kind::OpenMeteoHourly
+    };
+    let note = timezone_note(kind, offset, timezone);
+    let mut t = Table::new(kind, &names, clock, note);
+    for role in 0..ROLES {
+        let Some(k) = t.index[role] else { continue };
+        if let (name, Some(u)) = &parsed[k] {
+            let what = format!("header `{name} ({u})`");
+            t.set_unit(role, u, &what);
+        }
+    }
+    (t, time_col)
 }
 
 fn text_value(v: Option<&Value>) -> Option<String> {
@@ -1262,7 +1290,7 @@ impl Table {
         let normed: Vec<String> = names.iter().map(|n| norm_header(n)).collect();
         let mut cols = Vec::with_capacity(ROLES);
         let mut index = Vec::with_capacity(ROLES);
-        for role in 0..ROLES {
+        for (role, dim) in ROLE_DIM.iter().enumerate() {
             let at = role_names(kind, role).iter().find_map(|want| {
                 let w = norm_header(want);
                 normed.iter().position(|n| *n == w)
@@ -1270,7 +1298,7 @@ impl Table {
             index.push(at);
             cols.push(at.map(|k| Col {
                 name: names[k].to_string(),
-                unit: ROLE_DIM[role].metric(),
+                unit: dim.metric(),
             }));
         }
         Table {
