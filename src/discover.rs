@@ -49,6 +49,7 @@ impl Dataset {
                 | Dataset::Arrondissements
                 | Dataset::Bikes
                 | Dataset::Chantiers
+                | Dataset::Weather
         )
     }
 }
@@ -114,6 +115,9 @@ fn batch_dataset(file_name: &str) -> Option<Dataset> {
         ("weather", Dataset::Weather),
         ("open-meteo", Dataset::Weather),
         ("openmeteo", Dataset::Weather),
+        ("owm", Dataset::Weather),
+        ("openweathermap", Dataset::Weather),
+        ("visualcrossing", Dataset::Weather),
         ("disruptions", Dataset::Traffic),
         ("perturbations", Dataset::Traffic),
         ("line_reports", Dataset::Traffic),

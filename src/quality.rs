@@ -36,13 +36,19 @@ pub enum Reason {
     BadPoint,
     UnknownState,
     InvalidUtf8Text,
+    /// A value was replaced by a consistent one (e.g. a mean outside [min, max]).
+    Corrected,
 }
 
 impl Reason {
     pub fn is_reject(self) -> bool {
         !matches!(
             self,
-            Reason::BadGeometry | Reason::BadPoint | Reason::UnknownState | Reason::InvalidUtf8Text
+            Reason::BadGeometry
+                | Reason::BadPoint
+                | Reason::UnknownState
+                | Reason::InvalidUtf8Text
+                | Reason::Corrected
         )
     }
 
@@ -66,6 +72,7 @@ impl Reason {
             Reason::BadPoint => "bad_point",
             Reason::UnknownState => "unknown_state",
             Reason::InvalidUtf8Text => "invalid_utf8_text",
+            Reason::Corrected => "corrected",
         }
     }
 }

@@ -30,8 +30,8 @@
 //! -90..60 °C, negative precipitation or wind), `tempmin > tempmax` (Inconsistent) or a row
 //! with no value at all is rejected with its reason; a null is a missing value (counted in
 //! `missing_values`, its categories undecided). A missing daily mean becomes (min+max)/2
-//! (missing `temp_moyenne` counted); a mean outside [min, max] becomes the midpoint (counted as
-//! `temp_moyenne_hors_min_max`: no warning reason exists for a corrected value). The kind of
+//! (missing `temp_moyenne` counted); a mean outside [min, max] becomes the midpoint (a
+//! `corrected` warning with its sample). The kind of
 //! each row read is counted in the quality `categories`.
 
 use std::borrow::Cow;
@@ -522,7 +522,12 @@ impl Reader<'_> {
             }
             (None, _, _) => self.q.missing(SOURCE, day, "temp_moyenne"),
             (Some(m), Some(lo), Some(hi)) if m.below(lo) || m.above(hi) => {
-                self.q.missing(SOURCE, day, "temp_moyenne_hors_min_max");
+                let detail = format!(
+                    "{}`temp` outside [`tempmin`, `tempmax`]: replaced by their midpoint",
+                    p.prefix()
+                );
+                self.q
+                    .problem(SOURCE, day, &self.file, p.line, Reason::Corrected, detail);
                 mean = Some(Mean::midpoint(lo, hi));
             }
             _ => {}
