@@ -34,6 +34,15 @@
 //! - **Alerts**: disruptions counted for D with priority ≥ 50 or a duration on D over 2 h,
 //!   except those with priority < 30 and no line; sorted by priority desc, duration desc, id.
 //! - `reliability_index`: see [`reliability_index`].
+//!
+//! # Known limits
+//! - Navitia documents `severity.priority` as "0 is the strongest priority"; the buckets (kept
+//!   from the prototype) read larger as more severe. In the real IDFM response the blocking
+//!   impacts (`bloquante`, effect `NO_SERVICE`) have priority 0 and the `perturbée` ones 30, so
+//!   blocking disruptions land in `FAIBLE`. `disruptions_by_effect` keeps the real effect visible.
+//! - Bus lines are labelled by their code only: `Bus 1` of two networks is one label.
+//! - The prototype's "digits of `category` when it contains METRO" rule is dropped: real
+//!   categories are `Incidents`, `Actualité`..., never line numbers.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -287,12 +296,19 @@ pub struct TrafficMetrics {
 /// `[start, end)` of the Paris day `day`, as instants (23, 24 or 25 hours long).
 pub fn day_bounds(day: NaiveDate) -> (Instant, Instant) {
     let midnight = |d: NaiveDate| -> Instant {
-        // Paris changes time at 02:00/03:00, so local midnight always exists exactly once.
+        // Paris changes time at 02:00/03:00 since 1976, so local midnight exists; should a
+        // (historic) day start in a gap, it starts when the gap ends.
+        let naive = d.and_time(NaiveTime::MIN);
         let t = Paris
-            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .from_local_datetime(&naive)
             .earliest()
-            .expect("Paris midnight exists")
-            .timestamp();
+            .or_else(|| {
+                Paris
+                    .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.timestamp())
+            .unwrap_or_else(|| naive.and_utc().timestamp());
         t.clamp(0, i64::from(Instant::MAX)) as Instant
     };
     let next = day.succ_opt().unwrap_or(day);

@@ -104,7 +104,7 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
                     value: v,
                 })
                 .collect();
-            ctx.snapshot(Some(o), *line, &recs);
+            ctx.snapshot(Some(o), &recs);
         } else if looks_like_disruption(o) {
             loose.push(Rec {
                 line: *line,
@@ -129,8 +129,7 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
         }
     }
     if !loose.is_empty() {
-        let line = loose[0].line;
-        ctx.snapshot(None, line, &loose);
+        ctx.snapshot(None, &loose);
     }
     acc
 }
@@ -177,7 +176,7 @@ struct Parsed {
 impl Ctx<'_> {
     /// One snapshot: a response object's `disruptions` (`wrapper` given) or the file's bare
     /// records.
-    fn snapshot(&mut self, wrapper: Option<&Obj>, line: u64, recs: &[Rec<'_>]) {
+    fn snapshot(&mut self, wrapper: Option<&Obj>, recs: &[Rec<'_>]) {
         let rel = self.f.rel.as_str();
         let mut tz: Tz = chrono_tz::Europe::Paris;
         let mut notes: Vec<String> = Vec::new();
@@ -269,7 +268,6 @@ impl Ctx<'_> {
         } else {
             format!("snapshot time: {source} ({})", notes.join("; "))
         };
-        let _ = line;
         for (r, p) in recs.iter().zip(parsed) {
             self.q.row(SOURCE, d, rel);
             self.q.category(SOURCE, d, &source_note);
@@ -518,18 +516,10 @@ fn severity(
                     (t.trim().parse().unwrap_or(0), true, effect)
                 }
                 None | Some(Value::Null) => {
-                    // A PRIM-like object may still carry a named level.
-                    let name = text_of(s, &["name", "level"]);
-                    match prim_severity_priority(&name) {
-                        Some(p) if !name.trim().is_empty() => (p, true, effect),
-                        _ => {
-                            warnings.push(
-                                "field `severity.priority` is null or missing: priority 0".into(),
-                            );
-                            missing.push("severity");
-                            (0, false, effect)
-                        }
-                    }
+                    warnings
+                        .push("field `severity.priority` is null or missing: priority 0".into());
+                    missing.push("severity");
+                    (0, false, effect)
                 }
                 Some(other) => {
                     warnings.push(format!(
