@@ -1,45 +1,1088 @@
-//! `traffic` metrics (stub: to be written). Interface used by the pipeline:
-//! `TrafficAcc` (Default + merge + days + duplicates) and `metrics(acc, day, arrondissements)`.
+//! Public-transport disruptions (`traffic`, RATP / IDFM): per Paris day.
+//!
+//! # What a day is made of
+//! Every input file is a **snapshot**: the list of disruptions the network published at one
+//! moment (Navitia `context.current_datetime`, else the file's `dt=` folder date, else the latest
+//! `updated_at` / `lastUpdate` of its disruptions). A snapshot belongs to the Paris day of that
+//! moment, and [`TrafficAcc::days`] are the days of the snapshots read.
+//!
+//! For a day D, the disruptions considered are those listed by D's snapshots, each once: the same
+//! disruption `id` in several snapshots of D (or twice in one) is a duplicate, and the version
+//! kept is the one with the latest `updated_at` (ties broken by the whole record, so the choice
+//! does not depend on the reading order). Only D's snapshots are used, never another day's, so
+//! `--date D` gives the same figures as a run over every day.
+//!
+//! # Rules (the prototype's §2.3 keys, with its bugs §7.4, §7.12 and §7.18 fixed)
+//! - A disruption **counts for D** when one of its application periods overlaps the Paris day D
+//!   (`begin < end of D` and `end > start of D`), whatever its `status` (which only describes
+//!   the snapshot's moment). `active_disruptions_count` counts them; `total_disruptions_count`
+//!   counts every disruption listed by D's snapshots.
+//! - **Duration on D** = the union of the disruption's periods clipped to D, in hours (2
+//!   decimals): overlapping periods are not counted twice and a one-year period gives at most
+//!   the day's length (24 h, 23 h or 25 h on DST days). A period without an end lasts to the end
+//!   of the day.
+//! - **Priority** = `severity.priority` as given (Navitia), `0` when the severity or its
+//!   priority is null or missing (with a quality warning, instead of the prototype's crash).
+//!   PRIM string severities: see [`prim_severity_priority`].
+//! - **Severity buckets** over the disruptions counted for D: `CRITIQUE` priority ≥ 50,
+//!   `ELEVEE` ≥ 30, `MOYENNE` ≥ 15, `FAIBLE` below.
+//! - **Impacted lines**: from the structured impacted objects, named by [`line_label`]; the text
+//!   scan [`lines_in_text`] is only a fallback for disruptions that have no structured impacted
+//!   object at all (or whose objects name lines by bare ids). `top_lignes_impactees` = number of
+//!   disruptions counted for D per line (a line once per disruption), top 10 by count, then by
+//!   line in [`line_order`].
+//! - **Alerts**: disruptions counted for D with priority ≥ 50 or a duration on D over 2 h,
+//!   except those with priority < 30 and no line; sorted by priority desc, duration desc, id.
+//! - `reliability_index`: see [`reliability_index`].
+//!
+//! # Known limits
+//! - Navitia documents `severity.priority` as "0 is the strongest priority"; the buckets (kept
+//!   from the prototype) read larger as more severe. In the real IDFM response the blocking
+//!   impacts (`bloquante`, effect `NO_SERVICE`) have priority 0 and the `perturbée` ones 30, so
+//!   blocking disruptions land in `FAIBLE`. `disruptions_by_effect` keeps the real effect visible.
+//! - Bus lines are labelled by their code only: `Bus 1` of two networks is one label.
+//! - The prototype's "digits of `category` when it contains METRO" rule is dropped: real
+//!   categories are `Incidents`, `Actualité`..., never line numbers.
 
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use chrono_tz::Europe::Paris;
 use serde::Serialize;
 
 use crate::geo::ArrondissementIndex;
+use crate::input::norm_header;
 use crate::metrics::DayDuplicates;
+use crate::quality::MAX_SAMPLES;
+use crate::time::Instant;
 
-/// Mergeable accumulator of every `traffic` file read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TrafficAcc {}
+/// Priority from which a disruption is an alert by itself and counts against reliability.
+pub const ALERT_PRIORITY: i64 = 50;
+/// Alerts with a priority below this need at least one impacted line.
+pub const LINE_REQUIRED_BELOW: i64 = 30;
+/// An alert by duration: more than this many seconds on the day (2 h).
+pub const ALERT_DURATION_S: u64 = 2 * 3600;
+/// `end` of a period that has none: open until further notice.
+pub const OPEN_END: Instant = Instant::MAX;
+/// How many lines `top_lignes_impactees` keeps.
+pub const TOP_LINES: usize = 10;
 
-impl TrafficAcc {
-    pub fn merge(&mut self, other: TrafficAcc) {
-        let _ = other;
-    }
+/// One application period, `[begin, end)` as instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    pub begin: Instant,
+    /// [`OPEN_END`] when the period has no end.
+    pub end: Instant,
+}
 
-    /// Paris days this source has data for.
-    pub fn days(&self) -> BTreeSet<NaiveDate> {
-        BTreeSet::new()
-    }
+/// One disruption (Navitia impact or PRIM bulk record), normalised.
+///
+/// Field order matters: the derived order is the deduplication order (the latest `updated`
+/// wins, then the rest of the record breaks ties deterministically).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Disruption {
+    /// `updated_at` / `lastUpdate`.
+    pub updated: Option<Instant>,
+    pub id: String,
+    pub disruption_id: String,
+    pub status: String,
+    /// See the module rules; 0 when unknown.
+    pub priority: i64,
+    /// False when the severity (or its priority) was null, missing or not understood.
+    pub severity_known: bool,
+    /// Navitia `severity.effect` (`NO_SERVICE`, `SIGNIFICANT_DELAYS`...) or the PRIM severity.
+    pub effect: String,
+    /// Sorted, unique.
+    pub periods: Vec<Period>,
+    /// Normalised line labels, sorted by [`line_order`], unique.
+    pub lines: Vec<String>,
+    pub cause: String,
+    pub category: String,
+}
 
-    /// Repeated rows of `day` (None: rows with no date of their own), counted once.
-    pub fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
-        let _ = day;
-        DayDuplicates::default()
+impl Disruption {
+    /// Sorts and deduplicates periods and lines (the canonical form compared across snapshots).
+    pub fn normalise(&mut self) {
+        self.periods.sort();
+        self.periods.dedup();
+        self.lines.sort_by(|a, b| line_order(a, b));
+        self.lines.dedup();
     }
 }
 
-/// `traffic_metrics_<date>.json`'s `metrics`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TrafficMetrics {}
+/// A disruption kept for a day, with how many times it was seen again.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    d: Disruption,
+    /// Later sightings of the same id (duplicates).
+    repeats: u64,
+    /// Two sightings of this id differed.
+    conflict: bool,
+}
 
-/// The metrics of `day`, or None when the source has nothing for it.
+impl Entry {
+    fn absorb(&mut self, o: Entry) {
+        self.repeats += o.repeats + 1;
+        self.conflict = self.conflict || o.conflict || self.d != o.d;
+        if o.d > self.d {
+            self.d = o.d;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct DayAcc {
+    /// Labels of the snapshots of the day (Paris time, or the partition date).
+    snapshots: BTreeSet<String>,
+    disruptions: BTreeMap<String, Entry>,
+}
+
+impl DayAcc {
+    fn insert(&mut self, id: String, e: Entry) {
+        match self.disruptions.get_mut(&id) {
+            Some(cur) => cur.absorb(e),
+            None => {
+                self.disruptions.insert(id, e);
+            }
+        }
+    }
+}
+
+/// Mergeable accumulator of every `traffic` file read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrafficAcc {
+    days: BTreeMap<NaiveDate, DayAcc>,
+}
+
+impl TrafficAcc {
+    /// Records a snapshot of `day` (even an empty one: "no disruption" is data).
+    pub fn add_snapshot(&mut self, day: NaiveDate, label: &str) {
+        let d = self.days.entry(day).or_default();
+        if !d.snapshots.contains(label) {
+            d.snapshots.insert(label.to_string());
+        }
+    }
+
+    /// Adds one disruption listed by a snapshot of `day`.
+    pub fn add(&mut self, day: NaiveDate, mut d: Disruption) {
+        d.normalise();
+        let id = d.id.clone();
+        self.days.entry(day).or_default().insert(
+            id,
+            Entry {
+                d,
+                repeats: 0,
+                conflict: false,
+            },
+        );
+    }
+
+    pub fn merge(&mut self, other: TrafficAcc) {
+        if self.days.is_empty() {
+            self.days = other.days;
+            return;
+        }
+        for (day, o) in other.days {
+            let d = self.days.entry(day).or_default();
+            d.snapshots.extend(o.snapshots);
+            for (id, e) in o.disruptions {
+                d.insert(id, e);
+            }
+        }
+    }
+
+    /// Paris days this source has data for (the days of the snapshots read).
+    pub fn days(&self) -> BTreeSet<NaiveDate> {
+        self.days.keys().copied().collect()
+    }
+
+    /// Repeated disruptions of `day` (None: rows with no date of their own, always none here:
+    /// undated rows are rejected), counted once.
+    pub fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
+        let Some(d) = day.and_then(|day| self.days.get(&day)) else {
+            return DayDuplicates::default();
+        };
+        let mut out = DayDuplicates::default();
+        for (id, e) in &d.disruptions {
+            if e.repeats == 0 {
+                continue;
+            }
+            out.count += e.repeats;
+            if e.conflict {
+                out.conflicting += 1;
+            }
+            if out.samples.len() < MAX_SAMPLES {
+                out.samples
+                    .push(format!("disruption {id} listed {} times", e.repeats + 1));
+            }
+        }
+        out
+    }
+
+    /// The disruptions kept for `day` (deduplicated), in id order.
+    pub fn disruptions(&self, day: NaiveDate) -> impl Iterator<Item = &Disruption> {
+        self.days
+            .get(&day)
+            .into_iter()
+            .flat_map(|d| d.disruptions.values().map(|e| &e.d))
+    }
+}
+
+/// `{ligne, count}` of `top_lignes_impactees`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LineCount {
+    pub ligne: String,
+    pub count: u64,
+}
+
+/// One entry of `alerts`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    pub id: String,
+    pub priority: i64,
+    /// Hours of the day covered by the disruption's periods (union, clipped to the day).
+    pub duration_hours: f64,
+    pub lignes: Vec<String>,
+}
+
+/// `disruptions_by_severity`, in the prototype's key order.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[allow(non_snake_case)]
+pub struct SeverityCounts {
+    pub CRITIQUE: u64,
+    pub ELEVEE: u64,
+    pub MOYENNE: u64,
+    pub FAIBLE: u64,
+}
+
+impl SeverityCounts {
+    fn add(&mut self, priority: i64) {
+        match priority {
+            p if p >= 50 => self.CRITIQUE += 1,
+            p if p >= 30 => self.ELEVEE += 1,
+            p if p >= 15 => self.MOYENNE += 1,
+            _ => self.FAIBLE += 1,
+        }
+    }
+}
+
+/// `traffic_metrics_<date>.json`'s `metrics`: the prototype's keys in its order, then ours.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrafficMetrics {
+    /// See [`reliability_index`].
+    pub reliability_index: f64,
+    /// Disruptions with a period overlapping the day.
+    pub active_disruptions_count: u64,
+    /// Disruptions listed by the day's snapshots (each once).
+    pub total_disruptions_count: u64,
+    pub top_lignes_impactees: Vec<LineCount>,
+    pub alerts: Vec<Alert>,
+    pub disruptions_by_severity: SeverityCounts,
+    /// The day's snapshots: Paris times, or `YYYY-MM-DD (dt=)` when only the folder dates it.
+    pub snapshot_times: Vec<String>,
+    /// Length of the Paris day in hours (23, 24 or 25).
+    pub day_hours: u32,
+    /// Hours of the day with at least one disruption of priority ≥ 50 (2 decimals).
+    pub critical_hours: f64,
+    /// Disruptions counted for the day, per Navitia `severity.effect` (PRIM: its severity).
+    pub disruptions_by_effect: BTreeMap<String, u64>,
+    /// Disruptions counted for the day with no impacted line found.
+    pub disruptions_without_line: u64,
+    /// Disruptions counted for the day whose severity was null, missing or unknown (priority 0).
+    pub disruptions_severity_unknown: u64,
+}
+
+/// `[start, end)` of the Paris day `day`, as instants (23, 24 or 25 hours long).
+pub fn day_bounds(day: NaiveDate) -> (Instant, Instant) {
+    let midnight = |d: NaiveDate| -> Instant {
+        // Paris changes time at 02:00/03:00 since 1976, so local midnight exists; should a
+        // (historic) day start in a gap, it starts when the gap ends.
+        let naive = d.and_time(NaiveTime::MIN);
+        let t = Paris
+            .from_local_datetime(&naive)
+            .earliest()
+            .or_else(|| {
+                Paris
+                    .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.timestamp())
+            .unwrap_or_else(|| naive.and_utc().timestamp());
+        t.clamp(0, i64::from(Instant::MAX)) as Instant
+    };
+    let next = day.succ_opt().unwrap_or(day);
+    (midnight(day), midnight(next))
+}
+
+/// Seconds of `[start, end)` covered by the union of `periods` (any order, overlaps allowed).
+pub fn covered_seconds(
+    periods: impl IntoIterator<Item = Period>,
+    start: Instant,
+    end: Instant,
+) -> u64 {
+    let mut clipped: Vec<(Instant, Instant)> = periods
+        .into_iter()
+        .map(|p| (p.begin.max(start), p.end.min(end)))
+        .filter(|(b, e)| b < e)
+        .collect();
+    clipped.sort_unstable();
+    let mut total = 0u64;
+    let mut cur: Option<(Instant, Instant)> = None;
+    for (b, e) in clipped {
+        match &mut cur {
+            Some((_, ce)) if b <= *ce => *ce = (*ce).max(e),
+            _ => {
+                if let Some((cb, ce)) = cur {
+                    total += u64::from(ce - cb);
+                }
+                cur = Some((b, e));
+            }
+        }
+    }
+    if let Some((cb, ce)) = cur {
+        total += u64::from(ce - cb);
+    }
+    total
+}
+
+/// A period overlaps `[start, end)`. A zero-length period inside the day overlaps it.
+pub fn overlaps(p: &Period, start: Instant, end: Instant) -> bool {
+    p.begin < end && p.end > start
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn hours(seconds: u64) -> f64 {
+    round2(seconds as f64 / 3600.0)
+}
+
+/// `reliability_index` of a day: the share (%, 2 decimals) of the day's hours (24, or 23 / 25
+/// on DST days) during which **no** disruption of priority ≥ [`ALERT_PRIORITY`] (the alert
+/// threshold) was in one of its application periods. 100 = no critical disruption at any
+/// moment of the day; 0 = a critical disruption at every moment. (The prototype returned 0 as
+/// soon as any disruption was active.)
+pub fn reliability_index(critical_seconds: u64, day_seconds: u64) -> f64 {
+    if day_seconds == 0 {
+        return 100.0;
+    }
+    let free = day_seconds.saturating_sub(critical_seconds);
+    round2(100.0 * free as f64 / day_seconds as f64)
+}
+
+/// The metrics of `day`, or None when no snapshot of that day was read.
 pub fn metrics(
     acc: &TrafficAcc,
     day: NaiveDate,
     arrondissements: &ArrondissementIndex,
 ) -> Option<TrafficMetrics> {
-    let _ = (acc, day, arrondissements);
+    let _ = arrondissements; // disruptions are per line, not geolocated here
+    let dacc = acc.days.get(&day)?;
+    let (start, end) = day_bounds(day);
+    let day_seconds = u64::from(end - start);
+    let mut active = 0u64;
+    let mut by_severity = SeverityCounts::default();
+    let mut by_effect: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_line: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut alerts: Vec<(Alert, u64)> = Vec::new();
+    let mut critical: Vec<Period> = Vec::new();
+    let mut without_line = 0u64;
+    let mut severity_unknown = 0u64;
+    for e in dacc.disruptions.values() {
+        let d = &e.d;
+        if !d.periods.iter().any(|p| overlaps(p, start, end)) {
+            continue;
+        }
+        active += 1;
+        by_severity.add(d.priority);
+        let effect = if d.effect.trim().is_empty() {
+            "UNKNOWN"
+        } else {
+            d.effect.trim()
+        };
+        *by_effect.entry(effect.to_string()).or_default() += 1;
+        if d.lines.is_empty() {
+            without_line += 1;
+        }
+        if !d.severity_known {
+            severity_unknown += 1;
+        }
+        for l in &d.lines {
+            *per_line.entry(l.as_str()).or_default() += 1;
+        }
+        let secs = covered_seconds(d.periods.iter().copied(), start, end);
+        if d.priority >= ALERT_PRIORITY {
+            critical.extend(d.periods.iter().copied());
+        }
+        let is_alert = d.priority >= ALERT_PRIORITY || secs > ALERT_DURATION_S;
+        let excluded = d.priority < LINE_REQUIRED_BELOW && d.lines.is_empty();
+        if is_alert && !excluded {
+            alerts.push((
+                Alert {
+                    id: d.id.clone(),
+                    priority: d.priority,
+                    duration_hours: hours(secs),
+                    lignes: d.lines.clone(),
+                },
+                secs,
+            ));
+        }
+    }
+    alerts.sort_by(|(a, sa), (b, sb)| {
+        b.priority
+            .cmp(&a.priority)
+            .then(sb.cmp(sa))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let mut top: Vec<(&str, u64)> = per_line.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| line_order(a.0, b.0)));
+    let critical_seconds = covered_seconds(critical, start, end);
+    Some(TrafficMetrics {
+        reliability_index: reliability_index(critical_seconds, day_seconds),
+        active_disruptions_count: active,
+        total_disruptions_count: dacc.disruptions.len() as u64,
+        top_lignes_impactees: top
+            .into_iter()
+            .take(TOP_LINES)
+            .map(|(l, c)| LineCount {
+                ligne: l.to_string(),
+                count: c,
+            })
+            .collect(),
+        alerts: alerts.into_iter().map(|(a, _)| a).collect(),
+        disruptions_by_severity: by_severity,
+        snapshot_times: dacc.snapshots.iter().cloned().collect(),
+        day_hours: (day_seconds / 3600) as u32,
+        critical_hours: hours(critical_seconds),
+        disruptions_by_effect: by_effect,
+        disruptions_without_line: without_line,
+        disruptions_severity_unknown: severity_unknown,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Severity of the PRIM bulk feed
+
+/// Priority given to a PRIM string severity, on the scale of the buckets above (larger is more
+/// severe): `BLOQUANTE` (service interrupted) 60 → CRITIQUE, `PERTURBEE` (disturbed) 30 →
+/// ELEVEE, `INFORMATION` 0 → FAIBLE; a number written as text is taken as is. Accents and case
+/// are ignored. None for anything else.
+pub fn prim_severity_priority(s: &str) -> Option<i64> {
+    let n = norm_header(s);
+    match n.as_str() {
+        "bloquante" | "bloquant" | "blocking" | "no service" => Some(60),
+        "perturbee" | "perturbe" | "perturbation" | "disrupted" => Some(30),
+        "information" | "info" | "informative" => Some(0),
+        _ => n.parse::<i64>().ok(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line names
+
+/// Transport mode of a line, as far as the labels go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Metro,
+    Rer,
+    Tram,
+    Transilien,
+    Bus,
+}
+
+impl Mode {
+    fn prefix(self) -> &'static str {
+        match self {
+            Mode::Metro => "Métro",
+            Mode::Rer => "RER",
+            Mode::Tram => "Tram",
+            Mode::Transilien => "Transilien",
+            Mode::Bus => "Bus",
+        }
+    }
+
+    /// Recognises a Navitia commercial / physical mode (name or id) or a PRIM `mode`.
+    pub fn detect(s: &str) -> Option<Mode> {
+        let n = norm_header(s).replace(' ', "");
+        let n = n.rsplit(':').next().unwrap_or(&n); // `physical_mode:Metro`
+        if n.contains("metro") || n == "subway" {
+            Some(Mode::Metro)
+        } else if n.starts_with("rer") || n.contains("rapidtransit") {
+            Some(Mode::Rer)
+        } else if n.contains("tram") {
+            Some(Mode::Tram)
+        } else if n.contains("transilien") || n.contains("localtrain") || n == "train" {
+            Some(Mode::Transilien)
+        } else if n.contains("bus") || n.contains("noctilien") || n == "coach" {
+            Some(Mode::Bus)
+        } else {
+            None
+        }
+    }
+}
+
+/// Metro line codes: `1`..`14`, `3bis`, `7bis` (also written `3B`, `3 bis`).
+fn metro_code(code: &str) -> Option<String> {
+    let c = norm_header(code).replace(' ', "");
+    let (num, bis) = match c.strip_suffix("bis") {
+        Some(n) => (n, true),
+        None => match c.strip_suffix('b') {
+            Some(n) => (n, true),
+            None => (c.as_str(), false),
+        },
+    };
+    let n: u32 = num.parse().ok()?;
+    if num.starts_with('0') {
+        return None;
+    }
+    match (n, bis) {
+        (1..=14, false) => Some(n.to_string()),
+        (3 | 7, true) => Some(format!("{n}bis")),
+        _ => None,
+    }
+}
+
+/// Tram codes: `T1`, `T3a`, `T3b`, `T13` (the `T` added when missing, the letter lower case).
+fn tram_code(code: &str) -> Option<String> {
+    let c = code.trim();
+    let c = c.strip_prefix(['T', 't']).unwrap_or(c);
+    let digits: String = c.chars().take_while(char::is_ascii_digit).collect();
+    let rest = &c[digits.len()..];
+    if digits.is_empty() || digits.len() > 2 || rest.len() > 1 {
+        return None;
+    }
+    if !rest.is_empty() && !rest.eq_ignore_ascii_case("a") && !rest.eq_ignore_ascii_case("b") {
+        return None;
+    }
+    Some(format!("T{digits}{}", rest.to_ascii_lowercase()))
+}
+
+/// Strips a leading mode word repeated in a code (`Métro 4`, `RER B`, `Ligne 8`, `Bus 72`).
+fn strip_mode_words(code: &str) -> &str {
+    let mut c = code.trim();
+    loop {
+        let lower = c.to_lowercase();
+        let mut stripped = false;
+        for w in [
+            "métro",
+            "metro",
+            "ligne",
+            "rer",
+            "tramway",
+            "tram",
+            "transilien",
+            "train",
+            "bus",
+        ] {
+            if lower.starts_with(w) {
+                let rest = &c[c
+                    .char_indices()
+                    .nth(w.chars().count())
+                    .map(|(i, _)| i)
+                    .unwrap_or(c.len())..];
+                // only a whole word (`Tram T3a` but not `T3a`; `Bus 72` but not `Busy`)
+                if rest.starts_with([' ', '\u{a0}', ':', '-']) {
+                    c = rest.trim_start_matches([' ', '\u{a0}', ':', '-']);
+                    stripped = true;
+                    break;
+                }
+            }
+        }
+        if !stripped {
+            return c;
+        }
+    }
+}
+
+/// The label of a line from its structured fields: `mode` (Navitia commercial mode name,
+/// physical mode id or PRIM mode), `code` (short code, e.g. `3B`, `B`, `T3a`, `72`) and `name`
+/// (used when the code is empty).
+///
+/// Scheme: `Métro 1`..`Métro 14`, `Métro 3bis`, `Métro 7bis`; `RER A`..`RER E`; `Tram T1`,
+/// `Tram T3a`...; `Transilien H`..`Transilien V`; `Bus <code>` (RATP and other networks alike,
+/// Noctilien included); other modes `<mode> <code>` (or the code alone when the mode name
+/// already contains it); unknown mode `Ligne <code>`. None when there is neither code nor name.
+pub fn line_label(mode: Option<&str>, code: &str, name: &str) -> Option<String> {
+    let raw = if code.trim().is_empty() { name } else { code };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let detected = mode.and_then(Mode::detect).or_else(|| mode_from_label(raw));
+    let code = strip_mode_words(raw);
+    let code = if code.is_empty() { raw } else { code };
+    let label = match detected {
+        Some(Mode::Metro) => match metro_code(code) {
+            Some(c) => format!("Métro {c}"),
+            None => format!("Métro {code}"),
+        },
+        Some(Mode::Rer) => format!("RER {}", code.to_uppercase()),
+        Some(Mode::Tram) => match tram_code(code) {
+            Some(c) => format!("Tram {c}"),
+            None => format!("Tram {code}"),
+        },
+        Some(Mode::Transilien) => format!("Transilien {}", code.to_uppercase()),
+        Some(Mode::Bus) => format!("Bus {code}"),
+        None => match mode.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) if !m.contains(':') => {
+                if m.to_lowercase().contains(&code.to_lowercase()) {
+                    code.to_string()
+                } else {
+                    format!("{m} {code}")
+                }
+            }
+            _ => format!("Ligne {code}"),
+        },
+    };
+    Some(label)
+}
+
+/// The mode a label starts with (`Métro 4`, `RER B`, `Bus 72`, `T3a`), if any.
+fn mode_from_label(s: &str) -> Option<Mode> {
+    let first = s.split_whitespace().next()?;
+    let m = Mode::detect(first);
+    if m.is_some() && s.split_whitespace().count() > 1 {
+        return m;
+    }
+    if s.split_whitespace().count() == 1 && s.starts_with('T') && tram_code(s).is_some() {
+        return Some(Mode::Tram);
+    }
     None
+}
+
+fn mode_rank(label: &str) -> usize {
+    [
+        Mode::Metro,
+        Mode::Rer,
+        Mode::Tram,
+        Mode::Transilien,
+        Mode::Bus,
+    ]
+    .iter()
+    .position(|m| {
+        label
+            .strip_prefix(m.prefix())
+            .is_some_and(|r| r.starts_with(' '))
+    })
+    .unwrap_or(5)
+}
+
+/// Natural order of line labels: by mode (Métro, RER, Tram, Transilien, Bus, others), then by
+/// the number in the code (`Métro 2` < `Métro 3` < `Métro 3bis` < `Métro 10`), then as text.
+pub fn line_order(a: &str, b: &str) -> Ordering {
+    fn key(l: &str) -> (usize, bool, u64, &str) {
+        let code = l.split_once(' ').map(|(_, c)| c).unwrap_or(l);
+        let code = code.strip_prefix('T').unwrap_or(code);
+        let digits: String = code.chars().take_while(char::is_ascii_digit).collect();
+        let num = digits.parse::<u64>().ok();
+        (mode_rank(l), num.is_none(), num.unwrap_or(0), l)
+    }
+    key(a).cmp(&key(b))
+}
+
+/// Words of a text: runs of letters and digits (HTML tags and entities become separators).
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && *w != "nbsp")
+        .collect()
+}
+
+/// Fallback: lines named in a free text, case-insensitively: `ligne 4`, `ligne 3bis` /
+/// `ligne 3 bis` (metro lines 1..14, 3bis, 7bis only, as the prototype), `métro 4` /
+/// `métro ligne 4`, `RER B`, `tram T3a` / `tramway 2` / a bare `T3a` (capital T), `bus 72`,
+/// `Transilien J` / `train J`. `ligne A` / `ligne J` are not read: the letters are shared by
+/// RER, Transilien and local bus lines.
+pub fn lines_in_text(text: &str) -> BTreeSet<String> {
+    let text = text.replace("&nbsp;", " ");
+    let w = words(&text);
+    let lower: Vec<String> = w.iter().map(|s| norm_header(s)).collect();
+    let mut out = BTreeSet::new();
+    let next = |i: usize| lower.get(i).map(String::as_str).unwrap_or("");
+    for i in 0..w.len() {
+        let cur = lower[i].as_str();
+        match cur {
+            "ligne" | "lignes" | "metro" | "metros" => {
+                let mut j = i + 1;
+                if cur.starts_with("metro") && matches!(next(j), "ligne" | "line") {
+                    j += 1;
+                }
+                let mut code = next(j).to_string();
+                if next(j + 1) == "bis" {
+                    code.push_str("bis");
+                }
+                if let Some(c) = metro_code(&code) {
+                    out.insert(format!("Métro {c}"));
+                }
+            }
+            "rer" => {
+                let c = next(i + 1);
+                if c.len() == 1 && ("a"..="e").contains(&c) {
+                    out.insert(format!("RER {}", c.to_uppercase()));
+                }
+            }
+            "tram" | "tramway" => {
+                if let Some(c) = w.get(i + 1).and_then(|c| tram_code(c)) {
+                    out.insert(format!("Tram {c}"));
+                }
+            }
+            "bus" => {
+                if let Some(c) = w.get(i + 1) {
+                    if c.chars().any(|ch| ch.is_ascii_digit()) && c.len() <= 5 {
+                        out.insert(format!("Bus {}", c.to_uppercase()));
+                    }
+                }
+            }
+            "transilien" | "train" => {
+                let c = next(i + 1);
+                if c.len() == 1 && "hjklnpruv".contains(c) {
+                    out.insert(format!("Transilien {}", c.to_uppercase()));
+                }
+            }
+            _ => {
+                let orig = w[i];
+                let after_tram = i > 0 && matches!(lower[i - 1].as_str(), "tram" | "tramway");
+                if !after_tram && orig.starts_with('T') && orig.len() <= 4 {
+                    if let Some(c) = tram_code(orig) {
+                        let n: u32 = c[1..].trim_end_matches(['a', 'b']).parse().unwrap_or(0);
+                        if (1..=14).contains(&n) {
+                            out.insert(format!("Tram {c}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_instant;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn t(s: &str) -> Instant {
+        parse_instant(s).unwrap()
+    }
+
+    fn p(b: &str, e: &str) -> Period {
+        Period {
+            begin: t(b),
+            end: t(e),
+        }
+    }
+
+    fn dis(id: &str, priority: i64, periods: Vec<Period>, lines: &[&str]) -> Disruption {
+        Disruption {
+            id: id.into(),
+            disruption_id: id.into(),
+            status: "active".into(),
+            priority,
+            severity_known: true,
+            effect: "SIGNIFICANT_DELAYS".into(),
+            periods,
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn day_lengths_follow_dst() {
+        for (day, h) in [("2024-04-30", 24), ("2024-03-31", 23), ("2024-10-27", 25)] {
+            let (s, e) = day_bounds(d(day));
+            assert_eq!(e - s, h * 3600, "{day}");
+        }
+        let (s, _) = day_bounds(d("2024-04-30"));
+        assert_eq!(s, t("2024-04-30T00:00:00+02:00"));
+    }
+
+    #[test]
+    fn union_of_overlapping_periods_by_hand() {
+        let (s, e) = day_bounds(d("2024-04-30"));
+        // 08:00-10:00 and 09:00-12:00 overlap: union 08:00-12:00 = 4 h (not 2 + 3 = 5 h);
+        // 11:30-11:45 lies inside; 20:00-(next day 03:00) clipped to 20:00-24:00 = 4 h;
+        // 2023-01-01..2025-01-01 (a 2-year period) covers everything: 24 h alone.
+        let ps = vec![
+            p("2024-04-30T08:00:00", "2024-04-30T10:00:00"),
+            p("2024-04-30T09:00:00", "2024-04-30T12:00:00"),
+            p("2024-04-30T11:30:00", "2024-04-30T11:45:00"),
+            p("2024-04-30T20:00:00", "2024-05-01T03:00:00"),
+        ];
+        assert_eq!(covered_seconds(ps.clone(), s, e), 8 * 3600);
+        let long = vec![p("2023-01-01T00:00:00", "2025-01-01T00:00:00")];
+        assert_eq!(covered_seconds(long, s, e), 24 * 3600);
+        // touching periods merge: 01:00-02:00 + 02:00-03:00 = 2 h
+        let touch = vec![
+            p("2024-04-30T02:00:00", "2024-04-30T03:00:00"),
+            p("2024-04-30T01:00:00", "2024-04-30T02:00:00"),
+        ];
+        assert_eq!(covered_seconds(touch, s, e), 2 * 3600);
+        // open end: from 22:30 to the end of the day = 1.5 h
+        let open = vec![Period {
+            begin: t("2024-04-30T22:30:00"),
+            end: OPEN_END,
+        }];
+        assert_eq!(covered_seconds(open, s, e), 5400);
+    }
+
+    #[test]
+    fn metrics_by_hand() {
+        let day = d("2024-04-30");
+        let mut acc = TrafficAcc::default();
+        acc.add_snapshot(day, "2024-04-30T05:23:03+02:00");
+        // a: priority 60, 08:00-10:00 and 09:00-12:00 -> 4 h, alert (priority), critical
+        acc.add(
+            day,
+            dis(
+                "a",
+                60,
+                vec![
+                    p("2024-04-30T08:00:00", "2024-04-30T10:00:00"),
+                    p("2024-04-30T09:00:00", "2024-04-30T12:00:00"),
+                ],
+                &["Métro 4"],
+            ),
+        );
+        // b: priority 30, one year -> 24 h on the day, alert (duration), lines RER B + Métro 4
+        acc.add(
+            day,
+            dis(
+                "b",
+                30,
+                vec![p("2024-01-01T00:00:00", "2025-01-01T00:00:00")],
+                &["RER B", "Métro 4"],
+            ),
+        );
+        // c: priority 0, 3 h, no line -> not an alert (priority < 30 and no line)
+        acc.add(
+            day,
+            dis(
+                "c",
+                0,
+                vec![p("2024-04-30T13:00:00", "2024-04-30T16:00:00")],
+                &[],
+            ),
+        );
+        // e: priority 55, 11:00-13:00 -> critical, overlaps a's 08:00-12:00
+        acc.add(
+            day,
+            dis(
+                "e",
+                55,
+                vec![p("2024-04-30T11:00:00", "2024-04-30T13:00:00")],
+                &["Bus 72"],
+            ),
+        );
+        // f: future, not on the day: in total only
+        acc.add(
+            day,
+            dis(
+                "f",
+                60,
+                vec![p("2024-05-02T08:00:00", "2024-05-02T09:00:00")],
+                &["Métro 1"],
+            ),
+        );
+        let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
+        assert_eq!(m.active_disruptions_count, 4);
+        assert_eq!(m.total_disruptions_count, 5);
+        // critical hours: union(08-12, 11-13) = 08:00-13:00 = 5 h; reliability = 19/24 = 79.17 %
+        assert_eq!(m.critical_hours, 5.0);
+        assert_eq!(m.reliability_index, 79.17);
+        assert_eq!(
+            m.disruptions_by_severity,
+            SeverityCounts {
+                CRITIQUE: 2,
+                ELEVEE: 1,
+                MOYENNE: 0,
+                FAIBLE: 1
+            }
+        );
+        let ids: Vec<(&str, i64, f64)> = m
+            .alerts
+            .iter()
+            .map(|a| (a.id.as_str(), a.priority, a.duration_hours))
+            .collect();
+        assert_eq!(ids, vec![("a", 60, 4.0), ("e", 55, 2.0), ("b", 30, 24.0)]);
+        assert_eq!(m.alerts[2].lignes, vec!["Métro 4", "RER B"]);
+        let top: Vec<(&str, u64)> = m
+            .top_lignes_impactees
+            .iter()
+            .map(|l| (l.ligne.as_str(), l.count))
+            .collect();
+        assert_eq!(top, vec![("Métro 4", 2), ("RER B", 1), ("Bus 72", 1)]);
+        assert_eq!(m.disruptions_without_line, 1);
+        assert_eq!(m.day_hours, 24);
+        assert_eq!(m.snapshot_times, vec!["2024-04-30T05:23:03+02:00"]);
+        assert!(metrics(&acc, d("2024-05-01"), &ArrondissementIndex::default()).is_none());
+    }
+
+    #[test]
+    fn reliability_on_a_dst_day() {
+        // 2024-03-31 lasts 23 h. A priority-60 disruption 00:00-01:00 and 04:00-06:00 local
+        // covers 3 h: reliability = 20/23 = 86.956... -> 86.96.
+        let day = d("2024-03-31");
+        let mut acc = TrafficAcc::default();
+        acc.add_snapshot(day, "x");
+        acc.add(
+            day,
+            dis(
+                "a",
+                60,
+                vec![
+                    p("2024-03-31T00:00:00", "2024-03-31T01:00:00"),
+                    p("2024-03-31T04:00:00", "2024-03-31T06:00:00"),
+                ],
+                &[],
+            ),
+        );
+        let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
+        assert_eq!(m.day_hours, 23);
+        assert_eq!(m.critical_hours, 3.0);
+        assert_eq!(m.reliability_index, 86.96);
+        // A whole-day disruption on the 25-hour day: 25 h, reliability 0.
+        let day = d("2024-10-27");
+        let mut acc = TrafficAcc::default();
+        acc.add_snapshot(day, "x");
+        acc.add(
+            day,
+            dis(
+                "b",
+                50,
+                vec![p("2024-10-01T00:00:00", "2024-11-01T00:00:00")],
+                &[],
+            ),
+        );
+        let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
+        assert_eq!(m.day_hours, 25);
+        assert_eq!(m.alerts[0].duration_hours, 25.0);
+        assert_eq!(m.reliability_index, 0.0);
+    }
+
+    #[test]
+    fn duplicates_keep_the_latest_whatever_the_order() {
+        let day = d("2024-04-30");
+        let mut old = dis(
+            "a",
+            30,
+            vec![p("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
+            &[],
+        );
+        old.updated = Some(t("2024-04-29T10:00:00"));
+        let mut new = old.clone();
+        new.updated = Some(t("2024-04-30T04:00:00"));
+        new.priority = 60;
+        let mut a = TrafficAcc::default();
+        a.add(day, old.clone());
+        a.add(day, old.clone()); // identical repeat
+        let mut b = TrafficAcc::default();
+        b.add(day, new.clone());
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b;
+        ba.merge(a);
+        assert_eq!(ab, ba);
+        let kept: Vec<_> = ab.disruptions(day).collect();
+        assert_eq!(kept, vec![&new]);
+        let dup = ab.duplicates(Some(day));
+        assert_eq!(dup.count, 2);
+        assert_eq!(dup.conflicting, 1);
+        assert_eq!(dup.samples, vec!["disruption a listed 3 times"]);
+        assert_eq!(ab.duplicates(None), DayDuplicates::default());
+    }
+
+    #[test]
+    fn line_labels() {
+        let cases = [
+            (Some("Métro"), "3B", "", "Métro 3bis"),
+            (Some("Métro"), "7bis", "", "Métro 7bis"),
+            (Some("Metro"), "14", "", "Métro 14"),
+            (Some("RER"), "b", "", "RER B"),
+            (Some("physical_mode:RapidTransit"), "A", "", "RER A"),
+            (Some("Tramway"), "T3a", "", "Tram T3a"),
+            (Some("Tramway"), "3B", "", "Tram T3b"),
+            (Some("Transilien"), "J", "", "Transilien J"),
+            (Some("Bus"), "72", "", "Bus 72"),
+            (Some("Bus"), "", "Bus 272", "Bus 272"),
+            (Some("Noctilien"), "N01", "", "Bus N01"),
+            (Some("Orlyval, CDG VAL"), "CDG VAL", "", "CDG VAL"),
+            (None, "", "Métro 4", "Métro 4"),
+            (None, "T2", "", "Tram T2"),
+            (None, "C01371", "", "Ligne C01371"),
+        ];
+        for (mode, code, name, want) in cases {
+            assert_eq!(
+                line_label(mode, code, name).as_deref(),
+                Some(want),
+                "{mode:?} {code} {name}"
+            );
+        }
+        assert_eq!(line_label(Some("Bus"), " ", ""), None);
+    }
+
+    #[test]
+    fn lines_from_text() {
+        let got = lines_in_text(
+            "Trafic interrompu LIGNE 3bis et ligne 7 bis, Métro ligne 4, <p>ligne&nbsp;13</p> \
+             RER b, tram T3a, T1 et Bus 72 ; ligne 272 ; ligne 15 ; Transilien J ; ligne A",
+        );
+        let want: BTreeSet<String> = [
+            "Métro 3bis",
+            "Métro 7bis",
+            "Métro 4",
+            "Métro 13",
+            "RER B",
+            "Tram T3a",
+            "Tram T1",
+            "Bus 72",
+            "Transilien J",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(got, want);
+        assert!(lines_in_text("Panne d'un ascenseur Voie A, direction PARIS").is_empty());
+    }
+
+    #[test]
+    fn natural_line_order() {
+        let mut v = vec![
+            "Bus 12",
+            "Bus 2",
+            "Métro 10",
+            "RER A",
+            "Métro 3bis",
+            "Métro 3",
+            "Tram T3a",
+            "Bus A",
+        ];
+        v.sort_by(|a, b| line_order(a, b));
+        assert_eq!(
+            v,
+            vec![
+                "Métro 3",
+                "Métro 3bis",
+                "Métro 10",
+                "RER A",
+                "Tram T3a",
+                "Bus 2",
+                "Bus 12",
+                "Bus A"
+            ]
+        );
+    }
+
+    #[test]
+    fn prim_severities() {
+        assert_eq!(prim_severity_priority("BLOQUANTE"), Some(60));
+        assert_eq!(prim_severity_priority("Perturbée"), Some(30));
+        assert_eq!(prim_severity_priority("INFORMATION"), Some(0));
+        assert_eq!(prim_severity_priority("20"), Some(20));
+        assert_eq!(prim_severity_priority("???"), None);
+    }
 }

@@ -1,14 +1,889 @@
-//! `traffic` raw files -> [`TrafficAcc`] (stub: to be written).
+//! `traffic` raw files (public-transport disruptions, RATP / IDFM) -> [`TrafficAcc`].
+//!
+//! Accepted inputs (one file may hold several documents, or JSON Lines of them):
+//! - **Navitia** responses (`/disruptions`, `/line_reports`, PRIM's Navitia): an object with a
+//!   `disruptions` array, and `context {current_datetime, timezone}`. Each element is one
+//!   disruption (Navitia impact): `id`, `disruption_id`, `status`, `severity {name, effect,
+//!   priority}`, `application_periods [{begin, end}]` in basic format `YYYYMMDDTHHMMSS` (local
+//!   time of `context.timezone`, Europe/Paris by default), `messages [{text}]`,
+//!   `impacted_objects [{pt_object {embedded_type, line | line_section | route | stop_area ...}}]`,
+//!   `updated_at`, `cause`, `category`.
+//! - The **PRIM bulk** feed: a top-level array of disruptions (or an object with a
+//!   `disruptions` array and `lastUpdatedDate`) with camelCase fields: `id`,
+//!   `applicationPeriods`, `lastUpdate`, `severity` (a string such as `BLOQUANTE`, or an
+//!   object), `cause`, `title`, `message`, `shortMessage`, and lines under `impactedSections
+//!   [{lineId, ...}]`, `impactedObjects`, `lines` or `impactedLines`.
+//!
+//! Every disruption is one row. Its day is the Paris day of its **snapshot**: the document's
+//! `context.current_datetime` (or PRIM `lastUpdatedDate`), else the file's `dt=` folder date,
+//! else the latest `updated_at` / `lastUpdate` among the document's disruptions (for a bare
+//! array: among the file's). The quality categories say which one was used.
+//!
+//! Rejected rows: not an object / no disruption fields (`not_a_record`), no `id`
+//! (`missing_key`), an application period that cannot be read (`unparseable_date`,
+//! `date_out_of_range`) or ends before it begins (`inconsistent`), no snapshot time at all.
+//! Warnings (row used): a null, missing or unknown severity (priority 0), an unreadable
+//! `updated_at` (ignored) — both as `unknown_state`. Missing values: `severity`, `updated_at`,
+//! `application_periods` (the disruption is then listed but never active), `period_end` (the
+//! period stays open).
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use chrono::{Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
 
 use crate::discover::InputFile;
-use crate::metrics::traffic::TrafficAcc;
-use crate::quality::QualityAcc;
-use crate::sources::DaySelection;
+use crate::input::{read_json, JsonItem};
+use crate::metrics::traffic::{
+    line_label, lines_in_text, prim_severity_priority, Disruption, Period, TrafficAcc, OPEN_END,
+};
+use crate::quality::{QualityAcc, Reason};
+use crate::sources::{json_field, json_text, DaySelection};
+use crate::time::{format_paris, paris_day, parse_instant, Instant, TimeError};
 
 pub const SOURCE: &str = "traffic";
 
+type Obj = Map<String, Value>;
+
 /// Reads one file. Never fails: every problem is counted in `q`.
 pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> TrafficAcc {
-    let _ = (f, sel, q);
-    TrafficAcc::default()
+    let mut acc = TrafficAcc::default();
+    let items = match read_json(&f.path) {
+        Ok(items) => items,
+        Err(e) => {
+            q.file_failed(SOURCE, &f.rel, e.line, e.reason, e.detail, 0);
+            return acc;
+        }
+    };
+    let mut ctx = Ctx {
+        f,
+        sel,
+        q,
+        acc: &mut acc,
+    };
+    let values: Vec<(u64, Option<Value>)> = items
+        .into_iter()
+        .map(|item| match item {
+            JsonItem::Record { line, value } => (line, Some(value)),
+            JsonItem::Bad {
+                line,
+                reason,
+                detail,
+            } => {
+                ctx.q.row(SOURCE, None, &f.rel);
+                ctx.q.problem(SOURCE, None, &f.rel, line, reason, detail);
+                (line, None)
+            }
+        })
+        .collect();
+    // Bare disruption records (PRIM bulk array, JSON Lines of disruptions): one snapshot.
+    let mut loose: Vec<Rec<'_>> = Vec::new();
+    for (line, value) in &values {
+        let Some(value) = value else { continue };
+        let Value::Object(o) = value else {
+            ctx.q.row(SOURCE, None, &f.rel);
+            ctx.q.problem(
+                SOURCE,
+                None,
+                &f.rel,
+                *line,
+                Reason::NotARecord,
+                "expected a disruption or a response object".into(),
+            );
+            continue;
+        };
+        if let Some(Value::Array(list)) = o.get("disruptions") {
+            let recs: Vec<Rec<'_>> = list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Rec {
+                    line: *line,
+                    label: format!("disruptions[{i}]"),
+                    value: v,
+                })
+                .collect();
+            ctx.snapshot(Some(o), &recs);
+        } else if looks_like_disruption(o) {
+            loose.push(Rec {
+                line: *line,
+                label: format!("record {}", loose.len() + 1),
+                value,
+            });
+        } else {
+            let keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
+            ctx.q.row(SOURCE, None, &f.rel);
+            ctx.q.problem(
+                SOURCE,
+                None,
+                &f.rel,
+                *line,
+                Reason::NotARecord,
+                format!(
+                    "an object with neither a `disruptions` array nor a disruption's fields \
+                     (keys: {})",
+                    keys.join(", ")
+                ),
+            );
+        }
+    }
+    if !loose.is_empty() {
+        ctx.snapshot(None, &loose);
+    }
+    acc
+}
+
+/// An object that is itself a disruption (not a wrapper).
+fn looks_like_disruption(o: &Obj) -> bool {
+    [
+        "application_periods",
+        "applicationPeriods",
+        "disruption_id",
+        "impact_id",
+        "severity",
+        "lastUpdate",
+        "updated_at",
+        "impactedSections",
+        "impacted_objects",
+    ]
+    .iter()
+    .any(|k| o.contains_key(*k))
+}
+
+struct Rec<'a> {
+    line: u64,
+    /// `disruptions[3]` or `record 4`, for the samples.
+    label: String,
+    value: &'a Value,
+}
+
+struct Ctx<'a> {
+    f: &'a InputFile,
+    sel: &'a DaySelection,
+    q: &'a mut QualityAcc,
+    acc: &'a mut TrafficAcc,
+}
+
+/// What parsing one disruption gave: the record, its warnings, its missing fields.
+struct Parsed {
+    d: Disruption,
+    warnings: Vec<String>,
+    missing: Vec<&'static str>,
+    lines_from: &'static str,
+}
+
+impl Ctx<'_> {
+    /// One snapshot: a response object's `disruptions` (`wrapper` given) or the file's bare
+    /// records.
+    fn snapshot(&mut self, wrapper: Option<&Obj>, recs: &[Rec<'_>]) {
+        let rel = self.f.rel.as_str();
+        let mut tz: Tz = chrono_tz::Europe::Paris;
+        let mut notes: Vec<String> = Vec::new();
+        let context = wrapper
+            .and_then(|w| w.get("context"))
+            .and_then(Value::as_object);
+        if let Some(name) = context
+            .and_then(|c| c.get("timezone"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+        {
+            match name.trim().parse::<Tz>() {
+                Ok(z) => tz = z,
+                Err(_) => notes.push(format!("unknown timezone {name:?}, Europe/Paris used")),
+            }
+        }
+        let parsed: Vec<Result<Parsed, (Reason, String)>> = recs
+            .iter()
+            .map(|r| match r.value {
+                Value::Object(o) => parse_disruption(o, tz),
+                other => Err((
+                    Reason::NotARecord,
+                    format!("expected a disruption object, found {}", kind(other)),
+                )),
+            })
+            .collect();
+        // The snapshot's moment.
+        let mut when: Option<(NaiveDate, String, &'static str)> = None;
+        let wrapper_times = [
+            (
+                context.and_then(|c| c.get("current_datetime")),
+                "context.current_datetime",
+            ),
+            (
+                wrapper.and_then(|w| json_field(w, &["lastUpdatedDate", "last_updated_date"])),
+                "lastUpdatedDate",
+            ),
+        ];
+        for (v, name) in wrapper_times {
+            let s = json_text(v);
+            if s.trim().is_empty() {
+                continue;
+            }
+            match parse_time(&s, tz) {
+                Ok(t) => {
+                    when = Some((paris_day(t), format_paris(t), name));
+                    break;
+                }
+                Err(e) => notes.push(format!("{name} {s:?} unreadable: {e}")),
+            }
+        }
+        if when.is_none() {
+            if let Some(d) = self.f.partition_date {
+                when = Some((d, format!("{d} (dt=)"), "partition date"));
+            }
+        }
+        if when.is_none() {
+            if let Some(t) = parsed
+                .iter()
+                .filter_map(|p| p.as_ref().ok().and_then(|p| p.d.updated))
+                .max()
+            {
+                when = Some((paris_day(t), format_paris(t), "latest updated_at"));
+            }
+        }
+        let Some((day, label, source)) = when else {
+            for (r, _) in recs.iter().zip(&parsed) {
+                self.q.row(SOURCE, None, rel);
+                let mut detail = format!(
+                    "{}: no snapshot time (no context.current_datetime, no dt= folder, no \
+                     readable updated_at / lastUpdate)",
+                    r.label
+                );
+                if !notes.is_empty() {
+                    detail.push_str(&format!("; {}", notes.join("; ")));
+                }
+                self.q
+                    .problem(SOURCE, None, rel, r.line, Reason::UnparseableDate, detail);
+            }
+            return;
+        };
+        if !self.sel.contains(day) {
+            return;
+        }
+        let d = Some(day);
+        self.acc.add_snapshot(day, &label);
+        let source_note = if notes.is_empty() {
+            format!("snapshot time: {source}")
+        } else {
+            format!("snapshot time: {source} ({})", notes.join("; "))
+        };
+        for (r, p) in recs.iter().zip(parsed) {
+            self.q.row(SOURCE, d, rel);
+            self.q.category(SOURCE, d, &source_note);
+            match p {
+                Err((reason, detail)) => {
+                    let id = match r.value {
+                        Value::Object(o) => json_text(json_field(o, &["id"])).into_owned(),
+                        _ => String::new(),
+                    };
+                    let who = if id.is_empty() {
+                        r.label.clone()
+                    } else {
+                        format!("{} (id {id})", r.label)
+                    };
+                    self.q
+                        .problem(SOURCE, d, rel, r.line, reason, format!("{who}: {detail}"));
+                }
+                Ok(p) => {
+                    let who = format!("{} (id {})", r.label, p.d.id);
+                    for w in p.warnings {
+                        self.q.problem(
+                            SOURCE,
+                            d,
+                            rel,
+                            r.line,
+                            Reason::UnknownState,
+                            format!("{who}: {w}"),
+                        );
+                    }
+                    for m in p.missing {
+                        self.q.missing(SOURCE, d, m);
+                    }
+                    let status = if p.d.status.trim().is_empty() {
+                        "(vide)"
+                    } else {
+                        p.d.status.trim()
+                    };
+                    self.q.category(SOURCE, d, &format!("status: {status}"));
+                    self.q
+                        .category(SOURCE, d, &format!("lines: {}", p.lines_from));
+                    self.acc.add(day, p.d);
+                }
+            }
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A Navitia / PRIM time: basic `YYYYMMDDTHHMMSS` (or `...THHMM`) in `tz`, or what
+/// [`parse_instant`] accepts (ISO 8601 with or without offset). A local time skipped by a DST
+/// change is read with the offset before the change (02:30 -> 03:30 summer time).
+pub fn parse_time(s: &str, tz: Tz) -> Result<Instant, TimeError> {
+    let s = s.trim();
+    for fmt in ["%Y%m%dT%H%M%S", "%Y%m%dT%H%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return local(n, tz);
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return local(n, tz);
+        }
+    }
+    parse_instant(s)
+}
+
+fn local(n: NaiveDateTime, tz: Tz) -> Result<Instant, TimeError> {
+    let secs = match tz.from_local_datetime(&n) {
+        LocalResult::Single(t) => t.timestamp(),
+        LocalResult::Ambiguous(first, _) => first.timestamp(),
+        LocalResult::None => match tz.from_local_datetime(&(n - Duration::hours(1))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp() + 3600,
+            LocalResult::None => return Err(TimeError::NonexistentLocal),
+        },
+    };
+    if (0..=4_291_747_199).contains(&secs) {
+        Ok(secs as Instant)
+    } else {
+        Err(TimeError::OutOfRange)
+    }
+}
+
+fn time_reason(e: &TimeError) -> Reason {
+    match e {
+        TimeError::OutOfRange => Reason::DateOutOfRange,
+        _ => Reason::UnparseableDate,
+    }
+}
+
+fn text_of<'a>(o: &'a Obj, names: &[&str]) -> Cow<'a, str> {
+    json_text(json_field(o, names))
+}
+
+/// Parses one disruption. Err: the row is rejected (reason, detail).
+fn parse_disruption(o: &Obj, tz: Tz) -> Result<Parsed, (Reason, String)> {
+    let mut warnings = Vec::new();
+    let mut missing = Vec::new();
+    let id = text_of(o, &["id", "impact_id", "disruption_id", "disruptionId"])
+        .trim()
+        .to_string();
+    if id.is_empty() {
+        return Err((Reason::MissingKey, "field `id` is empty or missing".into()));
+    }
+    let mut disruption_id = text_of(o, &["disruption_id", "disruptionId"])
+        .trim()
+        .to_string();
+    if disruption_id.is_empty() {
+        disruption_id = id.clone();
+    }
+    // Periods.
+    let mut periods = Vec::new();
+    match json_field(o, &["application_periods", "applicationPeriods", "periods"]) {
+        None | Some(Value::Null) => missing.push("application_periods"),
+        Some(Value::Array(a)) if a.is_empty() => missing.push("application_periods"),
+        Some(Value::Array(a)) => {
+            for (i, p) in a.iter().enumerate() {
+                let Value::Object(po) = p else {
+                    return Err((
+                        Reason::UnparseableDate,
+                        format!("field `application_periods[{i}]` is not a {{begin, end}} object"),
+                    ));
+                };
+                let read = |name: &str| -> Result<Option<Instant>, (Reason, String)> {
+                    let s = text_of(po, &[name]);
+                    if s.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    parse_time(&s, tz).map(Some).map_err(|e| {
+                        (
+                            time_reason(&e),
+                            format!("field `application_periods[{i}].{name}`: {s:?}: {e}"),
+                        )
+                    })
+                };
+                let Some(begin) = read("begin")? else {
+                    return Err((
+                        Reason::UnparseableDate,
+                        format!("field `application_periods[{i}].begin` is empty or missing"),
+                    ));
+                };
+                let end = match read("end")? {
+                    Some(e) => e,
+                    None => {
+                        missing.push("period_end");
+                        OPEN_END
+                    }
+                };
+                if end < begin {
+                    return Err((
+                        Reason::Inconsistent,
+                        format!(
+                            "field `application_periods[{i}]`: end {} is before begin {}",
+                            format_paris(end),
+                            format_paris(begin)
+                        ),
+                    ));
+                }
+                periods.push(Period { begin, end });
+            }
+        }
+        Some(other) => {
+            return Err((
+                Reason::UnparseableDate,
+                format!(
+                    "field `application_periods` is {}, not a list of periods",
+                    kind(other)
+                ),
+            ))
+        }
+    }
+    // Last update.
+    let updated_raw = text_of(o, &["updated_at", "lastUpdate", "last_update", "updatedAt"]);
+    let updated = if updated_raw.trim().is_empty() {
+        missing.push("updated_at");
+        None
+    } else {
+        match parse_time(&updated_raw, tz) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warnings.push(format!(
+                    "field `updated_at`: {updated_raw:?}: {e} (ignored)"
+                ));
+                None
+            }
+        }
+    };
+    // Severity.
+    let (priority, severity_known, effect) = severity(o, &mut warnings, &mut missing);
+    let lines_found = lines(o);
+    Ok(Parsed {
+        d: Disruption {
+            updated,
+            id,
+            disruption_id,
+            status: text_of(o, &["status"]).trim().to_string(),
+            priority,
+            severity_known,
+            effect,
+            periods,
+            lines: lines_found.0.into_iter().collect(),
+            cause: text_of(o, &["cause"]).trim().to_string(),
+            category: text_of(o, &["category"]).trim().to_string(),
+        },
+        warnings,
+        missing,
+        lines_from: lines_found.1,
+    })
+}
+
+/// (priority, known, effect) of a disruption's `severity`.
+fn severity(
+    o: &Obj,
+    warnings: &mut Vec<String>,
+    missing: &mut Vec<&'static str>,
+) -> (i64, bool, String) {
+    match json_field(o, &["severity"]) {
+        None | Some(Value::Null) => {
+            warnings.push("field `severity` is null or missing: priority 0".into());
+            missing.push("severity");
+            (0, false, String::new())
+        }
+        Some(Value::Object(s)) => {
+            let effect = {
+                let e = text_of(s, &["effect"]);
+                if e.trim().is_empty() {
+                    text_of(s, &["name"]).trim().to_uppercase()
+                } else {
+                    e.trim().to_string()
+                }
+            };
+            match s.get("priority") {
+                Some(Value::Number(n)) if n.as_i64().is_some() => {
+                    (n.as_i64().unwrap_or(0), true, effect)
+                }
+                Some(Value::String(t)) if t.trim().parse::<i64>().is_ok() => {
+                    (t.trim().parse().unwrap_or(0), true, effect)
+                }
+                None | Some(Value::Null) => {
+                    warnings
+                        .push("field `severity.priority` is null or missing: priority 0".into());
+                    missing.push("severity");
+                    (0, false, effect)
+                }
+                Some(other) => {
+                    warnings.push(format!(
+                        "field `severity.priority`: {other} is not an integer: priority 0"
+                    ));
+                    (0, false, effect)
+                }
+            }
+        }
+        Some(Value::String(s)) => {
+            let effect = s.trim().to_uppercase();
+            if s.trim().is_empty() {
+                warnings.push("field `severity` is empty: priority 0".into());
+                missing.push("severity");
+                return (0, false, effect);
+            }
+            match prim_severity_priority(s) {
+                Some(p) => (p, true, effect),
+                None => {
+                    warnings.push(format!("field `severity`: unknown value {s:?}: priority 0"));
+                    (0, false, effect)
+                }
+            }
+        }
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(p) => (p, true, String::new()),
+            None => {
+                warnings.push(format!(
+                    "field `severity`: {n} is not an integer: priority 0"
+                ));
+                (0, false, String::new())
+            }
+        },
+        Some(other) => {
+            warnings.push(format!(
+                "field `severity` is {}, not an object or a string: priority 0",
+                kind(other)
+            ));
+            (0, false, String::new())
+        }
+    }
+}
+
+/// A line reference found in a structured object.
+enum LineRef {
+    Named(String),
+    /// Only an id (`line:IDFM:C01371`): the name must come from elsewhere.
+    IdOnly(String),
+    NotALine,
+}
+
+fn obj<'a>(o: &'a Obj, key: &str) -> Option<&'a Obj> {
+    o.get(key).and_then(Value::as_object)
+}
+
+/// A line object's mode: Navitia `commercial_mode.name`, `physical_modes[].id`, or a PRIM
+/// `mode` / `transportMode` string.
+fn mode_of(o: &Obj) -> Option<String> {
+    if let Some(cm) = o.get("commercial_mode") {
+        match cm {
+            Value::Object(c) => {
+                let n = text_of(c, &["name", "id"]);
+                if !n.trim().is_empty() {
+                    return Some(n.into_owned());
+                }
+            }
+            Value::String(s) if !s.trim().is_empty() => return Some(s.clone()),
+            _ => {}
+        }
+    }
+    if let Some(Value::Array(pm)) = o.get("physical_modes") {
+        for m in pm.iter().filter_map(Value::as_object) {
+            let n = text_of(m, &["id", "name"]);
+            if !n.trim().is_empty() {
+                return Some(n.into_owned());
+            }
+        }
+    }
+    let m = text_of(
+        o,
+        &[
+            "mode",
+            "transportMode",
+            "transport_mode",
+            "physical_mode",
+            "networkMode",
+        ],
+    );
+    (!m.trim().is_empty()).then(|| m.into_owned())
+}
+
+/// Reads a line object (Navitia `line`, PRIM line / section entry).
+fn line_of(l: &Obj) -> LineRef {
+    let code = text_of(
+        l,
+        &[
+            "code",
+            "shortName",
+            "short_name",
+            "lineCode",
+            "line_code",
+            "publicCode",
+        ],
+    );
+    let name = text_of(l, &["name", "lineName", "line_name", "longName"]);
+    let mode = mode_of(l);
+    if let Some(label) = line_label(mode.as_deref(), &code, &name) {
+        return LineRef::Named(label);
+    }
+    let id = text_of(l, &["id", "lineId", "line_id", "lineRef", "uri"]);
+    if id.trim().is_empty() {
+        LineRef::NotALine
+    } else {
+        LineRef::IdOnly(id.trim().to_string())
+    }
+}
+
+/// The line an impacted object stands for, if any.
+fn line_ref(v: &Value) -> LineRef {
+    let o = match v {
+        Value::Object(o) => o,
+        Value::String(s) if s.trim().starts_with("line:") => {
+            return LineRef::IdOnly(s.trim().to_string())
+        }
+        Value::String(s) => {
+            return match line_label(None, s, "") {
+                Some(l) => LineRef::Named(l),
+                None => LineRef::NotALine,
+            }
+        }
+        _ => return LineRef::NotALine,
+    };
+    if let Some(pt) = obj(o, "pt_object") {
+        return line_ref_typed(pt);
+    }
+    line_ref_typed(o)
+}
+
+fn line_ref_typed(o: &Obj) -> LineRef {
+    let kind = text_of(o, &["embedded_type", "type"]).to_lowercase();
+    match kind.as_str() {
+        "line" => match obj(o, "line") {
+            Some(l) => line_of(l),
+            None => line_of(o),
+        },
+        "line_section" | "rail_section" | "route" => {
+            let inner = obj(o, &kind).and_then(|x| obj(x, "line"));
+            match inner {
+                Some(l) => line_of(l),
+                None => LineRef::NotALine,
+            }
+        }
+        "" => match obj(o, "line") {
+            Some(l) => line_of(l),
+            None => line_of(o),
+        },
+        // stop_area, stop_point, network, trip, ...: not a line
+        _ => LineRef::NotALine,
+    }
+}
+
+/// The disruption's lines, and where they came from (for the quality categories).
+///
+/// Structured objects first (`impacted_objects`, `impactedSections`, `impactedObjects`,
+/// `lines`, `impactedLines`). Lines named only by an id are named from the text if it names
+/// lines, else kept as their id. The text is read only when there is no structured object at
+/// all: a disruption whose objects are stops (a lift out of order) has no line.
+fn lines(o: &Obj) -> (BTreeSet<String>, &'static str) {
+    let mut structured = false;
+    let mut named = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for key in [
+        "impacted_objects",
+        "impactedObjects",
+        "impactedSections",
+        "impacted_sections",
+        "lines",
+        "impactedLines",
+    ] {
+        if let Some(Value::Array(a)) = o.get(key) {
+            for v in a {
+                structured = true;
+                match line_ref(v) {
+                    LineRef::Named(l) => {
+                        named.insert(l);
+                    }
+                    LineRef::IdOnly(id) => {
+                        ids.insert(id);
+                    }
+                    LineRef::NotALine => {}
+                }
+            }
+        }
+    }
+    if structured && ids.is_empty() {
+        let from = if named.is_empty() {
+            "none (impacted objects are not lines)"
+        } else {
+            "impacted objects"
+        };
+        return (named, from);
+    }
+    let mut text = String::new();
+    if let Some(Value::Array(ms)) = o.get("messages") {
+        for m in ms {
+            match m {
+                Value::Object(mo) => text.push_str(&text_of(mo, &["text"])),
+                Value::String(s) => text.push_str(s),
+                _ => {}
+            }
+            text.push('\n');
+        }
+    }
+    for k in ["title", "shortMessage", "short_message", "message"] {
+        text.push_str(&text_of(o, &[k]));
+        text.push('\n');
+    }
+    let found = lines_in_text(&text);
+    if !structured {
+        let from = if found.is_empty() { "none" } else { "text" };
+        return (found, from);
+    }
+    // Structured objects naming some lines only by id.
+    if found.is_empty() {
+        named.extend(ids);
+        (named, "impacted objects (ids)")
+    } else {
+        named.extend(found);
+        (named, "impacted objects (ids named from the text)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Paris;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Parsed, (Reason, String)> {
+        parse_disruption(v.as_object().unwrap(), Paris)
+    }
+
+    #[test]
+    fn navitia_basic_times_are_paris_local() {
+        // 2024-04-30 05:23:03 in Paris (summer, +02:00) = 03:23:03 UTC.
+        assert_eq!(
+            parse_time("20240430T052303", Paris).unwrap(),
+            parse_instant("2024-04-30T03:23:03Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("20240131T2300", Paris).unwrap(),
+            parse_instant("2024-01-31T22:00:00Z").unwrap()
+        );
+        // 02:30 on 2024-03-31 does not exist: read as 01:30 UTC (= 03:30 summer time).
+        assert_eq!(
+            parse_time("20240331T023000", Paris).unwrap(),
+            parse_instant("2024-03-31T01:30:00Z").unwrap()
+        );
+        assert!(parse_time("2024043", Paris).is_err());
+    }
+
+    #[test]
+    fn navitia_lines_come_from_impacted_objects() {
+        let p = parse(json!({
+            "id": "x", "severity": {"effect": "NO_SERVICE", "priority": 0},
+            "application_periods": [{"begin": "20240430T080000", "end": "20240430T090000"}],
+            "messages": [{"text": "Ligne 4 interrompue"}],
+            "impacted_objects": [
+                {"pt_object": {"embedded_type": "line", "line": {"code": "3B", "name": "Gallieni - Porte des Lilas", "commercial_mode": {"name": "Métro"}}}},
+                {"pt_object": {"embedded_type": "line_section", "line_section": {"line": {"code": "B", "commercial_mode": {"name": "RER"}}}}},
+                {"pt_object": {"embedded_type": "stop_area", "stop_area": {"name": "Nation"}}}
+            ]
+        }))
+        .ok()
+        .unwrap();
+        // The text's "Ligne 4" is not used: there are structured objects.
+        assert_eq!(p.d.lines, vec!["Métro 3bis", "RER B"]);
+        assert_eq!(p.lines_from, "impacted objects");
+        assert_eq!(p.d.priority, 0);
+        assert!(p.d.severity_known);
+    }
+
+    #[test]
+    fn stop_only_objects_give_no_line_and_text_is_the_fallback() {
+        let p = parse(json!({
+            "id": "lift", "severity": {"priority": 30},
+            "messages": [{"text": "Ligne 4 : panne d'ascenseur"}],
+            "impacted_objects": [{"pt_object": {"embedded_type": "stop_area", "stop_area": {}}}]
+        }))
+        .ok()
+        .unwrap();
+        assert!(p.d.lines.is_empty());
+        let p = parse(json!({
+            "id": "t", "severity": {"priority": 30},
+            "messages": [{"text": "Trafic perturbé ligne 7bis et RER c"}]
+        }))
+        .ok()
+        .unwrap();
+        assert_eq!(p.d.lines, vec!["Métro 7bis", "RER C"]);
+        assert_eq!(p.lines_from, "text");
+    }
+
+    #[test]
+    fn prim_record() {
+        let p = parse(json!({
+            "id": "p1", "severity": "BLOQUANTE", "lastUpdate": "20240430T044554",
+            "applicationPeriods": [{"begin": "20240430T080000", "end": "20240430T180000"}],
+            "title": "Métro 1 : Travaux", "impactedSections": [{"lineId": "line:IDFM:C01371"}]
+        }))
+        .ok()
+        .unwrap();
+        assert_eq!(p.d.priority, 60);
+        assert_eq!(p.d.effect, "BLOQUANTE");
+        assert_eq!(p.d.lines, vec!["Métro 1"]);
+        assert_eq!(
+            p.d.updated,
+            Some(parse_instant("2024-04-30T04:45:54+02:00").unwrap())
+        );
+        // id only and no line in the text: the id is kept
+        let p = parse(json!({
+            "id": "p2", "severity": "PERTURBEE", "title": "Travaux",
+            "impactedSections": [{"lineId": "line:IDFM:C01742"}]
+        }))
+        .ok()
+        .unwrap();
+        assert_eq!(p.d.lines, vec!["line:IDFM:C01742"]);
+        assert_eq!(p.missing, vec!["application_periods", "updated_at"]);
+    }
+
+    #[test]
+    fn null_severity_is_priority_zero_with_a_warning() {
+        let p = parse(json!({"id": "n", "severity": null})).ok().unwrap();
+        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.missing.contains(&"severity"));
+        let p = parse(json!({"id": "n", "severity": {"name": "x", "priority": null}}))
+            .ok()
+            .unwrap();
+        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        let p = parse(json!({"id": "n", "severity": "WHATEVER"}))
+            .ok()
+            .unwrap();
+        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn rejects() {
+        let e = parse(json!({"severity": null})).err().unwrap();
+        assert_eq!(e.0, Reason::MissingKey);
+        let e = parse(json!({"id": "a", "application_periods": [{"begin": "nope", "end": "20240101T000000"}]}))
+            .err()
+            .unwrap();
+        assert_eq!(e.0, Reason::UnparseableDate);
+        assert!(e.1.contains("application_periods[0].begin"), "{}", e.1);
+        let e = parse(json!({"id": "a", "application_periods": [{"begin": "20240102T000000", "end": "20240101T000000"}]}))
+            .err()
+            .unwrap();
+        assert_eq!(e.0, Reason::Inconsistent);
+        // a period without end stays open (counted as missing)
+        let p = parse(json!({"id": "a", "severity": {"priority": 1}, "applicationPeriods": [{"begin": "20240102T000000"}]}))
+            .ok()
+            .unwrap();
+        assert_eq!(p.d.periods[0].end, OPEN_END);
+        assert!(p.missing.contains(&"period_end"));
+    }
 }
