@@ -50,6 +50,7 @@ impl Dataset {
                 | Dataset::Bikes
                 | Dataset::Chantiers
                 | Dataset::Weather
+                | Dataset::Traffic
         )
     }
 }
