@@ -621,3 +621,303 @@ pub fn metrics(
     m.top_stations_pleines = full.iter().take(TOP_N).map(|s| top(s)).collect();
     Some(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// 2024-11-19T08:00:00Z = 09:00 in Paris.
+    const T: Instant = 1_732_003_200;
+
+    fn gbfs(id: &str) -> StationKey {
+        StationKey::Gbfs(StationId(id.into()))
+    }
+
+    fn code(id: &str) -> StationKey {
+        StationKey::Code(StationId(id.into()))
+    }
+
+    fn status(bikes: u32, mech: u32, ebike: u32, docks: u32) -> Status {
+        Status {
+            installed: Some(true),
+            renting: Some(true),
+            returning: Some(true),
+            bikes: Some(bikes),
+            mechanical: Some(mech),
+            ebike: Some(ebike),
+            docks: Some(docks),
+        }
+    }
+
+    fn report(st: Status) -> Report {
+        Report {
+            snapshot: T,
+            stale: false,
+            status: st,
+            fixed: Static::default(),
+        }
+    }
+
+    fn info(cap: u32, lon: f64, lat: f64) -> Static {
+        Static {
+            code: None,
+            name: Some("n".into()),
+            capacity: Some(cap),
+            point: Some([(lon * 1e9) as i64, (lat * 1e9) as i64]),
+            commune: None,
+            insee: None,
+        }
+    }
+
+    /// One square "arrondissement" 75001: lon 2..3, lat 48..49.
+    fn square() -> ArrondissementIndex {
+        let v = json!({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"c_ar": 1, "l_ar": "1er"},
+            "geometry": {"type": "Polygon", "coordinates":
+                [[[2.0, 48.0], [3.0, 48.0], [3.0, 49.0], [2.0, 49.0], [2.0, 48.0]]]}}]});
+        let (idx, problems) = ArrondissementIndex::from_geojson(&v);
+        assert!(problems.is_empty());
+        idx
+    }
+
+    /// Six stations on one day, one of each kind.
+    fn sample() -> VelibAcc {
+        let day = d("2024-11-19");
+        let mut acc = VelibAcc::default();
+        // A: in service, 3 bikes (2 + 1), 7 docks, capacity 10, inside 75001.
+        acc.add_report(day, gbfs("1"), T - 100, report(status(3, 2, 1, 7)));
+        acc.add_info(gbfs("1"), Some(day), Some(T), info(10, 2.5, 48.5));
+        // B: id above 2^32; an early report, then the latest one: empty (0 bikes, 20 docks).
+        acc.add_report(
+            day,
+            gbfs("4294967296"),
+            T - 3000,
+            report(status(9, 9, 0, 11)),
+        );
+        acc.add_report(day, gbfs("4294967296"), T - 50, report(status(0, 0, 0, 20)));
+        acc.add_info(gbfs("4294967296"), Some(day), Some(T), info(20, 2.2, 47.5));
+        // C: installed but not renting: out of service, its 4 bikes not counted.
+        let mut c = status(4, 4, 0, 0);
+        c.renting = Some(false);
+        acc.add_report(day, gbfs("3"), T - 10, report(c));
+        acc.add_info(gbfs("3"), Some(day), Some(T), info(8, 2.5, 48.5));
+        // D: stale.
+        let mut r = report(status(6, 6, 0, 1));
+        r.stale = true;
+        acc.add_report(day, gbfs("5"), T - 200_000, r);
+        // E: a CSV station of Montreuil, full (5 bikes, 0 docks, capacity 5).
+        let mut e = report(status(5, 1, 4, 0));
+        e.fixed = Static {
+            code: Some("900".into()),
+            name: Some("E".into()),
+            capacity: Some(5),
+            point: Some([2_440_000_000, 48_860_000_000]),
+            commune: Some("Montreuil".into()),
+            insee: Some("93048".into()),
+        };
+        acc.add_report(day, code("900"), T - 20, e);
+        // F: no information: 2 bikes, 3 docks, capacity unknown.
+        acc.add_report(day, gbfs("6"), T - 30, report(status(2, 0, 2, 3)));
+        acc
+    }
+
+    #[test]
+    fn one_day_by_hand() {
+        let acc = sample();
+        let m = metrics(&acc, d("2024-11-19"), &square()).unwrap();
+        assert_eq!(m.date, "2024-11-19");
+        // A, B, C, D, E, F
+        assert_eq!(m.nombre_stations, 6);
+        // A, B, E, F in service; C out of service; D stale
+        assert_eq!(
+            (
+                m.stations_en_service,
+                m.stations_hors_service,
+                m.stations_obsoletes
+            ),
+            (4, 1, 1)
+        );
+        // capacity known for A, B, E: 10 + 20 + 5 (C is out of service, F unknown)
+        assert_eq!(m.capacite_totale, 35);
+        // bikes A 3 + B 0 + E 5 + F 2 = 10; mechanical 2 + 0 + 1 + 0; ebike 1 + 0 + 4 + 2
+        assert_eq!(m.velos_disponibles, 10);
+        assert_eq!(m.velos_mecaniques, 3);
+        assert_eq!(m.velos_electriques, 7);
+        // docks 7 + 20 + 0 + 3
+        assert_eq!(m.bornettes_libres, 30);
+        // rate over stations with a capacity: (3 + 0 + 5) / 35 = 22.857 %
+        assert_eq!(m.taux_occupation, Some(22.86));
+        assert_eq!((m.stations_vides, m.stations_pleines), (1, 1));
+        // D and F have no information (C has its own, out of service or not)
+        assert_eq!(m.stations_sans_capacite, 2);
+        assert_eq!(
+            m.derniere_actualisation.as_deref(),
+            Some("2024-11-19T08:59:50+01:00")
+        );
+        let groups: Vec<(&str, u64, u64, u64, Option<f64>)> = m
+            .par_arrondissement
+            .iter()
+            .map(|g| {
+                (
+                    g.arrondissement.as_str(),
+                    g.stations,
+                    g.velos,
+                    g.capacite,
+                    g.taux_occupation,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                // A: 3 / 10
+                ("75001", 1, 3, 10, Some(30.0)),
+                // E: 5 / 5
+                ("Montreuil", 1, 5, 5, Some(100.0)),
+                // B: located outside every polygon: 0 / 20
+                ("Hors Paris", 1, 0, 20, Some(0.0)),
+                // F: no place, no capacity
+                ("Inconnu", 1, 2, 0, None),
+            ]
+        );
+        assert_eq!(m.top_stations_vides.len(), 1);
+        let b = &m.top_stations_vides[0];
+        assert_eq!(b.station_id, "4294967296");
+        assert_eq!(
+            (b.capacite, b.velos, b.bornettes_libres),
+            (Some(20), Some(0), Some(20))
+        );
+        assert_eq!(m.top_stations_pleines[0].station_id, "900");
+        assert_eq!(
+            m.top_stations_pleines[0].code_station.as_deref(),
+            Some("900")
+        );
+        // without an arrondissements file, A and B are "Inconnu"; E keeps its commune
+        let m = metrics(&acc, d("2024-11-19"), &ArrondissementIndex::default()).unwrap();
+        let names: Vec<&str> = m
+            .par_arrondissement
+            .iter()
+            .map(|g| g.arrondissement.as_str())
+            .collect();
+        assert_eq!(names, vec!["Montreuil", "Inconnu"]);
+        assert!(metrics(&acc, d("2024-11-20"), &square()).is_none());
+        assert_eq!(acc.days(), BTreeSet::from([d("2024-11-19")]));
+        assert!(acc.station_ids(d("2024-11-19")).contains("4294967296"));
+    }
+
+    #[test]
+    fn rates_round_half_up_to_hundredths() {
+        assert_eq!(rate(1, 3), Some(33.33));
+        assert_eq!(rate(2, 3), Some(66.67));
+        assert_eq!(rate(1, 8), Some(12.5));
+        // 1 / 800 = 0.125 % -> 0.13
+        assert_eq!(rate(1, 800), Some(0.13));
+        assert_eq!(rate(5, 0), None);
+    }
+
+    #[test]
+    fn duplicates_count_once_and_merge_is_order_free() {
+        let day = d("2024-11-19");
+        let mut a = VelibAcc::default();
+        let mut b = VelibAcc::default();
+        let mut c = VelibAcc::default();
+        a.add_report(day, gbfs("1"), T, report(status(1, 1, 0, 9)));
+        b.add_report(day, gbfs("1"), T, report(status(1, 1, 0, 9)));
+        // the same report time with other values: a conflicting repeat
+        c.add_report(day, gbfs("1"), T, report(status(2, 2, 0, 8)));
+        c.add_report(day, gbfs("2"), T, report(status(0, 0, 0, 5)));
+        a.add_info(gbfs("1"), Some(day), Some(T), info(10, 2.5, 48.5));
+        c.add_info(gbfs("1"), Some(day), Some(T), info(10, 2.5, 48.5));
+        let orders = [
+            [a.clone(), b.clone(), c.clone()],
+            [c.clone(), b.clone(), a.clone()],
+            [b.clone(), c.clone(), a.clone()],
+        ];
+        let mut results = Vec::new();
+        for [x, y, z] in orders {
+            let mut m = x;
+            m.merge(y);
+            m.merge(z);
+            results.push(m);
+        }
+        assert_eq!(results[0], results[1]);
+        assert_eq!(results[0], results[2]);
+        let dup = results[0].duplicates(Some(day));
+        // station 1 read 3 times (2 repeats), its information twice (1 repeat)
+        assert_eq!(dup.count, 3);
+        // the status copies differ; the information copies agree
+        assert_eq!(dup.conflicting, 1);
+        assert_eq!(
+            dup.samples,
+            vec![
+                "station 1 at 2024-11-19T09:00:00+01:00",
+                "station_information 1 at 2024-11-19T09:00:00+01:00"
+            ]
+        );
+        // kept: the max copy (2 bikes)
+        let m = metrics(&results[0], day, &square()).unwrap();
+        assert_eq!(m.velos_disponibles, 2);
+        assert_eq!(results[0].duplicates(None).count, 0);
+    }
+
+    #[test]
+    fn the_same_station_in_gbfs_and_csv_is_counted_once() {
+        let day = d("2024-11-19");
+        let mut acc = VelibAcc::default();
+        let mut g = report(status(1, 1, 0, 9));
+        g.fixed.code = Some("900".into());
+        acc.add_report(day, gbfs("77"), T - 10, g);
+        let mut e = report(status(3, 3, 0, 7));
+        e.fixed.capacity = Some(10);
+        acc.add_report(day, code("900"), T - 5, e);
+        let m = metrics(&acc, day, &square()).unwrap();
+        // the CSV report is the later one
+        assert_eq!((m.nombre_stations, m.velos_disponibles), (1, 3));
+        // the GBFS code may come from the information instead
+        let mut acc = VelibAcc::default();
+        acc.add_report(day, gbfs("77"), T, report(status(1, 1, 0, 9)));
+        let mut i = info(10, 2.5, 48.5);
+        i.code = Some("900".into());
+        acc.add_info(gbfs("77"), None, None, i);
+        acc.add_report(day, code("900"), T - 5, report(status(3, 3, 0, 7)));
+        let m = metrics(&acc, day, &square()).unwrap();
+        assert_eq!((m.nombre_stations, m.velos_disponibles), (1, 1));
+        assert_eq!(m.capacite_totale, 10);
+    }
+
+    #[test]
+    fn information_of_the_closest_snapshot() {
+        let day = d("2024-11-19");
+        let mut acc = VelibAcc::default();
+        acc.add_report(day, gbfs("1"), T, report(status(1, 1, 0, 9)));
+        acc.add_info(gbfs("1"), None, None, info(11, 2.5, 48.5));
+        let cap = |acc: &VelibAcc| metrics(acc, day, &square()).unwrap().capacite_totale;
+        // only undated information
+        assert_eq!(cap(&acc), 11);
+        // a later one wins over the undated one
+        acc.add_info(
+            gbfs("1"),
+            Some(d("2024-11-25")),
+            Some(T + 6 * 86_400),
+            info(12, 2.5, 48.5),
+        );
+        assert_eq!(cap(&acc), 12);
+        // an earlier one wins over the later one
+        acc.add_info(
+            gbfs("1"),
+            Some(d("2024-11-01")),
+            Some(T - 18 * 86_400),
+            info(13, 2.5, 48.5),
+        );
+        assert_eq!(cap(&acc), 13);
+        // the day's latest wins
+        acc.add_info(gbfs("1"), Some(day), Some(T - 60), info(14, 2.5, 48.5));
+        acc.add_info(gbfs("1"), Some(day), Some(T), info(15, 2.5, 48.5));
+        assert_eq!(cap(&acc), 15);
+    }
+}

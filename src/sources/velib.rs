@@ -1102,3 +1102,127 @@ fn short(v: &Value) -> String {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn j(v: &Value) -> Val<'_> {
+        Val::Json(Some(v))
+    }
+
+    #[test]
+    fn counts_are_whole_and_non_negative() {
+        assert_eq!(count(Val::Text(" 12 ")), Ok(Some(12)));
+        assert_eq!(count(Val::Text("")), Ok(None));
+        assert_eq!(count(Val::Text("3.0")), Ok(Some(3)));
+        assert_eq!(count(j(&json!(7))), Ok(Some(7)));
+        assert_eq!(count(j(&json!(7.0))), Ok(Some(7)));
+        assert_eq!(count(j(&json!("7"))), Ok(Some(7)));
+        assert_eq!(count(j(&Value::Null)), Ok(None));
+        assert_eq!(count(Val::Json(None)), Ok(None));
+        assert_eq!(count(Val::Text("abc")).unwrap_err().0, Reason::BadNumber);
+        assert_eq!(count(Val::Text("2.5")).unwrap_err().0, Reason::BadNumber);
+        assert_eq!(count(j(&json!(-1))).unwrap_err().0, Reason::ValueOutOfRange);
+        assert_eq!(
+            count(Val::Text("-1")).unwrap_err().0,
+            Reason::ValueOutOfRange
+        );
+        assert_eq!(
+            count(j(&json!(5_000_000_000u64))).unwrap_err().0,
+            Reason::ValueOutOfRange
+        );
+        assert_eq!(count(j(&json!([1]))).unwrap_err().0, Reason::BadNumber);
+    }
+
+    #[test]
+    fn flags_in_french_and_gbfs() {
+        assert_eq!(flag(Val::Text("OUI")), Ok(Some(true)));
+        assert_eq!(flag(Val::Text("NON")), Ok(Some(false)));
+        assert_eq!(flag(j(&json!(1))), Ok(Some(true)));
+        assert_eq!(flag(j(&json!(0))), Ok(Some(false)));
+        assert_eq!(flag(j(&json!(true))), Ok(Some(true)));
+        assert_eq!(flag(j(&json!("false"))), Ok(Some(false)));
+        assert_eq!(flag(Val::Text("")), Ok(None));
+        assert_eq!(flag(j(&Value::Null)), Ok(None));
+        assert_eq!(flag(Val::Text("peut-être")), Err("\"peut-être\"".into()));
+        assert_eq!(flag(j(&json!(2))), Err("2".into()));
+    }
+
+    #[test]
+    fn instants_from_epochs_and_iso_texts() {
+        // 1732004538 = 2024-11-19T08:22:18Z
+        assert_eq!(instant(j(&json!(1_732_004_538))), Ok(Some(1_732_004_538)));
+        assert_eq!(instant(j(&json!("1732004538"))), Ok(Some(1_732_004_538)));
+        assert_eq!(
+            instant(Val::Text("2024-11-19T09:22:18+01:00")),
+            Ok(Some(1_732_004_538))
+        );
+        assert_eq!(instant(Val::Text(" ")), Ok(None));
+        assert_eq!(
+            instant(Val::Text("19/11/2024")).unwrap_err().0,
+            Reason::UnparseableDate
+        );
+        assert_eq!(
+            instant(j(&json!(-5))).unwrap_err().0,
+            Reason::DateOutOfRange
+        );
+        assert_eq!(
+            instant(j(&json!(99_999_999_999u64))).unwrap_err().0,
+            Reason::DateOutOfRange
+        );
+    }
+
+    #[test]
+    fn station_ids_stay_exact() {
+        // 19335882998 > 2^31 (real Vélib id); 2^63 + 1 does not fit an i64
+        assert_eq!(
+            station_id(j(&json!(19_335_882_998u64))).unwrap(),
+            "19335882998"
+        );
+        assert_eq!(
+            station_id(j(&json!(9_223_372_036_854_775_809u64))).unwrap(),
+            "9223372036854775809"
+        );
+        assert_eq!(station_id(j(&json!(" 16107 "))).unwrap(), "16107");
+        assert_eq!(station_id(j(&json!(16107.0))).unwrap(), "16107");
+        assert_eq!(station_id(Val::Json(None)).unwrap(), "");
+        assert!(station_id(j(&json!({"a": 1}))).is_err());
+    }
+
+    #[test]
+    fn double_encoded_names_are_repaired() {
+        // "é" = C3 A9, read as cp1252 "Ã©" = C3 83 C2 A9, read again "ÃƒÂ©"
+        assert_eq!(
+            repair_double_utf8("Jourdan - Stade CharlÃƒÂ©ty").as_deref(),
+            Some("Jourdan - Stade Charléty")
+        );
+        assert_eq!(repair_double_utf8("HÃ´pital").as_deref(), Some("Hôpital"));
+        assert_eq!(repair_double_utf8("Hôpital Mondor"), None);
+        assert_eq!(repair_double_utf8("Créteil – Œuvre"), None);
+        assert_eq!(repair_double_utf8("Basilique"), None);
+    }
+
+    #[test]
+    fn bike_types_as_velib_writes_them() {
+        let v = json!([{"mechanical": 3}, {"ebike": 1}]);
+        assert_eq!(bike_types(j(&v)), Ok((Some(3), Some(1), vec![])));
+        let v = json!({"mechanical": 0, "ebike": 2, "cargo": 1});
+        assert_eq!(
+            bike_types(j(&v)),
+            Ok((Some(0), Some(2), vec!["cargo".to_string()]))
+        );
+        assert_eq!(bike_types(Val::Json(None)), Ok((None, None, vec![])));
+        let v = json!([{"mechanical": null}, {"ebike": 4}]);
+        assert_eq!(bike_types(j(&v)), Ok((None, Some(4), vec![])));
+        assert_eq!(
+            bike_types(j(&json!([3, 1]))).unwrap_err().0,
+            Reason::BadNumber
+        );
+        assert_eq!(
+            bike_types(j(&json!([{"ebike": "x"}]))).unwrap_err().0,
+            Reason::BadNumber
+        );
+    }
+}
