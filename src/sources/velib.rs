@@ -898,8 +898,14 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
         info_day: f.partition_date,
         info_t: None,
     };
+    // The csv crate's line numbers do not count the line breaks inside quoted fields: add them.
+    let mut breaks_before = 0u64;
     for rec in &records {
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = rec.position().map(|p| p.line()).unwrap_or(0) + breaks_before;
+        breaks_before += rec
+            .iter()
+            .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+            .sum::<u64>();
         if rec.len() != width {
             r.q.row(SOURCE, None, r.file);
             let detail = format!(
