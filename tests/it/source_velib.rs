@@ -340,7 +340,7 @@ fn merge_order_does_not_change_the_metrics() {
     // the CSV export split in two files by rows (each half is still a snapshot of that time)
     let bytes = support::read(real_csv());
     let lines = support::lines(&bytes);
-    let mut halves = vec![lines[0].clone(), lines[0].clone()];
+    let mut halves = [lines[0].clone(), lines[0].clone()];
     for (i, l) in lines[1..].iter().enumerate() {
         halves[i % 2].extend_from_slice(l);
     }
