@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64};
 use crate::input::{
-    missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem,
+    missing_columns_detail, norm_header, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem,
 };
 use crate::metrics::velib::{
     Report, Static, StationId, StationKey, Status, VelibAcc, POINT_DIGITS, STALE_AFTER_S,
@@ -739,8 +739,25 @@ impl Reader<'_> {
     ) {
         let d = snap.info_day;
         if d.is_some_and(|d| !self.sel.contains(d)) {
+            // Information of a day that is not processed is still joined to the processed days'
+            // status (a station list fetched once a week), but counted in no quality report.
+            let mut scratch = QualityAcc::default();
+            std::mem::swap(self.q, &mut scratch);
+            self.information_row(line, get, snap, who);
+            std::mem::swap(self.q, &mut scratch);
             return;
         }
+        self.information_row(line, get, snap, who);
+    }
+
+    fn information_row<'v>(
+        &mut self,
+        line: u64,
+        get: &dyn Fn(usize) -> Val<'v>,
+        snap: &Snap,
+        who: &str,
+    ) {
+        let d = snap.info_day;
         self.count_row(d, line);
         let key = match self.key(get) {
             Ok(k) => k,
@@ -957,6 +974,53 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
     }
 }
 
+/// The JSON names of every field (canonical name then aliases), exact and normalised.
+struct Names {
+    exact: Vec<Vec<&'static str>>,
+    normed: Vec<Vec<String>>,
+}
+
+impl Names {
+    fn new() -> Names {
+        let exact: Vec<Vec<&'static str>> = COLUMNS
+            .iter()
+            .map(ColumnSpec::names)
+            .chain(JSON_ONLY.iter().map(|n| n.to_vec()))
+            .collect();
+        let normed = exact
+            .iter()
+            .map(|ns| ns.iter().map(|n| norm_header(n)).collect())
+            .collect();
+        Names { exact, normed }
+    }
+}
+
+/// A JSON station record with its keys normalised once (what [`json_field`] does per lookup).
+struct JsonRec<'a> {
+    o: &'a Map<String, Value>,
+    normed: Vec<(String, &'a Value)>,
+    names: &'a Names,
+}
+
+impl<'a> JsonRec<'a> {
+    fn new(o: &'a Map<String, Value>, names: &'a Names) -> JsonRec<'a> {
+        let normed = o.iter().map(|(k, v)| (norm_header(k), v)).collect();
+        JsonRec { o, normed, names }
+    }
+
+    /// Field `i` by its exact names first, then normalised (`numBikesAvailable`, `Capacité`...).
+    fn get(&self, i: usize) -> Val<'a> {
+        let exact = self.names.exact[i].iter().find_map(|n| self.o.get(*n));
+        Val::Json(exact.or_else(|| {
+            let wanted = &self.names.normed[i];
+            self.normed
+                .iter()
+                .find(|(k, _)| wanted.contains(k))
+                .map(|(_, v)| *v)
+        }))
+    }
+}
+
 fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
     let items = match read_json(&f.path) {
         Ok(items) => items,
@@ -965,11 +1029,7 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
             return;
         }
     };
-    let names: Vec<Vec<&'static str>> = COLUMNS
-        .iter()
-        .map(ColumnSpec::names)
-        .chain(JSON_ONLY.iter().map(|n| n.to_vec()))
-        .collect();
+    let names = Names::new();
     // Station records that are not inside a GBFS document: one snapshot together.
     let mut loose: Vec<(u64, Map<String, Value>)> = Vec::new();
     for item in items {
@@ -1003,7 +1063,7 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
                 let looks_like_station = ["station_id", "stationcode", "stationCode"]
                     .iter()
                     .any(|k| o.contains_key(*k))
-                    || json_field(&o, &names[CODE]).is_some();
+                    || json_field(&o, &names.exact[CODE]).is_some();
                 if looks_like_station {
                     loose.push((line, o));
                 } else {
@@ -1022,7 +1082,7 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
         let newest = loose
             .iter()
             .filter_map(|(_, o)| {
-                instant(Val::Json(json_field(o, &names[TIME])))
+                instant(Val::Json(json_field(o, &names.exact[TIME])))
                     .ok()
                     .flatten()
             })
@@ -1035,8 +1095,8 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
             info_t: None,
         };
         for (line, o) in &loose {
-            let get = |i: usize| Val::Json(json_field(o, &names[i]));
-            r.station(*line, &get, &snap, false);
+            let rec = JsonRec::new(o, &names);
+            r.station(*line, &|i| rec.get(i), &snap, false);
         }
     }
 }
@@ -1047,7 +1107,7 @@ fn gbfs_document(
     line: u64,
     doc: &Map<String, Value>,
     stations: Vec<Value>,
-    names: &[Vec<&'static str>],
+    names: &Names,
 ) {
     let updated = match json_field(doc, &SNAPSHOT_TIME) {
         None => None,
@@ -1065,7 +1125,7 @@ fn gbfs_document(
         .iter()
         .filter_map(Value::as_object)
         .filter_map(|o| {
-            instant(Val::Json(json_field(o, &names[TIME])))
+            instant(Val::Json(json_field(o, &names.exact[TIME])))
                 .ok()
                 .flatten()
         })
@@ -1083,8 +1143,8 @@ fn gbfs_document(
     for (i, s) in stations.iter().enumerate() {
         match s {
             Value::Object(o) => {
-                let get = |i: usize| Val::Json(json_field(o, &names[i]));
-                r.station(line, &get, &snap, false);
+                let rec = JsonRec::new(o, names);
+                r.station(line, &|i| rec.get(i), &snap, false);
             }
             other => {
                 let day = snap.day.filter(|d| r.sel.contains(*d));

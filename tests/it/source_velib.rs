@@ -697,3 +697,87 @@ fn files_that_cannot_be_used_are_reported() {
     // 1 CSV row, 1 JSON record, 2 stations
     assert_eq!(c.rows_read, 4);
 }
+
+#[test]
+fn information_of_a_day_not_processed_is_still_joined() {
+    // the station list fetched a week before the status snapshot
+    let mut info = support::json(fixture("station_information.json"));
+    info["lastUpdatedOther"] = Value::from(1_731_400_000u64); // 2024-11-12
+    let dir = support::tree(&[(
+        "station_information.json",
+        serde_json::to_vec(&info).unwrap(),
+    )]);
+    let day = d("2024-11-19");
+    let sel = DaySelection {
+        from: Some(day),
+        to: Some(day),
+    };
+    let mut q = QualityAcc::default();
+    let path = dir.path().join("station_information.json");
+    let mut acc = read_file(&input(&path, "i.json", None), &sel, &mut q);
+    let status = fixture("station_status_a.json");
+    acc.merge(read_file(&input(&status, "a.json", None), &sel, &mut q));
+    let m = metrics(&acc, day, &arrondissements()).unwrap();
+    assert_eq!(m.capacite_totale, 65);
+    // its rows are outside the selection: counted nowhere
+    assert!(
+        q.cells.keys().all(|k| k.1 == Some(day)),
+        "{:?}",
+        q.cells.keys()
+    );
+    assert_eq!(cell(&q, Some(day)).rows_read, 8);
+}
+
+#[test]
+fn opendatasoft_records_are_read_like_the_csv() {
+    // the dataset's API records (technical names), as JSON Lines and as a v2.1 response
+    let r1 = r#"{"stationcode": "16107", "name": "Benjamin Godard - Victor Hugo", "is_installed": "OUI", "capacity": 35, "numdocksavailable": 27, "numbikesavailable": 7, "mechanical": 6, "ebike": 1, "is_renting": "OUI", "is_returning": "OUI", "duedate": "2026-04-06T12:49:36+02:00", "coordonnees_geo": {"lon": 2.275725, "lat": 48.865983}, "nom_arrondissement_communes": "Paris", "code_insee_commune": "75056"}"#;
+    let r2 = r#"{"stationcode": "32304", "name": "Charcot - Benfleet", "is_installed": "OUI", "capacity": 28, "numdocksavailable": 11, "numbikesavailable": 17, "mechanical": 11, "ebike": 6, "is_renting": "OUI", "is_returning": "OUI", "duedate": "2026-04-06T12:46:48+02:00", "coordonnees_geo": {"lon": 2.440523876268, "lat": 48.878370277021}, "nom_arrondissement_communes": "Romainville", "code_insee_commune": "93063"}"#;
+    let jsonl = format!("{r1}\n{r2}\n");
+    let v21 = format!(r#"{{"total_count": 2, "results": [{r1}, {r2}]}}"#);
+    let dir = support::tree(&[
+        ("velib.jsonl", jsonl.into_bytes()),
+        ("velib-v21.json", v21.into_bytes()),
+    ]);
+    let idx = arrondissements();
+    let day = d("2026-04-06");
+    let mut expected = None;
+    for name in ["velib.jsonl", "velib-v21.json"] {
+        let mut q = QualityAcc::default();
+        let acc = read(&dir.path().join(name), name, &mut q);
+        assert!(!q.has_rejects(), "{q:?}");
+        let m = metrics(&acc, day, &idx).unwrap();
+        // 7 + 17 bikes over 35 + 28 docks
+        assert_eq!(
+            (m.nombre_stations, m.velos_disponibles, m.capacite_totale),
+            (2, 24, 63)
+        );
+        let groups: Vec<&str> = m
+            .par_arrondissement
+            .iter()
+            .map(|g| g.arrondissement.as_str())
+            .collect();
+        assert_eq!(groups, vec!["75016", "Romainville"]);
+        assert_eq!(
+            acc.station_ids(day),
+            BTreeSet::from(["16107".into(), "32304".into()])
+        );
+        match &expected {
+            None => expected = Some(m),
+            Some(e) => assert_eq!(e, &m),
+        }
+    }
+    // the same station from the CSV export and the GBFS feed on one day is counted once
+    let mut q = QualityAcc::default();
+    let mut acc = read(&dir.path().join("velib.jsonl"), "velib.jsonl", &mut q);
+    let gbfs = r#"{"lastUpdatedOther": 1775472600, "data": {"stations": [{"station_id": 213688169, "num_bikes_available": 9, "num_bikes_available_types": [{"mechanical": 9}, {"ebike": 0}], "num_docks_available": 26, "is_installed": 1, "is_renting": 1, "is_returning": 1, "last_reported": 1775472500, "stationCode": "16107"}]}}"#;
+    let dir2 = support::tree(&[("station_status.json", gbfs.as_bytes().to_vec())]);
+    acc.merge(read(
+        &dir2.path().join("station_status.json"),
+        "s.json",
+        &mut q,
+    ));
+    let m = metrics(&acc, day, &idx).unwrap();
+    // 1775472500 = 2026-04-06T12:48:20+02:00 is older than the record of 12:49:36: 7 + 17
+    assert_eq!((m.nombre_stations, m.velos_disponibles), (2, 24));
+}
