@@ -9,7 +9,10 @@
 //! snapshot belongs to the snapshot's Paris day: the day of `lastUpdatedOther` (or `last_updated`),
 //! else the file's `dt=` partition date, else the day of the newest `last_reported`. A station
 //! whose `last_reported` is more than 24 h older than the snapshot (`lastUpdatedOther`, else the
-//! newest `last_reported`) is stale. `num_bikes_available_types` is Vélib's array of single-key
+//! newest `last_reported`) is stale; a status without `last_reported` is taken as reported at the
+//! snapshot time (and counted as a missing value). Information records belong to the day of their
+//! `lastUpdatedOther`, else the partition date, else to no day (then they serve every day).
+//! `num_bikes_available_types` is Vélib's array of single-key
 //! objects (`[{"mechanical": 3}, {"ebike": 1}]`); an object is accepted too.
 //!
 //! **CSV export** (`;`, BOM, CRLF, 14 or 15 columns): the file is **one snapshot** whose rows carry
@@ -21,10 +24,20 @@
 //! the dataset's technical names (`stationcode`, `numbikesavailable`, `duedate`...) are read the
 //! same way.
 //!
-//! Quality: one row per station record; a bad number, a bad date or a missing id rejects the row;
-//! an unknown flag or a bad point is a warning; empty values are counted as missing; the station
-//! state (`en service`, `hors service`, `obsolete`) and repaired double-encoded names go to the
-//! categories.
+//! Day selection: status rows of a day outside the run's selection are skipped silently; the
+//! information records of such a day are still kept for the join (a station list fetched on
+//! another day is still the best description of the stations), but counted in no quality report.
+//!
+//! Quality: one row per station record (status or information); a bad count, a bad date or a
+//! missing id rejects the row; an unknown flag or bike type and a bad point are warnings; empty
+//! values are counted as missing (`velos_disponibles`, `bornettes_libres`, `velos_mecaniques`,
+//! `velos_electriques`, `station_installee`, `station_en_location`, `last_reported`, and for rows
+//! that describe their own station `capacite` / `coordonnees`); the station state (`etat: en
+//! service`, `etat: hors service`, `etat: obsolete ...`), rows whose total bikes differ from
+//! mechanical + electric, and repaired names go to the categories. Names double-encoded in UTF-8
+//! (the real `station_information.json` has `Stade CharlÃƒÂ©ty`) are repaired. CSV samples give
+//! the physical line (the csv crate does not count line breaks inside quoted fields); a GBFS
+//! station's samples give its document's line and its `station_id`.
 
 use std::borrow::Cow;
 
