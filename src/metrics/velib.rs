@@ -178,7 +178,7 @@ impl<T: Ord> Copies<T> {
 
     /// Order-free: counts add up, the kept value is the max, the flag is an OR.
     fn absorb(&mut self, o: Copies<T>, same: impl Fn(&T, &T) -> bool) {
-        self.n += o.n;
+        self.n = self.n.saturating_add(o.n);
         self.conflict = self.conflict || o.conflict || !same(&self.kept, &o.kept);
         if o.kept > self.kept {
             self.kept = o.kept;
@@ -396,7 +396,8 @@ fn rate(bikes: u64, capacity: u64) -> Option<f64> {
         return None;
     }
     // round(bikes * 10_000 / capacity) / 100, in integers
-    let hundredths = (2 * bikes * 10_000 + capacity) / (2 * capacity);
+    let (b, c) = (u128::from(bikes), u128::from(capacity));
+    let hundredths = (2 * b * 10_000 + c) / (2 * c);
     Some(hundredths as f64 / 100.0)
 }
 

@@ -588,17 +588,16 @@ impl Reader<'_> {
         let (t, day, stale) = match (t, snap.t) {
             (Some(t), reference) => {
                 let stale = reference.is_some_and(|r| r > t.saturating_add(STALE_AFTER_S));
-                let day = if snap.own_day && !stale {
-                    Some(paris_day(t))
-                } else {
-                    snap.day.or(Some(paris_day(t)))
+                let day = match snap.day {
+                    Some(d) if stale || !snap.own_day => d,
+                    _ => paris_day(t),
                 };
                 (t, day, stale)
             }
             // No report time of its own: the snapshot's (GBFS), counted as missing.
             (None, Some(reference)) if !snap.own_day => {
                 let day = snap.day.unwrap_or_else(|| paris_day(reference));
-                (reference, Some(day), false)
+                (reference, day, false)
             }
             (None, _) => {
                 let day = if snap.own_day { None } else { snap.day };
@@ -606,23 +605,21 @@ impl Reader<'_> {
                     return;
                 }
                 self.count_row(day, line);
-                let bad = (
-                    Reason::UnparseableDate,
-                    "empty, and no snapshot time".into(),
-                );
+                let detail = if snap.own_day {
+                    "empty"
+                } else {
+                    "empty, and the snapshot has no time"
+                };
+                let bad = (Reason::UnparseableDate, detail.to_string());
                 self.reject(day, line, who, bad, TIME);
                 return;
             }
         };
-        let day = day.expect("a report time gives a day");
         if !self.sel.contains(day) {
             return;
         }
         let d = Some(day);
         self.count_row(d, line);
-        if no_time {
-            self.q.missing(SOURCE, d, "last_reported");
-        }
         let key = match self.key(get) {
             Ok(k) => k,
             Err(e) => {
@@ -630,6 +627,9 @@ impl Reader<'_> {
                 return;
             }
         };
+        if no_time {
+            self.q.missing(SOURCE, d, "last_reported");
+        }
         let mut nums = [None; 5];
         for (slot, i) in nums.iter_mut().zip([BIKES, DOCKS, MECH, EBIKE, CAPACITY]) {
             match count(get(i)) {
