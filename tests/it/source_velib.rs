@@ -781,3 +781,72 @@ fn opendatasoft_records_are_read_like_the_csv() {
     // 1775472500 = 2026-04-06T12:48:20+02:00 is older than the record of 12:49:36: 7 + 17
     assert_eq!((m.nombre_stations, m.velos_disponibles), (2, 24));
 }
+
+#[test]
+fn odd_inputs_are_counted_never_fatal() {
+    let header = "Identifiant station;Nom station;Nombre total vélos disponibles;Actualisation de la donnée\r\n";
+    let mut csv = header.as_bytes().to_vec();
+    // a Latin-1 name (kept with a warning), a Latin-1 id (rejected)
+    csv.extend_from_slice(b"1;Caf\xe9;3;2026-04-06T12:00:00+02:00\r\n");
+    csv.extend_from_slice(b"\xe9;X;3;2026-04-06T12:00:00+02:00\r\n");
+    csv.extend_from_slice(b";Sans id;3;2026-04-06T12:00:00+02:00\r\n");
+    csv.extend_from_slice(b"4;Vide;;\r\n");
+    let gbfs = br#"{"data": null}
+{"data": {"stations": null}}
+{"last_updated": 1732004538, "data": {"stations": [
+  {"station_id": null, "num_bikes_available": 1},
+  {"station_id": {"x": 1}, "num_bikes_available": 1},
+  {"station_id": 7, "num_bikes_available": 1, "num_bikes_available_types": [[1]]},
+  {"station_id": 8, "num_bikes_available": 1, "last_reported": 1e20},
+  {"station_id": 9, "num_bikes_available": -1},
+  {"station_id": 10, "num_bikes_available": 2, "is_installed": "??", "lat": 95, "lon": 2},
+  {"station_id": 11, "lat": 48.8, "lon": 2.3, "capacity": 2.5}
+]}}
+{"_raw": "<html>502</html>"}
+"#;
+    let dir = support::tree(&[
+        ("velib-odd.csv", csv),
+        ("station_status_odd.json", gbfs.to_vec()),
+    ]);
+    let mut q = QualityAcc::default();
+    let acc = read(&dir.path().join("velib-odd.csv"), "velib-odd.csv", &mut q);
+    let day = d("2026-04-06");
+    let c = cell(&q, Some(day));
+    // rows 1 and ";Sans id" are on the day; the Latin-1 id and the empty date are undated
+    assert_eq!((c.rows_read, c.rows_rejected), (2, 1));
+    assert_eq!(c.warnings[&Reason::InvalidUtf8Text], 1);
+    assert_eq!(c.rejects[&Reason::MissingKey], 1);
+    let u = cell(&q, None);
+    assert_eq!(u.rejects[&Reason::InvalidUtf8], 1);
+    assert_eq!(u.rejects[&Reason::UnparseableDate], 1);
+    assert_eq!(
+        metrics(&acc, day, &arrondissements())
+            .unwrap()
+            .nombre_stations,
+        1
+    );
+
+    let mut q = QualityAcc::default();
+    let acc = read(
+        &dir.path().join("station_status_odd.json"),
+        "s.json",
+        &mut q,
+    );
+    let day = d("2024-11-19");
+    let c = cell(&q, Some(day));
+    // 7 stations: 2 without a usable id, 7's types, 8's date, 9's count and 11's capacity
+    // rejected; 10 used with two warnings (unknown flag, latitude 95)
+    assert_eq!((c.rows_read, c.rows_rejected), (7, 6), "{c:?}");
+    assert_eq!(c.warnings[&Reason::UnknownState], 1);
+    assert_eq!(c.warnings[&Reason::BadPoint], 1);
+    assert_eq!(c.rejects[&Reason::MissingKey], 2);
+    assert_eq!(c.rejects[&Reason::DateOutOfRange], 1);
+    assert_eq!(c.rejects[&Reason::ValueOutOfRange], 1);
+    assert_eq!(c.rejects[&Reason::BadNumber], 2);
+    let u = cell(&q, None);
+    // `data: null`, `stations: null`, the `_raw` body
+    assert_eq!((u.rows_read, u.rows_rejected), (3, 3));
+    assert_eq!(u.rejects[&Reason::IngestedNonJson], 1);
+    let m = metrics(&acc, day, &arrondissements()).unwrap();
+    assert_eq!((m.nombre_stations, m.velos_disponibles), (1, 2));
+}
