@@ -15,7 +15,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/real/batch"
 cp "$REAL/comptages-routiers-permanents/crp_washington_louisgthier.csv" "$work/real/batch/comptages-routiers-permanents.csv"
 cp "$REAL/geo/arrondissements-paris.geojson" "$work/real/batch/"
-target/release/examples/generate --out "$work/gen" --arcs "$ARCS" --days "$DAYS" --no-api 2>/dev/null
+target/release/examples/generate --out "$work/gen" --arcs "$ARCS" --days "$DAYS" --no-api --comptages-only 2>/dev/null
 
 measure() { # label raw jobs
   local label=$1 raw=$2 jobs=$3 best="" rss="" rows bytes

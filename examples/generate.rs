@@ -25,9 +25,9 @@ struct Args {
     /// No API snapshots.
     #[arg(long)]
     no_api: bool,
-    /// Also write the other datasets (bikes, works, disruptions, weather, Vélib).
+    /// Road counters and their reference files only (no bikes, works, disruptions, weather, Vélib).
     #[arg(long)]
-    all_datasets: bool,
+    comptages_only: bool,
 }
 
 fn main() -> std::io::Result<()> {
@@ -42,7 +42,7 @@ fn main() -> std::io::Result<()> {
     if a.no_api {
         o.api_hours.clear();
     }
-    o.other_datasets |= a.all_datasets;
+    o.other_datasets = !a.comptages_only;
     let rows = write_tree(&a.out, &o)?;
     eprintln!("wrote {} road-counter rows under {}", rows, a.out.display());
     Ok(())

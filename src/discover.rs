@@ -40,18 +40,9 @@ impl Dataset {
         }
     }
 
-    /// Datasets this version turns into metrics.
+    /// Datasets this version turns into metrics (all of them now; kept for new datasets).
     pub fn is_processed(self) -> bool {
-        matches!(
-            self,
-            Dataset::Comptages
-                | Dataset::Referentiel
-                | Dataset::Arrondissements
-                | Dataset::Bikes
-                | Dataset::Chantiers
-                | Dataset::Weather
-                | Dataset::Traffic
-        )
+        true
     }
 }
 

@@ -78,8 +78,7 @@ impl Default for GenOptions {
             empty_rate: 0.04,
             api_hours: vec![8, 9],
             reference_files: true,
-            // Switched on once every dataset is processed (issue 3).
-            other_datasets: false,
+            other_datasets: true,
         }
     }
 }
@@ -616,10 +615,17 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
         let mut ds = Vec::new();
         for (i, (mode, code, mode_name)) in lines.iter().enumerate() {
             let begin = *day - Duration::days(i as i64 % 2);
-            let prio = [60, 30, 10, 30, 60][i];
+            // Navitia's own priority runs backwards (0 = strongest); the effect is what counts.
+            let (prio, effect, name) = [
+                (0, "NO_SERVICE", "bloquante"),
+                (30, "SIGNIFICANT_DELAYS", "perturbée"),
+                (50, "OTHER_EFFECT", "information"),
+                (30, "SIGNIFICANT_DELAYS", "perturbée"),
+                (0, "NO_SERVICE", "bloquante"),
+            ][i];
             ds.push(json!({
                 "id": format!("d{:03}-{}", i, day.format("%m%d")), "disruption_id": format!("dis-{i}"), "status": "active",
-                "severity": {"name": if prio >= 50 { "bloquante" } else { "perturbée" }, "effect": "SIGNIFICANT_DELAYS", "color": "#FF0000", "priority": prio},
+                "severity": {"name": name, "effect": effect, "color": "#FF0000", "priority": prio},
                 "application_periods": [
                     {"begin": format!("{}T{:02}0000", begin.format("%Y%m%d"), 6 + i), "end": format!("{}T{:02}3000", day.format("%Y%m%d"), 9 + 2 * i)},
                     {"begin": format!("{}T{:02}0000", day.format("%Y%m%d"), 8 + i), "end": format!("{}T{:02}0000", day.format("%Y%m%d"), 10 + 2 * i)},

@@ -1,8 +1,10 @@
 //! Reading raw files: CSV headers by name (with aliases) and JSON / JSON Lines record streams.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -137,10 +139,96 @@ pub fn sniff_delimiter(first_line: &[u8]) -> u8 {
     }
 }
 
-/// An opened CSV file: the reader positioned after the header, and the header fields.
+/// A `Read` over a file that keeps the bytes it handed out until a [`LineTracker`] has counted
+/// their line breaks (a few MB at most: the CSV reader's look-ahead).
+pub struct Tap {
+    file: File,
+    state: Arc<Mutex<TapState>>,
+}
+
+#[derive(Default)]
+struct TapState {
+    /// (offset of the first byte, bytes), in file order.
+    chunks: VecDeque<(u64, Vec<u8>)>,
+    end: u64,
+}
+
+impl Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            let mut s = self.state.lock().expect("tap lock");
+            let start = s.end;
+            s.chunks.push_back((start, buf[..n].to_vec()));
+            s.end += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// Exact physical line numbers of CSV records, from their byte offsets. The csv crate's own
+/// line numbers are one short for a record that follows a CRLF (it counts the LF with the next
+/// record), which would put every sample of a CRLF export on the wrong line.
+pub struct LineTracker {
+    state: Arc<Mutex<TapState>>,
+    cursor: u64,
+    line: u64,
+}
+
+impl LineTracker {
+    /// The line on which the record starting at `byte` begins. Offsets must not decrease.
+    pub fn line_at(&mut self, byte: u64) -> u64 {
+        let mut s = self.state.lock().expect("tap lock");
+        // Line breaks between the last position and this one.
+        for (start, data) in s.chunks.iter() {
+            let end = start + data.len() as u64;
+            if end <= self.cursor || *start >= byte {
+                continue;
+            }
+            let from = (self.cursor.max(*start) - start) as usize;
+            let to = (byte.min(end) - start) as usize;
+            self.line += memchr::memchr_iter(b'\n', &data[from..to]).count() as u64;
+        }
+        self.cursor = self.cursor.max(byte);
+        // A record position may point at the LF of the previous CRLF (or at blank lines):
+        // the record itself starts after them.
+        'skip: for (start, data) in s.chunks.iter() {
+            let end = start + data.len() as u64;
+            if end <= self.cursor {
+                continue;
+            }
+            for &b in &data[(self.cursor - start) as usize..] {
+                match b {
+                    b'\n' => self.line += 1,
+                    b'\r' => {}
+                    _ => break 'skip,
+                }
+                self.cursor += 1;
+            }
+        }
+        let cursor = self.cursor;
+        while s
+            .chunks
+            .front()
+            .is_some_and(|(start, d)| start + d.len() as u64 <= cursor)
+        {
+            s.chunks.pop_front();
+        }
+        self.line
+    }
+
+    /// The line of a csv record or error position (0 when unknown).
+    pub fn line_of(&mut self, pos: Option<&csv::Position>) -> u64 {
+        pos.map(|p| self.line_at(p.byte())).unwrap_or(0)
+    }
+}
+
+/// An opened CSV file: the reader positioned after the header, the header fields, and the
+/// tracker giving each record's physical line.
 pub struct CsvInput {
-    pub reader: csv::Reader<BufReader<File>>,
+    pub reader: csv::Reader<Tap>,
     pub header: Vec<String>,
+    pub lines: LineTracker,
 }
 
 /// Opens a CSV file, sniffs its delimiter and reads its header (BOM stripped).
@@ -170,12 +258,22 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
     let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let delim = sniff_delimiter(first_line);
     let f = File::open(path).map_err(io)?;
+    let state = Arc::new(Mutex::new(TapState::default()));
+    let tap = Tap {
+        file: f,
+        state: state.clone(),
+    };
+    let lines = LineTracker {
+        state,
+        cursor: 0,
+        line: 1,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delim)
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 20)
-        .from_reader(BufReader::with_capacity(1 << 20, f));
+        .from_reader(tap);
     let mut rec = csv::ByteRecord::new();
     match reader.read_byte_record(&mut rec) {
         Ok(true) => {}
@@ -193,11 +291,15 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
         .map(|f| std::str::from_utf8(f).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| FileError::new(1, Reason::InvalidUtf8, "header is not UTF-8"))?;
-    Ok(CsvInput { reader, header })
+    Ok(CsvInput {
+        reader,
+        header,
+        lines,
+    })
 }
 
 /// Counts the data records left in a CSV reader (to report how many rows a failed file held).
-pub fn count_remaining(reader: &mut csv::Reader<BufReader<File>>) -> u64 {
+pub fn count_remaining(reader: &mut csv::Reader<Tap>) -> u64 {
     let mut rec = csv::ByteRecord::new();
     let mut n = 0;
     while let Ok(true) = reader.read_byte_record(&mut rec) {
@@ -476,5 +578,26 @@ mod tests {
         );
         let items = parse_json_bytes(b"[1, {\"a\": 1}]").unwrap();
         assert_eq!(lines(&items), vec![(1, false), (1, true)]);
+    }
+
+    #[test]
+    fn physical_lines_with_crlf_lf_and_multiline_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        // header, A, B spanning two lines (CRLF inside quotes), blank line, C with LF, D
+        let body = b"h1;h2\r\na;1\r\n\"b\r\nb\";2\r\n\r\nc;3\nd;4\r\n";
+        let p = dir.path().join("x.csv");
+        std::fs::write(&p, body).unwrap();
+        let mut input = open_csv(&p).unwrap();
+        let mut rec = csv::ByteRecord::new();
+        let mut got = Vec::new();
+        while input.reader.read_byte_record(&mut rec).unwrap() {
+            let line = input.lines.line_of(rec.position());
+            got.push((String::from_utf8_lossy(&rec[0]).into_owned(), line));
+        }
+        let want: Vec<(String, u64)> = [("a", 2), ("b\r\nb", 3), ("c", 6), ("d", 7)]
+            .iter()
+            .map(|(s, l)| (s.to_string(), *l))
+            .collect();
+        assert_eq!(got, want);
     }
 }

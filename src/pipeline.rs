@@ -181,6 +181,7 @@ fn report_view(m: &cm::ComptagesMetrics) -> Value {
 
 /// Reads every file of one dataset in parallel into one merged accumulator and its quality.
 fn read_all<A: Default + Send>(
+    source: &'static str,
     files: Vec<&InputFile>,
     sel: &DaySelection,
     read: fn(&InputFile, &DaySelection, &mut QualityAcc) -> A,
@@ -191,6 +192,7 @@ fn read_all<A: Default + Send>(
         .map(|f| {
             let mut q = QualityAcc::default();
             let a = read(f, sel, &mut q);
+            q.note_file(source, &f.rel);
             (a, q)
         })
         .reduce(
@@ -230,6 +232,7 @@ impl Others {
             to: sel.to,
         };
         let (a, q) = read_all(
+            bikes::SOURCE,
             files(Dataset::Bikes),
             &bikes_sel,
             bikes::read_file,
@@ -238,6 +241,7 @@ impl Others {
         o.bikes = a;
         quality.merge(q);
         let (a, q) = read_all(
+            chantiers::SOURCE,
             files(Dataset::Chantiers),
             sel,
             chantiers::read_file,
@@ -246,6 +250,7 @@ impl Others {
         o.chantiers = a;
         quality.merge(q);
         let (a, q) = read_all(
+            traffic::SOURCE,
             files(Dataset::Traffic),
             sel,
             traffic::read_file,
@@ -254,6 +259,7 @@ impl Others {
         o.traffic = a;
         quality.merge(q);
         let (a, q) = read_all(
+            weather::SOURCE,
             files(Dataset::Weather),
             sel,
             weather::read_file,
@@ -262,6 +268,7 @@ impl Others {
         o.weather = a;
         quality.merge(q);
         let (a, q) = read_all(
+            velib::SOURCE,
             files(Dataset::Velib),
             sel,
             velib::read_file,
@@ -378,7 +385,11 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     let out = pool.install(|| {
         files
             .par_iter()
-            .map(|f| comptages::read_file(f, &settings.days, &inc))
+            .map(|f| {
+                let mut out = comptages::read_file(f, &settings.days, &inc);
+                out.quality.note_file(comptages::SOURCE, &f.rel);
+                out
+            })
             .reduce(comptages::FileOutput::default, comptages::FileOutput::merge)
     });
     pb.finish_and_clear();

@@ -231,6 +231,18 @@ impl QualityAcc {
         );
     }
 
+    /// Makes sure a file that was read appears in the report, even with no row at all (it is
+    /// then listed under the source's undated cell).
+    pub fn note_file(&mut self, source: &'static str, file: &str) {
+        let listed = self
+            .cells
+            .iter()
+            .any(|((s, _), c)| *s == source && c.files.contains(file));
+        if !listed {
+            self.cell(source, None).files.insert(file.to_string());
+        }
+    }
+
     pub fn missing(&mut self, source: &'static str, day: Option<NaiveDate>, field: &'static str) {
         *self.cell(source, day).missing.entry(field).or_default() += 1;
     }

@@ -25,7 +25,7 @@ pub fn arc_order(a: &str, b: &str) -> Ordering {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DayDuplicates {
     pub count: u64,
-    /// Repeats whose values differed from the kept row.
+    /// Keys (e.g. arc and instant) whose repeated rows differed from each other.
     pub conflicting: u64,
     /// A few of them, e.g. `counter X at 2025-11-04T08:00:00+01:00` (at most 20).
     pub samples: Vec<String>,

@@ -236,13 +236,17 @@ fn read_csv(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> BikesAcc {
     };
     let width = input.header.len();
     let mut reader = input.reader;
+    let mut lines = input.lines;
     let mut rec = csv::ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut rec) {
-            Ok(true) => csv_record(&mut acc, q, file, &rec, &cols, width, sel),
+            Ok(true) => {
+                let line = lines.line_of(rec.position());
+                csv_record(&mut acc, q, file, line, &rec, &cols, width, sel)
+            }
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = lines.line_of(e.position());
                 q.row(SOURCE, None, file);
                 q.problem(SOURCE, None, file, line, Reason::ReadError, e.to_string());
                 break;
@@ -256,12 +260,12 @@ fn csv_record(
     acc: &mut BikesAcc,
     q: &mut QualityAcc,
     file: &str,
+    line: u64,
     rec: &csv::ByteRecord,
     cols: &[Option<usize>],
     width: usize,
     sel: &DaySelection,
 ) {
-    let line = rec.position().map(|p| p.line()).unwrap_or(0);
     if rec.len() != width {
         q.row(SOURCE, None, file);
         let detail = format!(

@@ -344,17 +344,16 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
         }
     };
     let width = input.header.len();
-    let lines = LineFix::new(&f.path);
     let mut rec = csv::ByteRecord::new();
     loop {
         match input.reader.read_byte_record(&mut rec) {
             Ok(true) => {
-                let line = lines.line(&rec);
+                let line = input.lines.line_of(rec.position());
                 csv_record(&mut acc, q, file, line, &rec, &cols, width)
             }
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = input.lines.line_of(e.position());
                 q.row(SOURCE, None, file);
                 q.problem(SOURCE, None, file, line, Reason::ReadError, e.to_string());
                 break;
@@ -362,41 +361,6 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
         }
     }
     acc
-}
-
-/// The line a CSV record starts on. The csv crate reports, for a record that follows a CRLF
-/// terminator, the position of that terminator's `\n` (so the previous line); the file's bytes
-/// tell when that happened. Chantiers exports are small (about 500 KB): they are read once more
-/// for this; above [`LineFix::MAX`] bytes the csv crate's lines are used as they are.
-struct LineFix {
-    bytes: Vec<u8>,
-}
-
-impl LineFix {
-    const MAX: u64 = 64 << 20;
-
-    fn new(path: &std::path::Path) -> LineFix {
-        let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= Self::MAX);
-        let bytes = if small {
-            std::fs::read(path).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        LineFix { bytes }
-    }
-
-    fn line(&self, rec: &csv::ByteRecord) -> u64 {
-        match rec.position() {
-            Some(p) => {
-                let at_lf = usize::try_from(p.byte())
-                    .ok()
-                    .and_then(|b| self.bytes.get(b))
-                    .is_some_and(|b| *b == b'\n');
-                p.line() + u64::from(at_lf)
-            }
-            None => 0,
-        }
-    }
 }
 
 fn csv_record(

@@ -312,7 +312,9 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
     };
     let width = input.header.len();
     let mut reader = input.reader;
-    let (tx, rx) = sync_channel::<Vec<csv::ByteRecord>>(4);
+    let mut lines = input.lines;
+    // Batches of (record, physical line).
+    let (tx, rx) = sync_channel::<Vec<(csv::ByteRecord, u64)>>(4);
     std::thread::scope(|s| {
         let file_r = file.clone();
         let reader_thread = s.spawn(move || -> (QualityAcc, u64) {
@@ -324,13 +326,16 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
                 while batch.len() < BATCH {
                     let mut rec = csv::ByteRecord::new();
                     match reader.read_byte_record(&mut rec) {
-                        Ok(true) => batch.push(rec),
+                        Ok(true) => {
+                            let line = lines.line_of(rec.position());
+                            batch.push((rec, line));
+                        }
                         Ok(false) => {
                             done = true;
                             break;
                         }
                         Err(e) => {
-                            let line = e.position().map(|p| p.line()).unwrap_or(0);
+                            let line = lines.line_of(e.position());
                             q.row(SOURCE, None, &file_r);
                             q.problem(
                                 SOURCE,
@@ -362,8 +367,8 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
             .into_iter()
             .par_bridge()
             .fold(FileOutput::default, |mut o, batch| {
-                for rec in &batch {
-                    csv_record(&mut o, &file, rec, &cols, width, sel);
+                for (rec, line) in &batch {
+                    csv_record(&mut o, &file, *line, rec, &cols, width, sel);
                 }
                 o
             })
@@ -378,12 +383,12 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
 fn csv_record(
     out: &mut FileOutput,
     file: &Arc<str>,
+    line: u64,
     rec: &csv::ByteRecord,
     cols: &[Option<usize>],
     width: usize,
     sel: &DaySelection,
 ) {
-    let line = rec.position().map(|p| p.line()).unwrap_or(0);
     if rec.len() != width {
         out.quality.row(SOURCE, None, file);
         let detail = format!(

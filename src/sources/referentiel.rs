@@ -159,7 +159,7 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = input.lines.line_of(e.position());
                 q.row(SOURCE, None, &f.rel);
                 let reason = if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
                     Reason::InvalidUtf8
@@ -173,7 +173,7 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
                 break;
             }
         }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = input.lines.line_of(rec.position());
         if rec.len() != width {
             q.row(SOURCE, None, &f.rel);
             let detail = format!("expected {width} fields, found {}", rec.len());

@@ -892,10 +892,13 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
     loop {
         let mut rec = csv::ByteRecord::new();
         match input.reader.read_byte_record(&mut rec) {
-            Ok(true) => records.push(rec),
+            Ok(true) => {
+                let line = input.lines.line_of(rec.position());
+                records.push((rec, line));
+            }
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = input.lines.line_of(e.position());
                 read_error = Some((line, e.to_string()));
                 break;
             }
@@ -917,8 +920,8 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
     // The snapshot: the newest update time of the file.
     let newest = records
         .iter()
-        .filter(|rec| rec.len() == width)
-        .filter_map(|rec| std::str::from_utf8(raw(&cols, rec, TIME)?).ok())
+        .filter(|(rec, _)| rec.len() == width)
+        .filter_map(|(rec, _)| std::str::from_utf8(raw(&cols, rec, TIME)?).ok())
         .filter_map(|s| instant(Val::Text(s)).ok().flatten())
         .max();
     let snap = Snap {
@@ -928,14 +931,8 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
         info_day: f.partition_date,
         info_t: None,
     };
-    // The csv crate's line numbers do not count the line breaks inside quoted fields: add them.
-    let mut breaks_before = 0u64;
-    for rec in &records {
-        let line = rec.position().map(|p| p.line()).unwrap_or(0) + breaks_before;
-        breaks_before += rec
-            .iter()
-            .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
-            .sum::<u64>();
+    for (rec, line) in &records {
+        let (rec, line) = (rec, *line);
         if rec.len() != width {
             r.q.row(SOURCE, None, r.file);
             let detail = format!(

@@ -132,16 +132,13 @@ fn env_vars_and_dotenv_configure_paths() {
 }
 
 #[test]
-fn unprocessed_datasets_are_listed_not_dropped() {
+fn unknown_files_are_listed_not_dropped() {
     let raw = tree(&[
         (
             "api/bikes/dt=2025-11-04/hour=02/bikes.json",
             b"{\"results\": []}".to_vec(),
         ),
-        (
-            "batch/chantiers-perturbants.csv",
-            b"Identifiant;x\n".to_vec(),
-        ),
+        ("api/parking/dt=2025-11-04/parking.json", b"[]".to_vec()),
         ("batch/notes.txt", b"hello".to_vec()),
     ]);
     let dir = tempfile::tempdir().unwrap();
@@ -149,16 +146,20 @@ fn unprocessed_datasets_are_listed_not_dropped() {
     let o = process(raw.path(), &out, &["--json"]);
     let s: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        s["files_not_processed"]["bikes"][0],
-        "api/bikes/dt=2025-11-04/hour=02/bikes.json"
+        s["files_not_processed"],
+        serde_json::json!({}),
+        "every known dataset is processed"
     );
     assert_eq!(
-        s["files_not_processed"]["chantiers"][0],
-        "batch/chantiers-perturbants.csv"
+        s["files_ignored"],
+        serde_json::json!(["api/parking/dt=2025-11-04/parking.json", "batch/notes.txt"])
     );
-    assert_eq!(s["files_ignored"][0], "batch/notes.txt");
     let run = json(out.join("quality/quality_report_run.json"));
-    assert_eq!(run["files_not_processed"], s["files_not_processed"]);
+    assert_eq!(run["files_ignored"], s["files_ignored"]);
+    assert_eq!(
+        run["totals"]["bikes"]["files_read"],
+        serde_json::json!(["api/bikes/dt=2025-11-04/hour=02/bikes.json"])
+    );
 }
 
 #[test]
