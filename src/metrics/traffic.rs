@@ -21,25 +21,48 @@
 //!   decimals): overlapping periods are not counted twice and a one-year period gives at most
 //!   the day's length (24 h, 23 h or 25 h on DST days). A period without an end lasts to the end
 //!   of the day.
-//! - **Priority** = `severity.priority` as given (Navitia), `0` when the severity or its
-//!   priority is null or missing (with a quality warning, instead of the prototype's crash).
-//!   PRIM string severities: see [`prim_severity_priority`].
-//! - **Severity buckets** over the disruptions counted for D: `CRITIQUE` priority ≥ 50,
+//! - **Severity score** (larger = more severe, on the prototype's 0..60 scale), used for the
+//!   buckets, the alerts and `reliability_index`. It is NOT Navitia's `severity.priority`, which
+//!   runs backwards ("0 is the strongest priority") and is set per contributor: in the real IDFM
+//!   response the `bloquante` / `NO_SERVICE` impacts have priority 0 and the `perturbée` ones 30.
+//!   The score is, in this order:
+//!   1. from the GTFS-RT style **effect** when there is one (Navitia `severity.effect`, PRIM
+//!      `severity.effect` or top-level `effect`), see [`effect_score`]: `NO_SERVICE` 60;
+//!      `REDUCED_SERVICE`, `SIGNIFICANT_DELAYS` 30; `DETOUR`, `MODIFIED_SERVICE`, `STOP_MOVED`
+//!      15; `ADDITIONAL_SERVICE`, `OTHER_EFFECT`, `UNKNOWN_EFFECT` and the other GTFS-RT effects
+//!      (`NO_EFFECT`, `ACCESSIBILITY_ISSUE`) 0. A value that is not a GTFS-RT effect at all is
+//!      not an effect: the next rules apply (and it is named in the warning if none does);
+//!   2. else the PRIM string severity, see [`prim_severity_score`]: `BLOQUANTE` 60, `PERTURBEE`
+//!      30, `INFORMATION` 0;
+//!   3. else a numeric priority, only where the source is known to use "larger = more severe":
+//!      the PRIM bulk feed (a bare number as `severity`, or `severity.priority` in a PRIM record:
+//!      camelCase fields or a `lastUpdatedDate` wrapper). A Navitia `severity.priority` alone is
+//!      not a score;
+//!   4. else 0, with a quality warning (`unknown_state`), and the disruption is counted in
+//!      `disruptions_severity_unknown` (null or missing severity: the prototype crashed).
+//!
+//!   The raw `severity.priority` (or a bare numeric severity) stays visible: each alert carries
+//!   it as `navitia_priority` (null when there is none).
+//! - **Severity buckets** over the disruptions counted for D: `CRITIQUE` score ≥ 50,
 //!   `ELEVEE` ≥ 30, `MOYENNE` ≥ 15, `FAIBLE` below.
 //! - **Impacted lines**: from the structured impacted objects, named by [`line_label`]; the text
 //!   scan [`lines_in_text`] is only a fallback for disruptions that have no structured impacted
 //!   object at all (or whose objects name lines by bare ids). `top_lignes_impactees` = number of
 //!   disruptions counted for D per line (a line once per disruption), top 10 by count, then by
 //!   line in [`line_order`].
-//! - **Alerts**: disruptions counted for D with priority ≥ 50 or a duration on D over 2 h,
-//!   except those with priority < 30 and no line; sorted by priority desc, duration desc, id.
+//! - **Alerts** `{id, priority, duration_hours, lignes, navitia_priority}` (`priority` = the
+//!   score): disruptions counted for D with score ≥ 50 or a duration on D over 2 h, except those
+//!   with score < 30 and no line; sorted by score desc, duration desc, id.
 //! - `reliability_index`: see [`reliability_index`].
 //!
 //! # Known limits
-//! - Navitia documents `severity.priority` as "0 is the strongest priority"; the buckets (kept
-//!   from the prototype) read larger as more severe. In the real IDFM response the blocking
-//!   impacts (`bloquante`, effect `NO_SERVICE`) have priority 0 and the `perturbée` ones 30, so
-//!   blocking disruptions land in `FAIBLE`. `disruptions_by_effect` keeps the real effect visible.
+//! - `reliability_index` is network-wide and does not look at what is impacted: one score-60
+//!   disruption in force during the whole day gives 0, however many lines run normally, even
+//!   when its `NO_SERVICE` concerns a few stops of one line. In the real IDFM response two
+//!   `NO_SERVICE` works on Bus 272 (stops not served, 2024-04-17 to 2024-06-01) make 2024-04-30
+//!   an index of 0; the bus strike of that morning alone (04:40-13:30) would give 63.19.
+//! - A PRIM record's `cause` (`TRAVAUX`, `PERTURBATION`) says why, not what: it is not read as
+//!   an effect.
 //! - Bus lines are labelled by their code only: `Bus 1` of two networks is one label.
 //! - The prototype's "digits of `category` when it contains METRO" rule is dropped: real
 //!   categories are `Incidents`, `Actualité`..., never line numbers.
@@ -57,9 +80,9 @@ use crate::metrics::DayDuplicates;
 use crate::quality::MAX_SAMPLES;
 use crate::time::Instant;
 
-/// Priority from which a disruption is an alert by itself and counts against reliability.
-pub const ALERT_PRIORITY: i64 = 50;
-/// Alerts with a priority below this need at least one impacted line.
+/// Severity score from which a disruption is an alert by itself and counts against reliability.
+pub const ALERT_SCORE: i64 = 50;
+/// Alerts with a severity score below this need at least one impacted line.
 pub const LINE_REQUIRED_BELOW: i64 = 30;
 /// An alert by duration: more than this many seconds on the day (2 h).
 pub const ALERT_DURATION_S: u64 = 2 * 3600;
@@ -87,11 +110,15 @@ pub struct Disruption {
     pub id: String,
     pub disruption_id: String,
     pub status: String,
-    /// See the module rules; 0 when unknown.
-    pub priority: i64,
-    /// False when the severity (or its priority) was null, missing or not understood.
+    /// Severity score (larger = more severe): see the module rules; 0 when unknown.
+    pub score: i64,
+    /// False when no rule gave a score (null, missing or not understood severity, or a Navitia
+    /// priority alone).
     pub severity_known: bool,
-    /// Navitia `severity.effect` (`NO_SERVICE`, `SIGNIFICANT_DELAYS`...) or the PRIM severity.
+    /// The raw `severity.priority` (or a bare numeric `severity`), as given; not the score.
+    pub navitia_priority: Option<i64>,
+    /// Navitia `severity.effect` (`NO_SERVICE`, `SIGNIFICANT_DELAYS`...), else the PRIM
+    /// severity or the Navitia severity name (upper case): the `disruptions_by_effect` key.
     pub effect: String,
     /// Sorted, unique.
     pub periods: Vec<Period>,
@@ -240,10 +267,13 @@ pub struct LineCount {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Alert {
     pub id: String,
+    /// The severity score (not Navitia's priority: see `navitia_priority`).
     pub priority: i64,
     /// Hours of the day covered by the disruption's periods (union, clipped to the day).
     pub duration_hours: f64,
     pub lignes: Vec<String>,
+    /// The raw `severity.priority` of the source (Navitia: 0 = strongest), or null.
+    pub navitia_priority: Option<i64>,
 }
 
 /// `disruptions_by_severity`, in the prototype's key order.
@@ -257,8 +287,8 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
-    fn add(&mut self, priority: i64) {
-        match priority {
+    fn add(&mut self, score: i64) {
+        match score {
             p if p >= 50 => self.CRITIQUE += 1,
             p if p >= 30 => self.ELEVEE += 1,
             p if p >= 15 => self.MOYENNE += 1,
@@ -283,13 +313,14 @@ pub struct TrafficMetrics {
     pub snapshot_times: Vec<String>,
     /// Length of the Paris day in hours (23, 24 or 25).
     pub day_hours: u32,
-    /// Hours of the day with at least one disruption of priority ≥ 50 (2 decimals).
+    /// Hours of the day with at least one disruption of severity score ≥ 50 (2 decimals).
     pub critical_hours: f64,
     /// Disruptions counted for the day, per Navitia `severity.effect` (PRIM: its severity).
     pub disruptions_by_effect: BTreeMap<String, u64>,
     /// Disruptions counted for the day with no impacted line found.
     pub disruptions_without_line: u64,
-    /// Disruptions counted for the day whose severity was null, missing or unknown (priority 0).
+    /// Disruptions counted for the day with no severity score (null, missing or unknown
+    /// severity, or a Navitia priority alone): score 0.
     pub disruptions_severity_unknown: u64,
 }
 
@@ -360,7 +391,7 @@ fn hours(seconds: u64) -> f64 {
 }
 
 /// `reliability_index` of a day: the share (%, 2 decimals) of the day's hours (24, or 23 / 25
-/// on DST days) during which **no** disruption of priority ≥ [`ALERT_PRIORITY`] (the alert
+/// on DST days) during which **no** disruption of severity score ≥ [`ALERT_SCORE`] (the alert
 /// threshold) was in one of its application periods. 100 = no critical disruption at any
 /// moment of the day; 0 = a critical disruption at every moment. (The prototype returned 0 as
 /// soon as any disruption was active.)
@@ -396,7 +427,7 @@ pub fn metrics(
             continue;
         }
         active += 1;
-        by_severity.add(d.priority);
+        by_severity.add(d.score);
         let effect = if d.effect.trim().is_empty() {
             "UNKNOWN"
         } else {
@@ -413,18 +444,19 @@ pub fn metrics(
             *per_line.entry(l.as_str()).or_default() += 1;
         }
         let secs = covered_seconds(d.periods.iter().copied(), start, end);
-        if d.priority >= ALERT_PRIORITY {
+        if d.score >= ALERT_SCORE {
             critical.extend(d.periods.iter().copied());
         }
-        let is_alert = d.priority >= ALERT_PRIORITY || secs > ALERT_DURATION_S;
-        let excluded = d.priority < LINE_REQUIRED_BELOW && d.lines.is_empty();
+        let is_alert = d.score >= ALERT_SCORE || secs > ALERT_DURATION_S;
+        let excluded = d.score < LINE_REQUIRED_BELOW && d.lines.is_empty();
         if is_alert && !excluded {
             alerts.push((
                 Alert {
                     id: d.id.clone(),
-                    priority: d.priority,
+                    priority: d.score,
                     duration_hours: hours(secs),
                     lignes: d.lines.clone(),
+                    navitia_priority: d.navitia_priority,
                 },
                 secs,
             ));
@@ -463,13 +495,40 @@ pub fn metrics(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Severity of the PRIM bulk feed
+// Severity scores
 
-/// Priority given to a PRIM string severity, on the scale of the buckets above (larger is more
-/// severe): `BLOQUANTE` (service interrupted) 60 → CRITIQUE, `PERTURBEE` (disturbed) 30 →
-/// ELEVEE, `INFORMATION` 0 → FAIBLE; a number written as text is taken as is. Accents and case
-/// are ignored. None for anything else.
-pub fn prim_severity_priority(s: &str) -> Option<i64> {
+/// Score of a GTFS-RT style effect (Navitia `severity.effect`, PRIM `effect`): `NO_SERVICE`
+/// 60; `REDUCED_SERVICE`, `SIGNIFICANT_DELAYS` 30; `DETOUR`, `MODIFIED_SERVICE`, `STOP_MOVED`
+/// 15; `ADDITIONAL_SERVICE`, `OTHER_EFFECT`, `UNKNOWN_EFFECT`, `NO_EFFECT`,
+/// `ACCESSIBILITY_ISSUE` 0. Case, spaces and hyphens are ignored (`no service`, `No-Service`).
+/// None when the value is not a GTFS-RT effect.
+pub fn effect_score(effect: &str) -> Option<i64> {
+    let e: String = effect
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect();
+    match e.as_str() {
+        "NO_SERVICE" => Some(60),
+        "REDUCED_SERVICE" | "SIGNIFICANT_DELAYS" => Some(30),
+        "DETOUR" | "MODIFIED_SERVICE" | "STOP_MOVED" => Some(15),
+        "ADDITIONAL_SERVICE"
+        | "OTHER_EFFECT"
+        | "UNKNOWN_EFFECT"
+        | "NO_EFFECT"
+        | "ACCESSIBILITY_ISSUE" => Some(0),
+        _ => None,
+    }
+}
+
+/// Score of a PRIM string severity (larger is more severe): `BLOQUANTE` (service interrupted)
+/// 60 → CRITIQUE, `PERTURBEE` (disturbed) 30 → ELEVEE, `INFORMATION` 0 → FAIBLE; a number
+/// written as text is a PRIM numeric severity, taken as is. Accents and case are ignored. None
+/// for anything else.
+pub fn prim_severity_score(s: &str) -> Option<i64> {
     let n = norm_header(s);
     match n.as_str() {
         "bloquante" | "bloquant" | "blocking" | "no service" => Some(60),
@@ -777,12 +836,13 @@ mod tests {
         }
     }
 
-    fn dis(id: &str, priority: i64, periods: Vec<Period>, lines: &[&str]) -> Disruption {
+    /// A disruption of severity score `score` (its raw Navitia priority is left at None).
+    fn dis(id: &str, score: i64, periods: Vec<Period>, lines: &[&str]) -> Disruption {
         Disruption {
             id: id.into(),
             disruption_id: id.into(),
             status: "active".into(),
-            priority,
+            score,
             severity_known: true,
             effect: "SIGNIFICANT_DELAYS".into(),
             periods,
@@ -835,7 +895,7 @@ mod tests {
         let day = d("2024-04-30");
         let mut acc = TrafficAcc::default();
         acc.add_snapshot(day, "2024-04-30T05:23:03+02:00");
-        // a: priority 60, 08:00-10:00 and 09:00-12:00 -> 4 h, alert (priority), critical
+        // a: score 60, 08:00-10:00 and 09:00-12:00 -> 4 h, alert (score), critical
         acc.add(
             day,
             dis(
@@ -848,7 +908,7 @@ mod tests {
                 &["Métro 4"],
             ),
         );
-        // b: priority 30, one year -> 24 h on the day, alert (duration), lines RER B + Métro 4
+        // b: score 30, one year -> 24 h on the day, alert (duration), lines RER B + Métro 4
         acc.add(
             day,
             dis(
@@ -858,7 +918,7 @@ mod tests {
                 &["RER B", "Métro 4"],
             ),
         );
-        // c: priority 0, 3 h, no line -> not an alert (priority < 30 and no line)
+        // c: score 0, 3 h, no line -> not an alert (score < 30 and no line)
         acc.add(
             day,
             dis(
@@ -868,7 +928,7 @@ mod tests {
                 &[],
             ),
         );
-        // e: priority 55, 11:00-13:00 -> critical, overlaps a's 08:00-12:00
+        // e: score 55, 11:00-13:00 -> critical, overlaps a's 08:00-12:00
         acc.add(
             day,
             dis(
@@ -924,7 +984,7 @@ mod tests {
 
     #[test]
     fn reliability_on_a_dst_day() {
-        // 2024-03-31 lasts 23 h. A priority-60 disruption 00:00-01:00 and 04:00-06:00 local
+        // 2024-03-31 lasts 23 h. A score-60 disruption 00:00-01:00 and 04:00-06:00 local
         // covers 3 h: reliability = 20/23 = 86.956... -> 86.96.
         let day = d("2024-03-31");
         let mut acc = TrafficAcc::default();
@@ -976,7 +1036,7 @@ mod tests {
         old.updated = Some(t("2024-04-29T10:00:00"));
         let mut new = old.clone();
         new.updated = Some(t("2024-04-30T04:00:00"));
-        new.priority = 60;
+        new.score = 60;
         let mut a = TrafficAcc::default();
         a.add(day, old.clone());
         a.add(day, old.clone()); // identical repeat
@@ -1079,10 +1139,63 @@ mod tests {
 
     #[test]
     fn prim_severities() {
-        assert_eq!(prim_severity_priority("BLOQUANTE"), Some(60));
-        assert_eq!(prim_severity_priority("Perturbée"), Some(30));
-        assert_eq!(prim_severity_priority("INFORMATION"), Some(0));
-        assert_eq!(prim_severity_priority("20"), Some(20));
-        assert_eq!(prim_severity_priority("???"), None);
+        assert_eq!(prim_severity_score("BLOQUANTE"), Some(60));
+        assert_eq!(prim_severity_score("Perturbée"), Some(30));
+        assert_eq!(prim_severity_score("INFORMATION"), Some(0));
+        assert_eq!(prim_severity_score("20"), Some(20));
+        assert_eq!(prim_severity_score("???"), None);
+    }
+
+    #[test]
+    fn effect_scores() {
+        let cases = [
+            ("NO_SERVICE", Some(60)),
+            ("no service", Some(60)),
+            ("Reduced-Service", Some(30)),
+            ("SIGNIFICANT_DELAYS", Some(30)),
+            ("DETOUR", Some(15)),
+            ("MODIFIED_SERVICE", Some(15)),
+            ("STOP_MOVED", Some(15)),
+            ("ADDITIONAL_SERVICE", Some(0)),
+            ("OTHER_EFFECT", Some(0)),
+            ("UNKNOWN_EFFECT", Some(0)),
+            ("NO_EFFECT", Some(0)),
+            ("ACCESSIBILITY_ISSUE", Some(0)),
+            ("bloquante", None),
+            ("", None),
+        ];
+        for (e, want) in cases {
+            assert_eq!(effect_score(e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn alerts_show_the_score_and_the_raw_navitia_priority() {
+        // A NO_SERVICE impact with Navitia priority 0 (0 = strongest): score 60, 1 h -> an
+        // alert by its score, CRITIQUE, 1 h critical -> reliability 23/24 = 95.83 %.
+        let day = d("2024-04-30");
+        let mut acc = TrafficAcc::default();
+        acc.add_snapshot(day, "x");
+        let mut a = dis(
+            "a",
+            60,
+            vec![p("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
+            &["Bus 272"],
+        );
+        a.navitia_priority = Some(0);
+        acc.add(day, a);
+        let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
+        assert_eq!(m.disruptions_by_severity.CRITIQUE, 1);
+        assert_eq!(
+            m.alerts,
+            vec![Alert {
+                id: "a".into(),
+                priority: 60,
+                duration_hours: 1.0,
+                lignes: vec!["Bus 272".into()],
+                navitia_priority: Some(0),
+            }]
+        );
+        assert_eq!(m.reliability_index, 95.83);
     }
 }

@@ -22,8 +22,16 @@
 //! Rejected rows: not an object / no disruption fields (`not_a_record`), no `id`
 //! (`missing_key`), an application period that cannot be read (`unparseable_date`,
 //! `date_out_of_range`) or ends before it begins (`inconsistent`), no snapshot time at all.
-//! Warnings (row used): a null, missing or unknown severity (priority 0), an unreadable
-//! `updated_at` (ignored) — both as `unknown_state`. Missing values: `severity`, `updated_at`,
+//! Warnings (row used): a severity that gives no score (null, missing, not understood, or a
+//! Navitia `severity.priority` without an effect: score 0, see the severity score rules of
+//! [`crate::metrics::traffic`]), an unreadable `updated_at` (ignored) — both as
+//! `unknown_state`.
+//!
+//! A numeric priority is a score only in PRIM records: a bare number as `severity`, or
+//! `severity.priority` in a record of a `lastUpdatedDate` wrapper or with PRIM's camelCase
+//! fields (`applicationPeriods`, `lastUpdate`, `impactedSections`...). Records of a Navitia
+//! response (`context`) or with Navitia's snake_case fields, and records with neither, keep
+//! their priority only as the raw `navitia_priority`. Missing values: `severity`, `updated_at`,
 //! `application_periods` (the disruption is then listed but never active), `period_end` (the
 //! period stays open).
 
@@ -37,7 +45,8 @@ use serde_json::{Map, Value};
 use crate::discover::InputFile;
 use crate::input::{read_json, JsonItem};
 use crate::metrics::traffic::{
-    line_label, lines_in_text, prim_severity_priority, Disruption, Period, TrafficAcc, OPEN_END,
+    effect_score, line_label, lines_in_text, prim_severity_score, Disruption, Period, TrafficAcc,
+    OPEN_END,
 };
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_text, DaySelection};
@@ -193,10 +202,11 @@ impl Ctx<'_> {
                 Err(_) => notes.push(format!("unknown timezone {name:?}, Europe/Paris used")),
             }
         }
+        let dialect = wrapper_dialect(wrapper);
         let parsed: Vec<Result<Parsed, (Reason, String)>> = recs
             .iter()
             .map(|r| match r.value {
-                Value::Object(o) => parse_disruption(o, tz),
+                Value::Object(o) => parse_disruption(o, tz, record_dialect(o, dialect)),
                 other => Err((
                     Reason::NotARecord,
                     format!("expected a disruption object, found {}", kind(other)),
@@ -372,7 +382,7 @@ fn text_of<'a>(o: &'a Obj, names: &[&str]) -> Cow<'a, str> {
 }
 
 /// Parses one disruption. Err: the row is rejected (reason, detail).
-fn parse_disruption(o: &Obj, tz: Tz) -> Result<Parsed, (Reason, String)> {
+fn parse_disruption(o: &Obj, tz: Tz, dialect: Dialect) -> Result<Parsed, (Reason, String)> {
     let mut warnings = Vec::new();
     let mut missing = Vec::new();
     let id = text_of(o, &["id", "impact_id", "disruption_id", "disruptionId"])
@@ -465,7 +475,7 @@ fn parse_disruption(o: &Obj, tz: Tz) -> Result<Parsed, (Reason, String)> {
         }
     };
     // Severity.
-    let (priority, severity_known, effect) = severity(o, &mut warnings, &mut missing);
+    let sev = severity(o, dialect, &mut warnings, &mut missing);
     let lines_found = lines(o);
     Ok(Parsed {
         d: Disruption {
@@ -473,9 +483,10 @@ fn parse_disruption(o: &Obj, tz: Tz) -> Result<Parsed, (Reason, String)> {
             id,
             disruption_id,
             status: text_of(o, &["status"]).trim().to_string(),
-            priority,
-            severity_known,
-            effect,
+            score: sev.score,
+            severity_known: sev.known,
+            navitia_priority: sev.navitia_priority,
+            effect: sev.effect,
             periods,
             lines: lines_found.0.into_iter().collect(),
             cause: text_of(o, &["cause"]).trim().to_string(),
@@ -487,79 +498,187 @@ fn parse_disruption(o: &Obj, tz: Tz) -> Result<Parsed, (Reason, String)> {
     })
 }
 
-/// (priority, known, effect) of a disruption's `severity`.
+/// Which feed a disruption comes from, as far as its numeric priority goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// Navitia: `severity.priority` runs backwards (0 = strongest) and is set per contributor.
+    Navitia,
+    /// PRIM bulk feed: a numeric severity reads "larger = more severe".
+    Prim,
+    /// Neither is recognisable: a numeric priority is not trusted.
+    Unknown,
+}
+
+/// Fields only Navitia writes (snake_case) and only the PRIM bulk feed writes (camelCase).
+const NAVITIA_KEYS: [&str; 5] = [
+    "application_periods",
+    "updated_at",
+    "impacted_objects",
+    "disruption_id",
+    "impact_id",
+];
+const PRIM_KEYS: [&str; 7] = [
+    "applicationPeriods",
+    "lastUpdate",
+    "impactedSections",
+    "impactedObjects",
+    "impactedLines",
+    "shortMessage",
+    "disruptionId",
+];
+
+/// The dialect of a response wrapper: Navitia's `context`, PRIM's `lastUpdatedDate`.
+fn wrapper_dialect(w: Option<&Obj>) -> Dialect {
+    match w {
+        Some(w) if w.contains_key("context") => Dialect::Navitia,
+        Some(w) if w.contains_key("lastUpdatedDate") => Dialect::Prim,
+        _ => Dialect::Unknown,
+    }
+}
+
+/// The dialect of one disruption: its wrapper's, else its own field names (both kinds or
+/// none: unknown).
+fn record_dialect(o: &Obj, wrapper: Dialect) -> Dialect {
+    if wrapper != Dialect::Unknown {
+        return wrapper;
+    }
+    let navitia = NAVITIA_KEYS.iter().any(|k| o.contains_key(*k));
+    let prim = PRIM_KEYS.iter().any(|k| o.contains_key(*k));
+    match (navitia, prim) {
+        (true, false) => Dialect::Navitia,
+        (false, true) => Dialect::Prim,
+        _ => Dialect::Unknown,
+    }
+}
+
+/// What a disruption's severity gives (see the module rules of `metrics::traffic`).
+struct Severity {
+    score: i64,
+    known: bool,
+    navitia_priority: Option<i64>,
+    /// The `disruptions_by_effect` key.
+    effect: String,
+}
+
+/// An integer, or an integer written as text.
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(t) => t.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The severity score of a disruption: its GTFS-RT effect, else its PRIM string severity, else
+/// a PRIM numeric priority, else 0 with one warning saying why.
 fn severity(
     o: &Obj,
+    dialect: Dialect,
     warnings: &mut Vec<String>,
     missing: &mut Vec<&'static str>,
-) -> (i64, bool, String) {
-    match json_field(o, &["severity"]) {
+) -> Severity {
+    let sev = json_field(o, &["severity"]);
+    let sev_obj = sev.and_then(Value::as_object);
+    // Why no score was found, for the warning.
+    let mut notes: Vec<String> = Vec::new();
+    match sev {
         None | Some(Value::Null) => {
-            warnings.push("field `severity` is null or missing: priority 0".into());
+            notes.push("field `severity` is null or missing".into());
             missing.push("severity");
-            (0, false, String::new())
         }
-        Some(Value::Object(s)) => {
-            let effect = {
-                let e = text_of(s, &["effect"]);
-                if e.trim().is_empty() {
-                    text_of(s, &["name"]).trim().to_uppercase()
-                } else {
-                    e.trim().to_string()
-                }
-            };
-            match s.get("priority") {
-                Some(Value::Number(n)) if n.as_i64().is_some() => {
-                    (n.as_i64().unwrap_or(0), true, effect)
-                }
-                Some(Value::String(t)) if t.trim().parse::<i64>().is_ok() => {
-                    (t.trim().parse().unwrap_or(0), true, effect)
-                }
-                None | Some(Value::Null) => {
-                    warnings
-                        .push("field `severity.priority` is null or missing: priority 0".into());
-                    missing.push("severity");
-                    (0, false, effect)
-                }
-                Some(other) => {
-                    warnings.push(format!(
-                        "field `severity.priority`: {other} is not an integer: priority 0"
-                    ));
-                    (0, false, effect)
-                }
-            }
+        Some(Value::String(t)) if t.trim().is_empty() => {
+            notes.push("field `severity` is empty".into());
+            missing.push("severity");
         }
-        Some(Value::String(s)) => {
-            let effect = s.trim().to_uppercase();
-            if s.trim().is_empty() {
-                warnings.push("field `severity` is empty: priority 0".into());
-                missing.push("severity");
-                return (0, false, effect);
-            }
-            match prim_severity_priority(s) {
-                Some(p) => (p, true, effect),
-                None => {
-                    warnings.push(format!("field `severity`: unknown value {s:?}: priority 0"));
-                    (0, false, effect)
+        _ => {}
+    }
+    // The raw priority, kept as is.
+    let raw_priority = match sev {
+        Some(Value::Object(s)) => match s.get("priority") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let p = as_int(v);
+                if p.is_none() {
+                    notes.push(format!("field `severity.priority`: {v} is not an integer"));
                 }
-            }
-        }
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(p) => (p, true, String::new()),
-            None => {
-                warnings.push(format!(
-                    "field `severity`: {n} is not an integer: priority 0"
-                ));
-                (0, false, String::new())
+                p
             }
         },
-        Some(other) => {
-            warnings.push(format!(
-                "field `severity` is {}, not an object or a string: priority 0",
-                kind(other)
-            ));
-            (0, false, String::new())
+        Some(Value::Number(n)) => {
+            let p = n.as_i64();
+            if p.is_none() {
+                notes.push(format!("field `severity`: {n} is not an integer"));
+            }
+            p
         }
+        _ => None,
+    };
+    // 1. The GTFS-RT effect: `severity.effect`, else a top-level `effect`.
+    let effect_raw = {
+        let e = sev_obj.map(|s| text_of(s, &["effect"])).unwrap_or_default();
+        if e.trim().is_empty() {
+            text_of(o, &["effect"])
+        } else {
+            e
+        }
+    };
+    let effect_raw = effect_raw.trim();
+    let label = if !effect_raw.is_empty() {
+        effect_raw.to_string()
+    } else {
+        match sev {
+            Some(Value::Object(s)) => text_of(s, &["name"]).trim().to_uppercase(),
+            Some(Value::String(t)) => t.trim().to_uppercase(),
+            _ => String::new(),
+        }
+    };
+    let found = |score: i64| Severity {
+        score,
+        known: true,
+        navitia_priority: raw_priority,
+        effect: label.clone(),
+    };
+    if !effect_raw.is_empty() {
+        match effect_score(effect_raw) {
+            Some(score) => return found(score),
+            None => notes.push(format!("effect {effect_raw:?} is not a GTFS-RT effect")),
+        }
+    }
+    // 2. A PRIM string severity (a number written as text is a PRIM numeric severity).
+    if let Some(Value::String(t)) = sev {
+        if !t.trim().is_empty() {
+            match prim_severity_score(t) {
+                Some(score) => return found(score),
+                None => notes.push(format!("field `severity`: unknown value {t:?}")),
+            }
+        }
+    }
+    // 3. A numeric priority where larger is more severe: the PRIM feed.
+    match (sev, raw_priority) {
+        // A bare number as the severity is PRIM's form (Navitia's severity is an object).
+        (Some(Value::Number(_)), Some(p)) => return found(p),
+        (Some(Value::Object(_)), Some(p)) if dialect == Dialect::Prim => return found(p),
+        (Some(Value::Object(_)), Some(p)) => notes.push(format!(
+            "no GTFS-RT `severity.effect`, and the Navitia `severity.priority` {p} is not a \
+             severity scale (0 = strongest, set per contributor)"
+        )),
+        (Some(Value::Object(_)), None) if notes.is_empty() => {
+            notes.push("field `severity` has neither an effect nor a priority".into())
+        }
+        _ => {}
+    }
+    if notes.is_empty() {
+        notes.push(format!(
+            "field `severity` is {}, not an object or a string",
+            sev.map(kind).unwrap_or("missing")
+        ));
+    }
+    warnings.push(format!("{}: severity score 0", notes.join("; ")));
+    Severity {
+        score: 0,
+        known: false,
+        navitia_priority: raw_priority,
+        effect: label,
     }
 }
 
@@ -759,7 +878,15 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<Parsed, (Reason, String)> {
-        parse_disruption(v.as_object().unwrap(), Paris)
+        let o = v.as_object().unwrap();
+        parse_disruption(o, Paris, record_dialect(o, Dialect::Unknown))
+    }
+
+    /// A record of a Navitia response (`context` wrapper).
+    fn parse_navitia(v: Value) -> Parsed {
+        parse_disruption(v.as_object().unwrap(), Paris, Dialect::Navitia)
+            .ok()
+            .unwrap()
     }
 
     #[test]
@@ -798,8 +925,11 @@ mod tests {
         // The text's "Ligne 4" is not used: there are structured objects.
         assert_eq!(p.d.lines, vec!["Métro 3bis", "RER B"]);
         assert_eq!(p.lines_from, "impacted objects");
-        assert_eq!(p.d.priority, 0);
+        // NO_SERVICE -> score 60; Navitia's priority 0 (= strongest) kept as raw.
+        assert_eq!(p.d.score, 60);
+        assert_eq!(p.d.navitia_priority, Some(0));
         assert!(p.d.severity_known);
+        assert!(p.warnings.is_empty());
     }
 
     #[test]
@@ -831,7 +961,8 @@ mod tests {
         }))
         .ok()
         .unwrap();
-        assert_eq!(p.d.priority, 60);
+        assert_eq!(p.d.score, 60);
+        assert_eq!(p.d.navitia_priority, None);
         assert_eq!(p.d.effect, "BLOQUANTE");
         assert_eq!(p.d.lines, vec!["Métro 1"]);
         assert_eq!(
@@ -850,20 +981,118 @@ mod tests {
     }
 
     #[test]
-    fn null_severity_is_priority_zero_with_a_warning() {
+    fn null_severity_is_score_zero_with_a_warning() {
         let p = parse(json!({"id": "n", "severity": null})).ok().unwrap();
-        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
         assert_eq!(p.warnings.len(), 1);
         assert!(p.missing.contains(&"severity"));
         let p = parse(json!({"id": "n", "severity": {"name": "x", "priority": null}}))
             .ok()
             .unwrap();
-        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
+        assert_eq!(p.d.effect, "X");
         let p = parse(json!({"id": "n", "severity": "WHATEVER"}))
             .ok()
             .unwrap();
-        assert_eq!((p.d.priority, p.d.severity_known), (0, false));
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
         assert_eq!(p.warnings.len(), 1);
+        // a null priority does not matter when the effect gives the score
+        let p =
+            parse(json!({"id": "n", "severity": {"effect": "REDUCED_SERVICE", "priority": null}}))
+                .ok()
+                .unwrap();
+        assert_eq!((p.d.score, p.d.severity_known), (30, true));
+        assert_eq!(p.d.navitia_priority, None);
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_effect_comes_first_whatever_the_priority() {
+        // Navitia, real IDFM values: bloquante NO_SERVICE priority 0, perturbée
+        // SIGNIFICANT_DELAYS priority 30.
+        let p = parse_navitia(
+            json!({"id": "a", "severity": {"name": "bloquante", "effect": "NO_SERVICE", "priority": 0}}),
+        );
+        assert_eq!((p.d.score, p.d.navitia_priority), (60, Some(0)));
+        let p = parse_navitia(
+            json!({"id": "b", "severity": {"name": "perturbée", "effect": "SIGNIFICANT_DELAYS", "priority": 30}}),
+        );
+        assert_eq!((p.d.score, p.d.navitia_priority), (30, Some(30)));
+        for (effect, score) in [("DETOUR", 15), ("STOP_MOVED", 15), ("OTHER_EFFECT", 0)] {
+            let p =
+                parse_navitia(json!({"id": "c", "severity": {"effect": effect, "priority": 99}}));
+            assert_eq!((p.d.score, p.d.severity_known), (score, true), "{effect}");
+        }
+        // PRIM: a top-level effect wins over the string severity.
+        let p = parse(json!({"id": "p", "severity": "INFORMATION", "effect": "NO_SERVICE", "lastUpdate": "20240430T044554"})).ok().unwrap();
+        assert_eq!((p.d.score, p.d.effect.as_str()), (60, "NO_SERVICE"));
+        // An effect that is not a GTFS-RT effect: the PRIM string severity applies.
+        let p = parse(json!({"id": "p", "severity": "PERTURBEE", "effect": "ralenti"}))
+            .ok()
+            .unwrap();
+        assert_eq!((p.d.score, p.d.severity_known), (30, true));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_navitia_priority_alone_is_not_a_score() {
+        // In a Navitia response: 0 with a warning, the raw value kept.
+        let p = parse_navitia(json!({"id": "a", "severity": {"name": "bloquante", "priority": 0}}));
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
+        assert_eq!(p.d.navitia_priority, Some(0));
+        assert_eq!(p.warnings.len(), 1);
+        assert!(
+            p.warnings[0].contains("not a severity scale"),
+            "{}",
+            p.warnings[0]
+        );
+        let p = parse_navitia(json!({"id": "a", "severity": {"priority": 60}}));
+        assert_eq!((p.d.score, p.d.navitia_priority), (0, Some(60)));
+        // Navitia field names, no wrapper: the same.
+        let p = parse(
+            json!({"id": "a", "updated_at": "20240430T044554", "severity": {"priority": 60}}),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
+        // Neither dialect recognisable: not trusted either.
+        let p = parse(json!({"id": "a", "severity": {"priority": 60}}))
+            .ok()
+            .unwrap();
+        assert_eq!((p.d.score, p.d.severity_known), (0, false));
+        // A PRIM record (camelCase fields): larger = more severe, taken as is.
+        let p = parse(
+            json!({"id": "a", "lastUpdate": "20240430T044554", "severity": {"priority": 55}}),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(
+            (p.d.score, p.d.severity_known, p.d.navitia_priority),
+            (55, true, Some(55))
+        );
+        // A PRIM wrapper (`lastUpdatedDate`) makes its records PRIM.
+        let o = json!({"id": "a", "severity": {"priority": 55}});
+        let p = parse_disruption(
+            o.as_object().unwrap(),
+            Paris,
+            record_dialect(o.as_object().unwrap(), Dialect::Prim),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(p.d.score, 55);
+        // A bare number as the severity is PRIM's form.
+        let p = parse(json!({"id": "a", "severity": 20})).ok().unwrap();
+        assert_eq!((p.d.score, p.d.navitia_priority), (20, Some(20)));
+        // Dialects.
+        let wrapper = json!({"context": {}});
+        assert_eq!(wrapper_dialect(wrapper.as_object()), Dialect::Navitia);
+        let wrapper = json!({"lastUpdatedDate": "x"});
+        assert_eq!(wrapper_dialect(wrapper.as_object()), Dialect::Prim);
+        let both = json!({"updated_at": "x", "lastUpdate": "y"});
+        assert_eq!(
+            record_dialect(both.as_object().unwrap(), Dialect::Unknown),
+            Dialect::Unknown
+        );
     }
 
     #[test]
@@ -880,7 +1109,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.0, Reason::Inconsistent);
         // a period without end stays open (counted as missing)
-        let p = parse(json!({"id": "a", "severity": {"priority": 1}, "applicationPeriods": [{"begin": "20240102T000000"}]}))
+        let p = parse(json!({"id": "a", "severity": "PERTURBEE", "applicationPeriods": [{"begin": "20240102T000000"}]}))
             .ok()
             .unwrap();
         assert_eq!(p.d.periods[0].end, OPEN_END);

@@ -6,11 +6,17 @@ Written separately from the Rust code, with Python's json, datetime and zoneinfo
 {"snapshot_day": "YYYY-MM-DD", "ids": n, "unique_ids": n, "day": {
     "active": n, "total": n, "by_severity": {...}, "lines": {"Bus 1": n, ...},
     "durations_s": {"<id>": seconds on the day}, "critical_s": n, "day_s": n,
-    "alerts": [[id, priority, seconds, [lines]], ...]}}
+    "alerts": [[id, score, seconds, [lines], raw severity.priority or null], ...],
+    "unknown_severity": n, "by_effect": {"NO_SERVICE": n, ...}}}
 Rules re-derived from the brief: the snapshot day is the Paris day of context.current_datetime;
 a disruption counts for the day when a period overlaps it; durations are the union of the
 periods clipped to the day; lines are the impacted objects of embedded_type "line", named
 "<Mode> <code>" for Bus (the only mode in the real file; others are named generically).
+Severity score (larger = more severe) from the GTFS-RT effect in severity.effect: NO_SERVICE 60,
+REDUCED_SERVICE / SIGNIFICANT_DELAYS 30, DETOUR / MODIFIED_SERVICE / STOP_MOVED 15, any other
+effect 0. Navitia's severity.priority (0 = strongest) is never a score: no effect -> 0, unknown.
+Buckets: CRITIQUE >= 50, ELEVEE >= 30, MOYENNE >= 15, FAIBLE; alert when score >= 50 or more
+than 2 h on the day, unless score < 30 and no line; critical time = union of score >= 50 periods.
 """
 import json
 import sys
@@ -18,6 +24,23 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
+
+EFFECT_SCORE = {
+    "NO_SERVICE": 60,
+    "REDUCED_SERVICE": 30,
+    "SIGNIFICANT_DELAYS": 30,
+    "DETOUR": 15,
+    "MODIFIED_SERVICE": 15,
+    "STOP_MOVED": 15,
+}
+
+
+def score_of(severity):
+    """(score, known) of a Navitia severity object (or None)."""
+    effect = (severity or {}).get("effect")
+    if effect:
+        return EFFECT_SCORE.get(effect, 0), True
+    return 0, False
 
 
 def basic(s):
@@ -72,6 +95,8 @@ def main(path):
     critical = []
     alerts = []
     active = 0
+    unknown = 0
+    by_effect = {}
     for d in dis:
         periods = [
             (basic(p["begin"]).timestamp(), basic(p["end"]).timestamp())
@@ -81,7 +106,12 @@ def main(path):
         if not clipped:
             continue
         active += 1
-        prio = (d.get("severity") or {}).get("priority") or 0
+        raw = (d.get("severity") or {}).get("priority")
+        prio, known = score_of(d.get("severity"))
+        if not known:
+            unknown += 1
+        eff = (d.get("severity") or {}).get("effect") or "?"
+        by_effect[eff] = by_effect.get(eff, 0) + 1
         if prio >= 50:
             sev["CRITIQUE"] += 1
         elif prio >= 30:
@@ -102,7 +132,7 @@ def main(path):
         if prio >= 50:
             critical.extend(clipped)
         if (prio >= 50 or secs > 7200) and not (prio < 30 and not mine):
-            alerts.append([d["id"], prio, secs, sorted(mine)])
+            alerts.append([d["id"], prio, secs, sorted(mine), raw])
     alerts.sort(key=lambda a: (-a[1], -a[2], a[0]))
     out["day"] = {
         "active": active,
@@ -113,6 +143,8 @@ def main(path):
         "critical_s": int(union_seconds(critical)),
         "day_s": int(end - start),
         "alerts": alerts,
+        "unknown_severity": unknown,
+        "by_effect": by_effect,
     }
     json.dump(out, sys.stdout, ensure_ascii=False, sort_keys=True)
 

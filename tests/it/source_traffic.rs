@@ -55,9 +55,17 @@ fn m(acc: &TrafficAcc, d: &str) -> TrafficMetrics {
     metrics(acc, day(d), &ArrondissementIndex::default()).expect("metrics for the day")
 }
 
+/// (id, score, hours, lines) of each alert.
 fn alert_tuples(a: &[Alert]) -> Vec<(String, i64, f64, Vec<String>)> {
     a.iter()
         .map(|a| (a.id.clone(), a.priority, a.duration_hours, a.lignes.clone()))
+        .collect()
+}
+
+/// (id, raw navitia_priority) of each alert.
+fn alert_raw(a: &[Alert]) -> Vec<(String, Option<i64>)> {
+    a.iter()
+        .map(|a| (a.id.clone(), a.navitia_priority))
         .collect()
 }
 
@@ -100,11 +108,15 @@ fn real_navitia_response_matches_the_independent_computation() {
     );
     let sev = serde_json::to_value(&got.disruptions_by_severity).unwrap();
     assert_eq!(sev, py_day["by_severity"]);
-    // The real file: 3 "bloquante" at Navitia priority 0, 16 "perturbée" at 30, all on the day.
+    // The real file: 3 "bloquante" NO_SERVICE (Navitia priority 0) -> score 60, 16 "perturbée"
+    // SIGNIFICANT_DELAYS (priority 30) -> score 30, all on the day.
     assert_eq!(
         sev,
-        json!({"CRITIQUE": 0, "ELEVEE": 16, "MOYENNE": 0, "FAIBLE": 3})
+        json!({"CRITIQUE": 3, "ELEVEE": 16, "MOYENNE": 0, "FAIBLE": 0})
     );
+    let py_effects: BTreeMap<String, u64> =
+        serde_json::from_value(py_day["by_effect"].clone()).unwrap();
+    assert_eq!(got.disruptions_by_effect, py_effects);
     assert_eq!(
         got.disruptions_by_effect,
         BTreeMap::from([
@@ -112,6 +124,20 @@ fn real_navitia_response_matches_the_independent_computation() {
             ("SIGNIFICANT_DELAYS".to_string(), 16)
         ])
     );
+    assert_eq!(
+        got.disruptions_severity_unknown,
+        py_day["unknown_severity"].as_u64().unwrap()
+    );
+    // Straight from the raw file: the ids whose severity.effect is NO_SERVICE.
+    let raw = support::json(&path);
+    let no_service: BTreeSet<String> = raw["disruptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["severity"]["effect"] == "NO_SERVICE")
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(no_service.len(), 3);
 
     // Lines: every line found, with its count, is the independent one.
     let py_lines: BTreeMap<String, u64> = py_day["lines"]
@@ -148,7 +174,6 @@ fn real_navitia_response_matches_the_independent_computation() {
         }
     }
     // Cross-check with a direct serde_json walk: the disruptions of line code "12" (Bus).
-    let raw = support::json(&path);
     let n12 = raw["disruptions"]
         .as_array()
         .unwrap()
@@ -162,6 +187,13 @@ fn real_navitia_response_matches_the_independent_computation() {
     assert_eq!(mine["Bus 12"], n12);
 
     // Alerts and durations.
+    let py_raw: Vec<(String, Option<i64>)> = py_day["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a[0].as_str().unwrap().to_string(), a[4].as_i64()))
+        .collect();
+    assert_eq!(alert_raw(&got.alerts), py_raw);
     let py_alerts: Vec<(String, i64, f64, Vec<String>)> = py_day["alerts"]
         .as_array()
         .unwrap()
@@ -188,11 +220,24 @@ fn real_navitia_response_matches_the_independent_computation() {
     }
     assert_eq!(mine_alerts, py_alerts);
     assert!(got.alerts.iter().all(|a| a.duration_hours <= 24.0));
+    // The NO_SERVICE ones are alerts by their score (60), with their raw Navitia priority 0.
+    let top3: BTreeSet<String> = got.alerts[..3].iter().map(|a| a.id.clone()).collect();
+    assert_eq!(top3, no_service);
+    assert!(got.alerts[..3]
+        .iter()
+        .all(|a| a.priority == 60 && a.navitia_priority == Some(0)));
+    assert!(got.alerts[3..]
+        .iter()
+        .all(|a| a.priority == 30 && a.navitia_priority == Some(30)));
+    assert_eq!(got.alerts.len(), 19);
     let critical = py_day["critical_s"].as_f64().unwrap();
     let day_s = py_day["day_s"].as_f64().unwrap();
     let rel = ((day_s - critical) / day_s * 100.0 * 100.0).round() / 100.0;
     assert_eq!(got.reliability_index, rel);
-    assert_eq!(got.reliability_index, 100.0); // no priority >= 50 in the file
+    assert_eq!(got.critical_hours, critical / 3600.0);
+    // Two NO_SERVICE works on Bus 272 run from 2024-04-17 to 2024-06-01: critical all day.
+    assert!(got.reliability_index < 100.0);
+    assert_eq!(got.reliability_index, 0.0);
 }
 
 #[test]
@@ -225,7 +270,16 @@ fn output_keys_are_in_the_prototype_order() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(alert, ["id", "priority", "duration_hours", "lignes"]);
+    assert_eq!(
+        alert,
+        [
+            "id",
+            "priority",
+            "duration_hours",
+            "lignes",
+            "navitia_priority"
+        ]
+    );
     let top: Vec<&str> = v["top_lignes_impactees"][0]
         .as_object()
         .unwrap()
@@ -282,15 +336,24 @@ fn merge_order_does_not_matter() {
     assert_eq!(ab, ba);
     assert_eq!(m(&ab, "2024-04-30"), m(&whole, "2024-04-30"));
 
-    // A later version of one disruption (other snapshot of the same day): it wins either way.
-    let mut newer = raw["disruptions"][0].clone();
-    newer["updated_at"] = json!("20240430T090000");
-    newer["severity"]["priority"] = json!(60);
-    let id = newer["id"].as_str().unwrap().to_string();
+    // Later versions of two disruptions (other snapshot of the same day) win either way:
+    // - disruptions[3] (SIGNIFICANT_DELAYS, Navitia priority 30, no line, all day) becomes
+    //   NO_SERVICE: score 60, a 4th CRITIQUE, its raw priority 30 kept;
+    // - disruptions[4] only gets Navitia priority 60: not a score, still ELEVEE at 30.
+    let mut upgraded = raw["disruptions"][3].clone();
+    assert_eq!(upgraded["severity"]["effect"], "SIGNIFICANT_DELAYS");
+    upgraded["updated_at"] = json!("20240430T090000");
+    upgraded["severity"]["effect"] = json!("NO_SERVICE");
+    let mut reprioritised = raw["disruptions"][4].clone();
+    assert_eq!(reprioritised["severity"]["effect"], "SIGNIFICANT_DELAYS");
+    reprioritised["updated_at"] = json!("20240430T090000");
+    reprioritised["severity"]["priority"] = json!(60);
+    let up_id = upgraded["id"].as_str().unwrap().to_string();
+    let re_id = reprioritised["id"].as_str().unwrap().to_string();
     let pc = write_json(
         dir.path(),
         "c.json",
-        &json!({"disruptions": [newer], "context": {"current_datetime": "20240430T091000"}}),
+        &json!({"disruptions": [upgraded, reprioritised], "context": {"current_datetime": "20240430T091000"}}),
     );
     let (c, _) = read(&input(&pc, "c.json", None));
     let mut x = ab.clone();
@@ -301,15 +364,24 @@ fn merge_order_does_not_matter() {
     let mx = m(&x, "2024-04-30");
     assert_eq!(mx, m(&y, "2024-04-30"));
     assert_eq!(mx.total_disruptions_count, 19);
-    assert_eq!(mx.disruptions_by_severity.CRITIQUE, 1);
-    assert_eq!(mx.alerts[0].id, id);
-    assert_eq!(mx.alerts[0].priority, 60);
+    assert_eq!(
+        serde_json::to_value(&mx.disruptions_by_severity).unwrap(),
+        json!({"CRITIQUE": 4, "ELEVEE": 15, "MOYENNE": 0, "FAIBLE": 0})
+    );
+    let find = |id: &str| mx.alerts.iter().find(|a| a.id == id).unwrap();
+    let up = find(&up_id);
+    assert_eq!(
+        (up.priority, up.navitia_priority, up.duration_hours),
+        (60, Some(30), 24.0)
+    );
+    let re = find(&re_id);
+    assert_eq!((re.priority, re.navitia_priority), (30, Some(60)));
     assert_eq!(
         mx.snapshot_times,
         vec!["2024-04-30T05:23:03+02:00", "2024-04-30T09:10:00+02:00"]
     );
     let dup = x.duplicates(Some(day("2024-04-30")));
-    assert_eq!((dup.count, dup.conflicting), (1, 1));
+    assert_eq!((dup.count, dup.conflicting), (2, 2));
     // Critical from 2024-04-17 06:00 to 2024-06-01: the whole day -> reliability 0.
     assert_eq!(mx.reliability_index, 0.0);
 }
@@ -343,11 +415,13 @@ fn prim_bulk_array_fixture() {
     assert_eq!(got.snapshot_times, vec!["2024-04-30 (dt=)"]);
     assert_eq!(got.total_disruptions_count, 6); // prim-1..6
     assert_eq!(got.active_disruptions_count, 5); // prim-4 has no period
-                                                 // BLOQUANTE -> 60, {priority 55}, PERTURBEE -> 30, null -> 0, INFORMATION -> 0
+
+    // Scores of the 5 counted: prim-1 BLOQUANTE 60, prim-3 PRIM numeric {priority 55} 55,
+    // prim-2 PERTURBEE 30, prim-6 effect DETOUR 15 (wins over its INFORMATION), prim-5 null 0.
     let sev = serde_json::to_value(&got.disruptions_by_severity).unwrap();
     assert_eq!(
         sev,
-        json!({"CRITIQUE": 2, "ELEVEE": 1, "MOYENNE": 0, "FAIBLE": 2})
+        json!({"CRITIQUE": 2, "ELEVEE": 1, "MOYENNE": 1, "FAIBLE": 1})
     );
     // prim-1: 08-10 ∪ 09-12 = 4 h; prim-3: open from 18:30 = 5.5 h; prim-2: one year -> 24 h;
     // prim-5: 14-17 = 3 h (priority 0 but a line); prim-6: 1 h, no line -> no alert.
@@ -359,6 +433,16 @@ fn prim_bulk_array_fixture() {
             ("prim-3".into(), 55, 5.5, s(&["Tram T3a"])),
             ("prim-2".into(), 30, 24.0, s(&["RER B"])),
             ("prim-5".into(), 0, 3.0, s(&["Bus 72"])),
+        ]
+    );
+    // Only prim-3 has a numeric priority: the raw value is the score here (PRIM numeric).
+    assert_eq!(
+        alert_raw(&got.alerts),
+        vec![
+            ("prim-1".to_string(), None),
+            ("prim-3".to_string(), Some(55)),
+            ("prim-2".to_string(), None),
+            ("prim-5".to_string(), None),
         ]
     );
     // critical: 08:00-12:00 and 18:30-24:00 = 9.5 h -> (24 - 9.5) / 24 = 60.416.. %
@@ -376,6 +460,7 @@ fn prim_bulk_array_fixture() {
     assert_eq!(got.disruptions_without_line, 1);
     assert_eq!(got.disruptions_severity_unknown, 1);
     assert_eq!(got.disruptions_by_effect["BLOQUANTE"], 1);
+    assert_eq!(got.disruptions_by_effect["DETOUR"], 1);
     assert_eq!(got.disruptions_by_effect["UNKNOWN"], 1);
 
     // Without a dt= folder the snapshot is the latest lastUpdate (prim-1, 2024-04-30 04:45:54).
@@ -407,19 +492,23 @@ fn null_severity_does_not_crash() {
     let (acc, q) = read(&input(&path, "n.json", None));
     let c = cell(&q, Some("2024-04-30"));
     assert_eq!((c.rows_read, c.rows_rejected), (3, 0));
-    assert_eq!(c.warnings[&Reason::UnknownState], 3);
-    assert_eq!(c.missing["severity"], 3);
+    // n1 `severity: null`, n3 no severity: score 0 with a warning. n2's priority is null but
+    // its effect SIGNIFICANT_DELAYS gives 30: no warning.
+    assert_eq!(c.warnings[&Reason::UnknownState], 2);
+    assert_eq!(c.missing["severity"], 2);
     let got = m(&acc, "2024-04-30");
     assert_eq!(got.active_disruptions_count, 3);
-    assert_eq!(got.disruptions_by_severity.FAIBLE, 3);
-    assert_eq!(got.disruptions_severity_unknown, 3);
+    assert_eq!(got.disruptions_by_severity.FAIBLE, 2);
+    assert_eq!(got.disruptions_by_severity.ELEVEE, 1);
+    assert_eq!(got.disruptions_severity_unknown, 2);
     assert_eq!(got.reliability_index, 100.0);
     // n2 (6 h) has no impacted object: its line comes from the text; n1 (1 h) is too short;
-    // n3 has neither a line nor a priority >= 30.
+    // n3 has neither a line nor a score >= 30.
     assert_eq!(
         alert_tuples(&got.alerts),
-        vec![("n2".into(), 0, 6.0, vec!["RER A".to_string()])]
+        vec![("n2".into(), 30, 6.0, vec!["RER A".to_string()])]
     );
+    assert_eq!(alert_raw(&got.alerts), vec![("n2".to_string(), None)]);
 }
 
 #[test]
@@ -438,11 +527,19 @@ fn dst_days_have_23_and_25_hours() {
     let autumn = m(&acc, "2024-10-27");
     assert_eq!(autumn.day_hours, 25);
     // "night": 01:00 summer time -> 04:00 winter time = 4 real hours (the repeated hour counts).
+    // "autumn" is NO_SERVICE (score 60) whatever its Navitia priority 50.
     assert_eq!(
         alert_tuples(&autumn.alerts),
         vec![
-            ("autumn".into(), 50, 25.0, vec!["Tram T3a".to_string()]),
+            ("autumn".into(), 60, 25.0, vec!["Tram T3a".to_string()]),
             ("night".into(), 30, 4.0, vec!["Métro 7bis".to_string()]),
+        ]
+    );
+    assert_eq!(
+        alert_raw(&autumn.alerts),
+        vec![
+            ("autumn".to_string(), Some(50)),
+            ("night".to_string(), Some(30))
         ]
     );
     assert_eq!(autumn.critical_hours, 25.0);
@@ -466,7 +563,7 @@ fn bad_inputs_are_counted_not_fatal() {
         concat!(
             "{\"error\": {\"id\": \"no_solution\", \"message\": \"no token\"}}\n",
             "{\"_raw\": \"<html>502 Bad Gateway</html>\"}\n",
-            "{\"disruptions\": [{\"id\": \"ok\", \"severity\": {\"priority\": 30}, ",
+            "{\"disruptions\": [{\"id\": \"ok\", \"severity\": {\"effect\": \"REDUCED_SERVICE\", \"priority\": 0}, ",
             "\"application_periods\": [{\"begin\": \"20240430T080000\", \"end\": \"20240430T120000\"}]}], ",
             "\"context\": {\"current_datetime\": \"20240430T070000\"}}\n",
             "{not json\n"
@@ -481,7 +578,35 @@ fn bad_inputs_are_counted_not_fatal() {
     assert_eq!(undated.rejects[&Reason::BadJson], 1);
     let got = m(&acc, "2024-04-30");
     assert_eq!(got.active_disruptions_count, 1);
-    assert_eq!(got.alerts[0].duration_hours, 4.0);
+    assert_eq!(
+        alert_tuples(&got.alerts),
+        vec![("ok".into(), 30, 4.0, vec![])]
+    );
+    assert!(cell(&q, Some("2024-04-30")).warnings.is_empty());
+
+    // A Navitia priority alone is not a score: 0, a warning, the raw value in the alert.
+    let p = write_json(
+        dir.path(),
+        "prio.json",
+        &json!({"context": {"current_datetime": "20240430T070000"}, "disruptions": [
+            {"id": "p60", "severity": {"name": "bloquante", "priority": 60},
+             "application_periods": [{"begin": "20240430T080000", "end": "20240430T120000"}],
+             "messages": [{"text": "Ligne 4 : trafic interrompu"}]}
+        ]}),
+    );
+    let (acc, q) = read(&input(&p, "prio.json", None));
+    let c = cell(&q, Some("2024-04-30"));
+    assert_eq!(c.warnings[&Reason::UnknownState], 1);
+    let got = m(&acc, "2024-04-30");
+    assert_eq!(got.disruptions_by_severity.FAIBLE, 1);
+    assert_eq!(got.disruptions_severity_unknown, 1);
+    assert_eq!(got.reliability_index, 100.0);
+    // 4 h with a line: an alert by its duration, at score 0.
+    assert_eq!(
+        alert_tuples(&got.alerts),
+        vec![("p60".into(), 0, 4.0, vec!["Métro 4".to_string()])]
+    );
+    assert_eq!(alert_raw(&got.alerts), vec![("p60".to_string(), Some(60))]);
 
     // No snapshot time at all (no context, no dt= folder, no updated_at): rejected, counted.
     let p = write_json(
@@ -498,9 +623,9 @@ fn bad_inputs_are_counted_not_fatal() {
         dir.path(),
         "periods.json",
         &json!({"context": {"current_datetime": "20240430T070000"}, "disruptions": [
-            {"id": "bad", "severity": {"priority": 60}, "application_periods": [{"begin": "30/04/2024", "end": "20240430T120000"}]},
-            {"id": "rev", "severity": {"priority": 60}, "application_periods": [{"begin": "20240430T120000", "end": "20240430T080000"}]},
-            {"id": "good", "severity": {"priority": 10}, "application_periods": [{"begin": "20240430T080000", "end": "20240430T090000"}]}
+            {"id": "bad", "severity": {"effect": "NO_SERVICE"}, "application_periods": [{"begin": "30/04/2024", "end": "20240430T120000"}]},
+            {"id": "rev", "severity": {"effect": "NO_SERVICE"}, "application_periods": [{"begin": "20240430T120000", "end": "20240430T080000"}]},
+            {"id": "good", "severity": {"effect": "DETOUR"}, "application_periods": [{"begin": "20240430T080000", "end": "20240430T090000"}]}
         ]}),
     );
     let (acc, q) = read(&input(&p, "periods.json", None));
