@@ -242,7 +242,7 @@ fn read_csv(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> BikesAcc {
         match reader.read_byte_record(&mut rec) {
             Ok(true) => {
                 let line = lines.line_of(rec.position());
-                csv_record(&mut acc, q, file, line, &rec, &cols, width, sel)
+                csv_record(&mut acc, q, file, (&rec, line), &cols, width, sel)
             }
             Ok(false) => break,
             Err(e) => {
@@ -260,8 +260,7 @@ fn csv_record(
     acc: &mut BikesAcc,
     q: &mut QualityAcc,
     file: &str,
-    line: u64,
-    rec: &csv::ByteRecord,
+    (rec, line): (&csv::ByteRecord, u64),
     cols: &[Option<usize>],
     width: usize,
     sel: &DaySelection,
