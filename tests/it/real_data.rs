@@ -230,3 +230,147 @@ fn real_arrondissements_place_landmarks() {
         "Saint-Denis is outside Paris"
     );
 }
+
+/// Every real file in one raw tree: each type is produced for every day it has data for, and the
+/// report of such a day carries that type's section. (Exit 1: the real road-works exports hold
+/// three rows with missing or inverted dates, rejected and reported.)
+#[test]
+fn every_real_file_together() {
+    let files: Vec<(&str, &str)> = vec![
+        ("batch/comptages-routiers-permanents.csv", COMPTAGES_CSV),
+        (
+            "api/comptages/dt=2026-06-21/hour=00/traffic.json",
+            COMPTAGES_API,
+        ),
+        ("batch/referentiel-comptages-routiers.csv", REFERENTIEL),
+        ("batch/arrondissements-paris.geojson", ARRONDISSEMENTS),
+        (
+            "batch/chantiers-perturbants-2023.csv",
+            "chantiers-perturbants/chantiers-perturbants_ameya_2023.csv",
+        ),
+        (
+            "batch/chantiers-perturbants-2024.csv",
+            "chantiers-perturbants/chantiers-perturbants_dorabijvoet_2024.csv",
+        ),
+        (
+            "api/bikes/dt=2025-12-31/hour=21/bikes.json",
+            "comptage-velo/api_v2.1_records_page_fixture_ambiya12.json",
+        ),
+        (
+            "api/traffic/dt=2024-04-30/hour=05/line_reports.json",
+            "disruptions/prim_navitia_line_reports_yannsko_2024-04.json",
+        ),
+        (
+            "batch/meteo-open-meteo-paris.json",
+            "weather/openmeteo_archive_daily_paris_2016-2025_clombion.json",
+        ),
+        (
+            "api/velib/dt=2024-11-19/hour=08/station_information.json",
+            "velib/gbfs_station_information_banacchini_pretty.json",
+        ),
+        (
+            "api/velib/dt=2024-11-19/hour=08/station_status.json",
+            "velib/gbfs_station_status_banacchini_pretty.json",
+        ),
+        (
+            "batch/velib-disponibilite-en-temps-reel.csv",
+            "velib/velib-disponibilite_mxvml_2026.csv",
+        ),
+    ];
+    let raw = tree(
+        &files
+            .iter()
+            .map(|(to, from)| (*to, read(real(from))))
+            .collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process(raw.path(), &out, &["--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["files_not_processed"], serde_json::json!({}));
+    assert_eq!(s["files_ignored"], serde_json::json!([]));
+    // Only the road works' 4 undated rows are rejected (1 in the 2023 export, 3 in the 2024 one).
+    let total_rejected: u64 = s["sources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["rows_rejected"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total_rejected, 4, "{:#}", s["sources"]);
+    assert_eq!(s["sources"]["chantiers"]["rows_rejected"], 4);
+
+    let dates: std::collections::BTreeSet<String> = s["dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    // Open-Meteo: 2016-01-01 .. 2025-12-31; plus the counters' days of 2026.
+    assert!(
+        dates.contains("2016-01-01")
+            && dates.contains("2025-12-31")
+            && dates.contains("2026-06-21")
+    );
+    for (ty, day, section) in [
+        ("comptages", "2024-01-04", "top_10_troncons_frequentes"),
+        ("bikes", "2025-12-31", "capteurs_defaillants"),
+        ("traffic", "2024-04-30", "perturbations_transport"),
+        ("weather", "2019-07-25", "meteo_impact"),
+        ("velib", "2024-11-19", "velib_disponibilite"),
+        ("velib", "2026-04-06", "velib_disponibilite"),
+        ("chantiers", "2023-06-15", "chantiers_actifs"),
+    ] {
+        assert!(
+            out.join(format!("metrics/{ty}_metrics_{day}.json"))
+                .exists(),
+            "{ty} {day}"
+        );
+        let r = json(out.join(format!("reports/daily_report_{day}.json")));
+        let types: Vec<&str> = r["report"]["types_disponibles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert!(types.contains(&ty), "{day}: {types:?}");
+        if ty != "bikes" {
+            let sec = &r["report"][section];
+            assert!(
+                sec.as_array().is_some_and(|a| !a.is_empty())
+                    || sec.as_object().is_some_and(|o| !o.is_empty()),
+                "{day} {section}"
+            );
+        }
+    }
+    // Road works are evaluated on every processed day; the weather archive covers 3,653 days.
+    let n = |prefix: &str| {
+        std::fs::read_dir(out.join("metrics"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(prefix)
+            })
+            .count()
+    };
+    assert_eq!(n("weather_metrics_"), 3653);
+    assert_eq!(n("chantiers_metrics_"), dates.len());
+    // 2019-07-25, the Paris heat record: Chaud.
+    let w = json(out.join("metrics/weather_metrics_2019-07-25.json"));
+    assert!(
+        w["metrics"]["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "Chaud"),
+        "{w:#}"
+    );
+}
