@@ -65,6 +65,26 @@ pub struct InputFile {
     pub size: u64,
 }
 
+impl InputFile {
+    /// An input outside a discovered tree (tests, `--arrondissements`): the format from the
+    /// extension (`.csv` or JSON), the size from the file system.
+    pub fn new(
+        path: &Path,
+        rel: &str,
+        dataset: Dataset,
+        partition_date: Option<NaiveDate>,
+    ) -> InputFile {
+        InputFile {
+            path: path.to_path_buf(),
+            rel: rel.to_string(),
+            dataset,
+            format: format_of(rel).unwrap_or(Format::Json),
+            partition_date,
+            size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RawTree {
     pub files: Vec<InputFile>,

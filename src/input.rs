@@ -94,6 +94,11 @@ pub fn missing_columns_detail(missing: &[&str], header_len: usize) -> String {
     )
 }
 
+/// The message of a row whose field count differs from the header's.
+pub fn wrong_width_detail(width: usize, found: usize) -> String {
+    format!("expected {width} fields, found {found} (truncated or shifted row)")
+}
+
 /// Finds each wanted column's index in a header row.
 /// Returns the indices, or the list of missing required columns.
 pub fn resolve_columns(

@@ -64,13 +64,7 @@ pub fn load<'a>(
 
 /// Loads a file given outside the raw tree (`--arrondissements`).
 pub fn load_path(path: &std::path::Path, q: &mut QualityAcc) -> ArrondissementIndex {
-    let f = InputFile {
-        path: path.to_path_buf(),
-        rel: path.display().to_string(),
-        dataset: crate::discover::Dataset::Arrondissements,
-        format: crate::discover::Format::Json,
-        partition_date: None,
-        size: 0,
-    };
+    let rel = path.display().to_string();
+    let f = InputFile::new(path, &rel, crate::discover::Dataset::Arrondissements, None);
     load([&f], q)
 }

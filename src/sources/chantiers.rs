@@ -374,10 +374,7 @@ fn csv_record(
 ) {
     q.row(SOURCE, None, file);
     if rec.len() != width {
-        let detail = format!(
-            "expected {width} fields, found {} (truncated or shifted row)",
-            rec.len()
-        );
+        let detail = crate::input::wrong_width_detail(width, rec.len());
         q.problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
         return;
     }

@@ -391,10 +391,7 @@ fn csv_record(
 ) {
     if rec.len() != width {
         out.quality.row(SOURCE, None, file);
-        let detail = format!(
-            "expected {width} fields, found {} (truncated or shifted row)",
-            rec.len()
-        );
+        let detail = crate::input::wrong_width_detail(width, rec.len());
         out.quality
             .problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
         return;

@@ -176,7 +176,7 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
         let line = input.lines.line_of(rec.position());
         if rec.len() != width {
             q.row(SOURCE, None, &f.rel);
-            let detail = format!("expected {width} fields, found {}", rec.len());
+            let detail = crate::input::wrong_width_detail(width, rec.len());
             q.problem(SOURCE, None, &f.rel, line, Reason::WrongColumnCount, detail);
             continue;
         }

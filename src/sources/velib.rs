@@ -935,10 +935,7 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
         let (rec, line) = (rec, *line);
         if rec.len() != width {
             r.q.row(SOURCE, None, r.file);
-            let detail = format!(
-                "expected {width} fields, found {} (truncated or shifted row)",
-                rec.len()
-            );
+            let detail = crate::input::wrong_width_detail(width, rec.len());
             r.q.problem(SOURCE, None, r.file, line, Reason::WrongColumnCount, detail);
             continue;
         }

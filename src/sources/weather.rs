@@ -1072,10 +1072,7 @@ impl Reader<'_> {
                 continue;
             };
             if fields.len() != *width {
-                let detail = format!(
-                    "expected {width} fields, found {} (truncated or shifted row)",
-                    fields.len()
-                );
+                let detail = crate::input::wrong_width_detail(*width, fields.len());
                 self.undated(&p, Reason::WrongColumnCount, detail);
                 continue;
             }

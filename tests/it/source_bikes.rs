@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Timelike};
 use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
-use cityflow::discover::{Dataset, Format, InputFile};
+use cityflow::discover::{Dataset, InputFile};
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::bikes::{metrics, BikesAcc, BikesMetrics, CounterDayMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -31,19 +31,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    let format = if rel.ends_with(".csv") {
-        Format::Csv
-    } else {
-        Format::Json
-    };
-    InputFile {
-        path: path.to_path_buf(),
-        rel: rel.to_string(),
-        dataset: Dataset::Bikes,
-        format,
-        partition_date: None,
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
+    InputFile::new(path, rel, Dataset::Bikes, None)
 }
 
 fn read_sel(path: &Path, rel: &str, sel: DaySelection) -> (BikesAcc, QualityAcc) {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use cityflow::discover::{Dataset, Format, InputFile};
+use cityflow::discover::{Dataset, InputFile};
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::chantiers::{metrics, ChantiersAcc, ChantiersMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -29,19 +29,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    let format = if rel.ends_with(".csv") {
-        Format::Csv
-    } else {
-        Format::Json
-    };
-    InputFile {
-        path: path.to_path_buf(),
-        rel: rel.to_string(),
-        dataset: Dataset::Chantiers,
-        format,
-        partition_date: None,
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
+    InputFile::new(path, rel, Dataset::Chantiers, None)
 }
 
 fn read(path: &Path, rel: &str) -> (ChantiersAcc, QualityAcc) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use cityflow::discover::{Dataset, Format, InputFile};
+use cityflow::discover::{Dataset, InputFile};
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::traffic::{metrics, Alert, TrafficAcc, TrafficMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -25,14 +25,7 @@ fn day(s: &str) -> NaiveDate {
 }
 
 fn input(path: &Path, rel: &str, partition: Option<&str>) -> InputFile {
-    InputFile {
-        path: path.to_path_buf(),
-        rel: rel.to_string(),
-        dataset: Dataset::Traffic,
-        format: Format::Json,
-        partition_date: partition.map(day),
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
+    InputFile::new(path, rel, Dataset::Traffic, partition.map(day))
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Paris;
-use cityflow::discover::{Dataset, Format, InputFile};
+use cityflow::discover::{Dataset, InputFile};
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::velib::{metrics, VelibAcc, VelibMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -19,19 +19,7 @@ use serde_json::Value;
 use crate::support;
 
 fn input(path: &Path, rel: &str, partition_date: Option<NaiveDate>) -> InputFile {
-    let format = if rel.ends_with(".csv") {
-        Format::Csv
-    } else {
-        Format::Json
-    };
-    InputFile {
-        path: path.to_path_buf(),
-        rel: rel.to_string(),
-        dataset: Dataset::Velib,
-        format,
-        partition_date,
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
+    InputFile::new(path, rel, Dataset::Velib, partition_date)
 }
 
 fn read(path: &Path, rel: &str, q: &mut QualityAcc) -> VelibAcc {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use cityflow::discover::{Dataset, Format, InputFile};
+use cityflow::discover::{Dataset, InputFile};
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::weather::{metrics, WeatherAcc, WeatherMetrics};
 use cityflow::quality::{QualityAcc, Reason};
@@ -30,19 +30,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    let format = if rel.ends_with(".csv") {
-        Format::Csv
-    } else {
-        Format::Json
-    };
-    InputFile {
-        path: path.to_path_buf(),
-        rel: rel.to_string(),
-        dataset: Dataset::Weather,
-        format,
-        partition_date: None,
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-    }
+    InputFile::new(path, rel, Dataset::Weather, None)
 }
 
 fn read_sel(path: &Path, rel: &str, sel: DaySelection) -> (WeatherAcc, QualityAcc) {
