@@ -6,7 +6,8 @@
 //! - [`metrics`]: pure accumulators and the metric formulas (one module per dataset);
 //! - [`report`]: the daily report (JSON + CSV) from one date's metrics;
 //! - [`quality`]: reject counts, samples, duplicates;
-//! - [`pipeline`]: the `process` run; [`store`]: where outputs are written.
+//! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
+//! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify).
 
 pub mod config;
 pub mod discover;
@@ -22,3 +23,4 @@ pub mod report;
 pub mod sources;
 pub mod store;
 pub mod time;
+pub mod upload;

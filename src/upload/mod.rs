@@ -1,0 +1,880 @@
+//! `upload`: pushes selected dates and types of the local outputs to DynamoDB (metrics and
+//! reports tables) and S3 (report files), idempotently, with an exact dry-run.
+//!
+//! selection ([`select`]) -> plan ([`plan`], pure, shared by `--dry-run` and the real run) ->
+//! execute (batched DynamoDB writes and S3 puts, bounded concurrency, ledger saved after each
+//! confirmed unit) -> summary. `--verify` reads everything back and compares, writing nothing.
+
+pub mod aws;
+pub mod dynamo;
+pub mod ledger;
+pub mod plan;
+pub mod s3;
+pub mod select;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant as WallClock;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{Days, NaiveDate};
+use clap::Parser;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Exit;
+use aws::{AwsOptions, Clients, Failure};
+use ledger::{Entry, Ledger};
+use plan::{human, Action, Destination, PlanOptions, Remote, Step};
+use select::{sha256_hex, Selection};
+
+const EXAMPLES: &str = "\
+Examples:
+  upload --dry-run                                   what would be pushed, no network
+  upload --date 2025-11-04 --type comptages,reports  one day, two targets
+  upload --from 2025-11-01 --to 2025-11-30 --json
+  upload --init --create-bucket                      create tables (TTL on) and bucket, then push
+  upload --verify                                    compare remote with local, write nothing
+  upload --endpoint-url http://127.0.0.1:8333 --s3-checksums off   an S3-compatible store
+
+Environment: OUTPUT_DIR, AWS_REGION, AWS_PROFILE (credential chain), AWS_ENDPOINT_URL,
+AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB_REPORTS_TABLE,
+S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS.
+
+Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
+s3://<bucket>/<payloads prefix>/<table>/<key>/<date>.json with {payload_s3_uri, sha256, bytes}.
+
+Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
+            2 usage or configuration error   3 credentials refused or endpoint unreachable";
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
+}
+
+/// `upload`: push local metrics and reports to DynamoDB and S3.
+#[derive(Debug, Parser)]
+#[command(name = "upload", version, about, after_help = EXAMPLES)]
+pub struct UploadArgs {
+    /// A date to push (repeatable).
+    #[arg(long = "date", value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub dates: Vec<NaiveDate>,
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Comma list of `metrics`, `reports`, `all` and metric types (comptages, bikes, ...).
+    #[arg(long = "type", value_name = "TYPES", default_value = "all")]
+    pub types: String,
+    /// Output folder written by `process`.
+    #[arg(long, env = "OUTPUT_DIR", value_name = "DIR", default_value = "output")]
+    pub output: PathBuf,
+    /// Print the plan (+ new, * changed, = unchanged, ! error) and write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read every selected target back and compare it with the local file; write nothing.
+    #[arg(long)]
+    pub verify: bool,
+    /// Push even targets the ledger says are unchanged.
+    #[arg(long)]
+    pub force: bool,
+    /// Only the targets that failed in the last run.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Create missing tables (on-demand, TTL on `ttl`) before pushing.
+    #[arg(long)]
+    pub init: bool,
+    /// With --init: create the bucket too.
+    #[arg(long)]
+    pub create_bucket: bool,
+    /// Item TTL: data date + this many days.
+    #[arg(long, env = "TTL_DAYS", default_value_t = 365)]
+    pub ttl_days: u32,
+    #[arg(long, env = "AWS_REGION", default_value = "eu-west-3")]
+    pub region: String,
+    /// Endpoint for both services (AWS-compatible stores, local servers).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", value_name = "URL")]
+    pub dynamodb_endpoint_url: Option<String>,
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3", value_name = "URL")]
+    pub s3_endpoint_url: Option<String>,
+    /// Virtual-hosted S3 addressing even with a custom endpoint.
+    #[arg(long)]
+    pub no_path_style: bool,
+    /// `on`: the SDK's default S3 checksums (SHA-256); `off`: Content-MD5 only (for stores that
+    /// reject the SDK's checksums).
+    #[arg(long, env = "CITYFLOW_S3_CHECKSUMS", default_value = "on", value_parser = ["on", "off"])]
+    pub s3_checksums: String,
+    #[arg(
+        long,
+        env = "DYNAMODB_METRICS_TABLE",
+        default_value = "cityflow-metrics"
+    )]
+    pub metrics_table: String,
+    #[arg(
+        long,
+        env = "DYNAMODB_REPORTS_TABLE",
+        default_value = "cityflow-daily-reports"
+    )]
+    pub reports_table: String,
+    #[arg(long, env = "S3_REPORTS_BUCKET", default_value = "cityflow-reports")]
+    pub bucket: String,
+    #[arg(long, env = "S3_REPORTS_PREFIX", default_value = "reports")]
+    pub reports_prefix: String,
+    #[arg(long, env = "S3_PAYLOADS_PREFIX", default_value = "payloads")]
+    pub payloads_prefix: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// JSON summary (or plan, with --dry-run) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub output: PathBuf,
+    pub selection: Selection,
+    pub destination: Destination,
+    pub aws: AwsOptions,
+    pub payloads_prefix: String,
+    pub plan: PlanOptions,
+    pub dry_run: bool,
+    pub verify: bool,
+    pub init: bool,
+    pub create_bucket: bool,
+    pub concurrency: usize,
+}
+
+impl Settings {
+    pub fn resolve(a: &UploadArgs) -> Result<Settings, String> {
+        let (metric_types, reports) = Selection::parse_types(&a.types)?;
+        if let (Some(f), Some(t)) = (a.from, a.to) {
+            if f > t {
+                return Err(format!("--from {f} is after --to {t}"));
+            }
+        }
+        if !a.output.is_dir() {
+            return Err(format!(
+                "output folder {} does not exist (set --output or OUTPUT_DIR)",
+                a.output.display()
+            ));
+        }
+        if a.concurrency == 0 {
+            return Err("--concurrency must be at least 1".into());
+        }
+        if a.retry_failed && a.force {
+            return Err("--retry-failed and --force do not go together".into());
+        }
+        let custom = a.endpoint_url.is_some()
+            || a.dynamodb_endpoint_url.is_some()
+            || a.s3_endpoint_url.is_some();
+        let id = match (
+            &a.endpoint_url,
+            &a.dynamodb_endpoint_url,
+            &a.s3_endpoint_url,
+        ) {
+            (None, None, None) => format!("aws:{}", a.region),
+            (e, d, s) => format!(
+                "{}+{}",
+                d.as_ref()
+                    .or(e.as_ref())
+                    .map(String::as_str)
+                    .unwrap_or("aws"),
+                s.as_ref()
+                    .or(e.as_ref())
+                    .map(String::as_str)
+                    .unwrap_or("aws")
+            ),
+        };
+        Ok(Settings {
+            output: a.output.clone(),
+            selection: Selection {
+                dates: a.dates.iter().copied().collect(),
+                from: a.from,
+                to: a.to,
+                metric_types,
+                reports,
+            },
+            destination: Destination {
+                id,
+                metrics_table: a.metrics_table.clone(),
+                reports_table: a.reports_table.clone(),
+                bucket: a.bucket.clone(),
+                reports_prefix: a.reports_prefix.clone(),
+                ttl_days: a.ttl_days,
+            },
+            aws: AwsOptions {
+                region: a.region.clone(),
+                endpoint: a.endpoint_url.clone(),
+                dynamodb_endpoint: a.dynamodb_endpoint_url.clone(),
+                s3_endpoint: a.s3_endpoint_url.clone(),
+                path_style: custom && !a.no_path_style,
+                s3_checksums: a.s3_checksums == "on",
+            },
+            payloads_prefix: a.payloads_prefix.trim_matches('/').to_string(),
+            plan: PlanOptions {
+                force: a.force,
+                retry_failed: a.retry_failed,
+            },
+            dry_run: a.dry_run,
+            verify: a.verify,
+            init: a.init,
+            create_bucket: a.create_bucket,
+            concurrency: a.concurrency,
+        })
+    }
+}
+
+/// One target's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub action: Action,
+    pub target: String,
+    pub file: String,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub offloaded: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub mode: &'static str,
+    pub exit_code: u8,
+    pub planned_new: usize,
+    pub planned_changed: usize,
+    pub unchanged: usize,
+    pub written: usize,
+    pub failed: usize,
+    /// `--verify`: targets whose remote copy is missing or differs.
+    pub differ: usize,
+    pub bytes_written: u64,
+    pub retries: u32,
+    pub elapsed_ms: u128,
+    pub items_per_s: f64,
+    pub targets: Vec<TargetReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+}
+
+/// The expiry of an item: the data date plus the retention, at 00:00 UTC (stable across runs).
+pub fn ttl_of(date: NaiveDate, days: u32) -> i64 {
+    let d = date
+        .checked_add_days(Days::new(u64::from(days)))
+        .unwrap_or(date);
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp()
+}
+
+/// The DynamoDB item of a local envelope, or its pointer item plus the payload to offload.
+pub struct BuiltItem {
+    pub item: HashMap<String, AttributeValue>,
+    /// (S3 key, compact JSON payload) when offloaded.
+    pub offload: Option<(String, Vec<u8>)>,
+}
+
+pub fn build_item(
+    local: &Value,
+    remote: &Remote,
+    ttl: i64,
+    bucket: &str,
+    payloads_prefix: &str,
+) -> BuiltItem {
+    let (table, pk_name, pk, date) = match remote {
+        Remote::Item {
+            table,
+            pk_name,
+            pk,
+            date,
+        } => (table, *pk_name, pk, date),
+        Remote::Object { .. } => unreachable!("objects are not items"),
+    };
+    let body_key = if pk_name == "metric_type" {
+        "metrics"
+    } else {
+        "report"
+    };
+    let mut item: HashMap<String, AttributeValue> = HashMap::new();
+    item.insert(pk_name.to_string(), AttributeValue::S(pk.clone()));
+    item.insert("date".into(), AttributeValue::S(date.clone()));
+    if let Some(ts) = local.get("timestamp").and_then(Value::as_str) {
+        item.insert("timestamp".into(), AttributeValue::S(ts.to_string()));
+    }
+    item.insert("ttl".into(), AttributeValue::N(ttl.to_string()));
+    let body = local.get(body_key).cloned().unwrap_or(Value::Null);
+    let mut full = item.clone();
+    full.insert(body_key.into(), dynamo::to_attr(&body));
+    if dynamo::item_size(&full) <= dynamo::OFFLOAD_ABOVE {
+        return BuiltItem {
+            item: full,
+            offload: None,
+        };
+    }
+    let payload = serde_json::to_vec(&body).expect("JSON serialises");
+    let prefix = if payloads_prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{payloads_prefix}/")
+    };
+    let key = format!("{prefix}{table}/{pk}/{date}.json");
+    item.insert(
+        "payload_s3_uri".into(),
+        AttributeValue::S(format!("s3://{bucket}/{key}")),
+    );
+    item.insert("payload_key".into(), AttributeValue::S(body_key.into()));
+    item.insert("sha256".into(), AttributeValue::S(sha256_hex(&payload)));
+    item.insert("bytes".into(), AttributeValue::N(payload.len().to_string()));
+    BuiltItem {
+        item,
+        offload: Some((key, payload)),
+    }
+}
+
+/// Reads an item back whole: the envelope as JSON (with `ttl`), its offloaded payload fetched
+/// from S3, checked against its SHA-256 and put back under `metrics` / `report`.
+pub async fn read_item(
+    c: &Clients,
+    table: &str,
+    pk_name: &str,
+    pk: &str,
+    date: &str,
+) -> Result<Option<Value>, String> {
+    let out = c
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key(pk_name, AttributeValue::S(pk.to_string()))
+        .key("date", AttributeValue::S(date.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| aws::describe(&e))?;
+    let Some(item) = out.item else {
+        return Ok(None);
+    };
+    let mut v = dynamo::item_to_json(&item);
+    let pointer = v
+        .get("payload_s3_uri")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(uri) = pointer {
+        let (bucket, key) = uri
+            .strip_prefix("s3://")
+            .and_then(|r| r.split_once('/'))
+            .ok_or(format!("bad payload URI {uri}"))?;
+        let (bytes, _) = s3::get(&c.s3, bucket, key)
+            .await?
+            .ok_or(format!("payload {uri} is missing"))?;
+        let want = v.get("sha256").and_then(Value::as_str).unwrap_or("");
+        if sha256_hex(&bytes) != want {
+            return Err(format!("payload {uri} does not match its sha256"));
+        }
+        let payload: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("payload {uri}: {e}"))?;
+        let body_key = v
+            .get("payload_key")
+            .and_then(Value::as_str)
+            .unwrap_or("metrics")
+            .to_string();
+        if let Some(o) = v.as_object_mut() {
+            for k in ["payload_s3_uri", "payload_key", "sha256", "bytes"] {
+                o.shift_remove(k);
+            }
+            o.insert(body_key, payload);
+        }
+    }
+    Ok(Some(v))
+}
+
+fn counts(steps: &[Step]) -> (usize, usize, usize, usize) {
+    let n = |a: Action| steps.iter().filter(|s| s.action == a).count();
+    (
+        n(Action::New),
+        n(Action::Changed),
+        n(Action::Unchanged),
+        n(Action::Error),
+    )
+}
+
+/// Runs `upload`. Returns the summary and the exit code.
+pub fn run(s: &Settings) -> (Summary, Exit) {
+    let started = WallClock::now();
+    let ledger_path = ledger::path(&s.output);
+    let mut summary = Summary {
+        mode: if s.dry_run {
+            "dry-run"
+        } else if s.verify {
+            "verify"
+        } else {
+            "upload"
+        },
+        exit_code: 0,
+        planned_new: 0,
+        planned_changed: 0,
+        unchanged: 0,
+        written: 0,
+        failed: 0,
+        differ: 0,
+        bytes_written: 0,
+        retries: 0,
+        elapsed_ms: 0,
+        items_per_s: 0.0,
+        targets: Vec::new(),
+        messages: Vec::new(),
+    };
+    let fail = |mut summary: Summary, exit: Exit, msg: String| {
+        summary.messages.push(msg);
+        summary.exit_code = exit as u8;
+        (summary, exit)
+    };
+    let ledger = match Ledger::load(&ledger_path) {
+        Ok(l) => l,
+        Err(e) => return fail(summary, Exit::Usage, e),
+    };
+    let (locals, invalid) = match select::select(&s.output, &s.selection) {
+        Ok(x) => x,
+        Err(e) => {
+            return fail(
+                summary,
+                Exit::Usage,
+                format!("reading {}: {e}", s.output.display()),
+            )
+        }
+    };
+    let plan_opts = if s.verify {
+        PlanOptions {
+            force: true,
+            retry_failed: false,
+        }
+    } else {
+        s.plan
+    };
+    let steps = plan::plan(locals, invalid, &s.destination, &ledger, plan_opts);
+    let (new, changed, unchanged, errors) = counts(&steps);
+    summary.planned_new = new;
+    summary.planned_changed = changed;
+    summary.unchanged = unchanged;
+    if s.dry_run && !s.verify {
+        for st in &steps {
+            summary.targets.push(TargetReport {
+                action: st.action,
+                target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
+                file: st.rel.clone(),
+                bytes: st.bytes,
+                error: st.error.clone(),
+                offloaded: false,
+            });
+        }
+        summary.failed = errors;
+        let exit = if errors > 0 {
+            Exit::Unclean
+        } else {
+            Exit::Clean
+        };
+        summary.exit_code = exit as u8;
+        summary.elapsed_ms = started.elapsed().as_millis();
+        return (summary, exit);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                summary,
+                Exit::Usage,
+                format!("cannot start the async runtime: {e}"),
+            )
+        }
+    };
+    let (summary, exit) =
+        rt.block_on(async { execute(s, steps, ledger, ledger_path, summary).await });
+    let mut summary = summary;
+    summary.elapsed_ms = started.elapsed().as_millis();
+    let secs = started.elapsed().as_secs_f64().max(1e-3);
+    summary.items_per_s = summary.written as f64 / secs;
+    summary.exit_code = exit as u8;
+    (summary, exit)
+}
+
+async fn execute(
+    s: &Settings,
+    steps: Vec<Step>,
+    ledger: Ledger,
+    ledger_path: PathBuf,
+    mut summary: Summary,
+) -> (Summary, Exit) {
+    let clients = Arc::new(aws::clients(&s.aws).await);
+    let d = &s.destination;
+    let checksums = s.aws.s3_checksums;
+    if s.init {
+        let bucket = s.create_bucket.then_some(d.bucket.as_str());
+        match aws::init(
+            &clients,
+            &[
+                (d.metrics_table.as_str(), "metric_type"),
+                (d.reports_table.as_str(), "report_id"),
+            ],
+            bucket,
+        )
+        .await
+        {
+            Ok(lines) => summary.messages.extend(lines),
+            Err((f, m)) => return finish_with(summary, exit_of(f), m),
+        }
+    }
+    if s.verify {
+        return verify(s, &clients, steps, summary).await;
+    }
+    let work: Vec<Step> = steps
+        .iter()
+        .filter(|st| matches!(st.action, Action::New | Action::Changed))
+        .cloned()
+        .collect();
+    for st in steps.iter().filter(|st| st.action == Action::Error) {
+        summary.targets.push(TargetReport {
+            action: Action::Error,
+            target: String::new(),
+            file: st.rel.clone(),
+            bytes: 0,
+            error: st.error.clone(),
+            offloaded: false,
+        });
+        summary.failed += 1;
+    }
+    if !work.is_empty() {
+        let mut tables: Vec<&str> = Vec::new();
+        let mut need_bucket = false;
+        for st in &work {
+            match st.remote.as_ref().expect("planned targets have a remote") {
+                Remote::Item { table, .. } => {
+                    if !tables.contains(&table.as_str()) {
+                        tables.push(table);
+                    }
+                }
+                Remote::Object { .. } => need_bucket = true,
+            }
+        }
+        // Offloaded payloads need the bucket too: check it whenever any item might be large.
+        let need_bucket = need_bucket
+            || work
+                .iter()
+                .any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
+        if let Err((f, m)) =
+            aws::health(&clients, &tables, need_bucket.then_some(d.bucket.as_str())).await
+        {
+            return finish_with(summary, exit_of(f), m);
+        }
+    }
+    let ledger = Arc::new(Mutex::new(ledger));
+    let sem = Arc::new(tokio::sync::Semaphore::new(s.concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    // Units of work: batches of ≤ 25 items per table, and single objects.
+    let mut by_table: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    for st in work {
+        match st.remote.clone().expect("planned") {
+            Remote::Item { table, .. } => by_table.entry(table).or_default().push(st),
+            Remote::Object {
+                bucket,
+                key,
+                content_type,
+            } => {
+                let (c, sem) = (clients.clone(), sem.clone());
+                tasks.spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    let body = &st.local.as_ref().expect("planned").body;
+                    let r = s3::put(&c.s3, &bucket, &key, body, content_type, checksums).await;
+                    (vec![st], r.map(|()| 0u32), Vec::<bool>::new())
+                });
+            }
+        }
+    }
+    for (table, items) in by_table {
+        for chunk in items.chunks(25) {
+            let chunk: Vec<Step> = chunk.to_vec();
+            let (c, sem, table, bucket, prefix) = (
+                clients.clone(),
+                sem.clone(),
+                table.clone(),
+                d.bucket.clone(),
+                s.payloads_prefix.clone(),
+            );
+            let ttl_days = d.ttl_days;
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                let mut items = Vec::new();
+                let mut offloaded = Vec::new();
+                for st in &chunk {
+                    let l = st.local.as_ref().expect("planned");
+                    let built = build_item(
+                        l.json.as_ref().expect("items are JSON"),
+                        st.remote.as_ref().expect("planned"),
+                        ttl_of(l.date, ttl_days),
+                        &bucket,
+                        &prefix,
+                    );
+                    if let Some((key, payload)) = &built.offload {
+                        // The payload first: a pointer never points at nothing.
+                        if let Err(e) = s3::put(
+                            &c.s3,
+                            &bucket,
+                            key,
+                            payload,
+                            "application/json; charset=utf-8",
+                            checksums,
+                        )
+                        .await
+                        {
+                            return (chunk, Err(e), Vec::new());
+                        }
+                    }
+                    offloaded.push(built.offload.is_some());
+                    items.push(built.item);
+                }
+                let r = dynamo::batch_put(&c.dynamodb, &table, items).await;
+                (chunk, r, offloaded)
+            });
+        }
+    }
+    let mut fatal: Option<(Failure, String)> = None;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((chunk, result, offloaded)) = joined else {
+            continue;
+        };
+        let mut l = ledger.lock().expect("ledger lock");
+        match result {
+            Ok(retries) => {
+                summary.retries += retries;
+                for (i, st) in chunk.iter().enumerate() {
+                    l.written.insert(
+                        st.key.clone(),
+                        Entry {
+                            hash: st.hash.clone(),
+                            bytes: st.bytes,
+                        },
+                    );
+                    l.failed.remove(&st.key);
+                    summary.written += 1;
+                    summary.bytes_written += st.bytes;
+                    summary.targets.push(TargetReport {
+                        action: st.action,
+                        target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
+                        file: st.rel.clone(),
+                        bytes: st.bytes,
+                        error: None,
+                        offloaded: offloaded.get(i).copied().unwrap_or(false),
+                    });
+                }
+            }
+            Err((f, msg)) => {
+                for st in &chunk {
+                    l.failed.insert(st.key.clone());
+                    summary.failed += 1;
+                    summary.targets.push(TargetReport {
+                        action: Action::Error,
+                        target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
+                        file: st.rel.clone(),
+                        bytes: st.bytes,
+                        error: Some(msg.clone()),
+                        offloaded: false,
+                    });
+                }
+                if matches!(f, Failure::Unreachable | Failure::Credentials) && fatal.is_none() {
+                    fatal = Some((f, msg));
+                    tasks.abort_all();
+                }
+            }
+        }
+        // Confirmed units are recorded at once: a kill after this line loses nothing.
+        if let Err(e) = l.save(&ledger_path) {
+            summary.messages.push(format!(
+                "cannot save the ledger {}: {e}",
+                ledger_path.display()
+            ));
+        }
+    }
+    summary
+        .targets
+        .sort_by(|a, b| a.file.cmp(&b.file).then(a.target.cmp(&b.target)));
+    match fatal {
+        Some((f, m)) => finish_with(summary, exit_of(f), m),
+        None if summary.failed > 0 => {
+            summary.exit_code = Exit::Unclean as u8;
+            (summary, Exit::Unclean)
+        }
+        None => (summary, Exit::Clean),
+    }
+}
+
+fn exit_of(f: Failure) -> Exit {
+    match f {
+        Failure::Unreachable | Failure::Credentials => Exit::Backend,
+        Failure::Missing => Exit::Usage,
+        Failure::Other => Exit::Unclean,
+    }
+}
+
+fn finish_with(mut summary: Summary, exit: Exit, msg: String) -> (Summary, Exit) {
+    summary.messages.push(msg);
+    summary.exit_code = exit as u8;
+    (summary, exit)
+}
+
+/// Compares every selected target with what is stored remotely. Writes nothing.
+async fn verify(
+    s: &Settings,
+    c: &Clients,
+    steps: Vec<Step>,
+    mut summary: Summary,
+) -> (Summary, Exit) {
+    let mut differ = 0;
+    for st in steps {
+        let (Some(remote), Some(local)) = (st.remote.as_ref(), st.local.as_ref()) else {
+            summary.failed += 1;
+            summary.targets.push(TargetReport {
+                action: Action::Error,
+                target: String::new(),
+                file: st.rel.clone(),
+                bytes: 0,
+                error: st.error.clone(),
+                offloaded: false,
+            });
+            continue;
+        };
+        let verdict: Result<Option<String>, String> = match remote {
+            Remote::Object {
+                bucket,
+                key,
+                content_type,
+            } => match s3::get(&c.s3, bucket, key).await {
+                Err(e) => Err(e),
+                Ok(None) => Ok(Some("missing".into())),
+                Ok(Some((bytes, _))) if bytes != local.body => Ok(Some(format!(
+                    "differs ({} bytes remote, {} local)",
+                    bytes.len(),
+                    local.body.len()
+                ))),
+                Ok(Some((_, ct))) if ct.as_deref() != Some(*content_type) => {
+                    Ok(Some(format!("content type {ct:?}")))
+                }
+                Ok(Some(_)) => Ok(None),
+            },
+            Remote::Item {
+                table,
+                pk_name,
+                pk,
+                date,
+            } => match read_item(c, table, pk_name, pk, date).await {
+                Err(e) => Err(e),
+                Ok(None) => Ok(Some("missing".into())),
+                Ok(Some(mut remote_v)) => {
+                    let mut local_v = local.json.clone().unwrap_or(Value::Null);
+                    let ttl = remote_v.get("ttl").and_then(Value::as_i64);
+                    for v in [&mut remote_v, &mut local_v] {
+                        if let Some(o) = v.as_object_mut() {
+                            o.shift_remove("ttl");
+                            o.shift_remove("timestamp");
+                        }
+                    }
+                    if !dynamo::same_json(&remote_v, &local_v) {
+                        Ok(Some("differs".into()))
+                    } else if ttl != Some(ttl_of(local.date, s.destination.ttl_days)) {
+                        Ok(Some(format!("ttl {ttl:?} differs")))
+                    } else {
+                        Ok(None)
+                    }
+                }
+            },
+        };
+        let (action, error) = match verdict {
+            Ok(None) => (Action::Unchanged, None),
+            Ok(Some(why)) => {
+                differ += 1;
+                (Action::Changed, Some(why))
+            }
+            Err(e) => {
+                summary.failed += 1;
+                (Action::Error, Some(e))
+            }
+        };
+        summary.targets.push(TargetReport {
+            action,
+            target: remote.describe(),
+            file: st.rel.clone(),
+            bytes: st.bytes,
+            error,
+            offloaded: false,
+        });
+    }
+    summary.unchanged = summary
+        .targets
+        .iter()
+        .filter(|t| t.action == Action::Unchanged)
+        .count();
+    summary.planned_new = 0;
+    summary.planned_changed = 0;
+    summary.differ = differ;
+    let exit = if summary.failed > 0 || differ > 0 {
+        Exit::Unclean
+    } else {
+        Exit::Clean
+    };
+    (summary, exit)
+}
+
+/// Prints the plan lines (dry-run) or the per-target results, then totals, on stdout.
+pub fn print_human(summary: &Summary) {
+    for t in &summary.targets {
+        let sym = t.action.symbol();
+        match &t.error {
+            Some(e) => println!("{sym} {:<60} {}: {e}", t.target, t.file),
+            None => println!(
+                "{sym} {:<60} {:>9}  {}{}",
+                t.target,
+                human(t.bytes),
+                t.file,
+                if t.offloaded {
+                    "  (payload offloaded to S3)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+    if summary.mode == "verify" {
+        println!(
+            "verify: {} same, {} differ or missing, {} failed, {} ms",
+            summary.unchanged, summary.differ, summary.failed, summary.elapsed_ms
+        );
+        for m in &summary.messages {
+            println!("{m}");
+        }
+        return;
+    }
+    println!(
+        "{}: {} new, {} changed, {} unchanged, {} written ({}), {} failed, {} retries, {} ms",
+        summary.mode,
+        summary.planned_new,
+        summary.planned_changed,
+        summary.unchanged,
+        summary.written,
+        human(summary.bytes_written),
+        summary.failed,
+        summary.retries,
+        summary.elapsed_ms
+    );
+    for m in &summary.messages {
+        println!("{m}");
+    }
+}

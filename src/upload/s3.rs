@@ -1,0 +1,151 @@
+//! S3 objects: byte-identical uploads with an integrity check (the SDK's SHA-256 checksum, or
+//! Content-MD5 when checksums are switched off), multipart above a threshold, reads for verify.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use base64::Engine;
+
+use super::aws::{classify, describe, Failure};
+
+/// Bodies above this go multipart, in parts of this size.
+pub const MULTIPART_ABOVE: usize = 16 << 20;
+pub const PART_SIZE: usize = 8 << 20;
+
+fn md5_b64(body: &[u8]) -> String {
+    use md5::Digest;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
+}
+
+/// Puts `body` at `bucket/key`. Returns Ok(()) once the store confirmed it.
+pub async fn put(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    content_type: &str,
+    checksums: bool,
+) -> Result<(), (Failure, String)> {
+    if body.len() > MULTIPART_ABOVE {
+        return put_multipart(c, bucket, key, body, content_type, checksums).await;
+    }
+    let mut req = c
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body.to_vec()));
+    req = if checksums {
+        req.checksum_algorithm(ChecksumAlgorithm::Sha256)
+    } else {
+        req.content_md5(md5_b64(body))
+    };
+    req.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| (classify(&e), describe(&e)))
+}
+
+async fn put_multipart(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    content_type: &str,
+    checksums: bool,
+) -> Result<(), (Failure, String)> {
+    let mut create = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type);
+    if checksums {
+        create = create.checksum_algorithm(ChecksumAlgorithm::Sha256);
+    }
+    let up = create
+        .send()
+        .await
+        .map_err(|e| (classify(&e), describe(&e)))?;
+    let id = up
+        .upload_id()
+        .ok_or((Failure::Other, "no upload id".to_string()))?
+        .to_string();
+    let mut parts = Vec::new();
+    for (i, chunk) in body.chunks(PART_SIZE).enumerate() {
+        let n = i as i32 + 1;
+        let mut req = c
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(chunk.to_vec()));
+        req = if checksums {
+            req.checksum_algorithm(ChecksumAlgorithm::Sha256)
+        } else {
+            req.content_md5(md5_b64(chunk))
+        };
+        match req.send().await {
+            Ok(out) => parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .set_checksum_sha256(out.checksum_sha256().map(str::to_string))
+                    .build(),
+            ),
+            Err(e) => {
+                let _ = c
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&id)
+                    .send()
+                    .await;
+                return Err((classify(&e), describe(&e)));
+            }
+        }
+    }
+    let done = CompletedMultipartUpload::builder()
+        .set_parts(Some(parts))
+        .build();
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| (classify(&e), describe(&e)))
+}
+
+/// Reads an object whole; `Ok(None)` when it does not exist.
+pub async fn get(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, Option<String>)>, String> {
+    match c.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let ct = out.content_type().map(str::to_string);
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_bytes()
+                .to_vec();
+            Ok(Some((bytes, ct)))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn content_md5_is_base64_of_the_digest() {
+        // MD5("") = d41d8cd98f00b204e9800998ecf8427e
+        assert_eq!(super::md5_b64(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+}

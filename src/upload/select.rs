@@ -1,0 +1,304 @@
+//! Which local files to push: selection by dates and types, validation, targets.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Metric types `process` writes.
+pub const METRIC_TYPES: [&str; 7] = [
+    "bikes",
+    "chantiers",
+    "comptages",
+    "referentiel",
+    "traffic",
+    "velib",
+    "weather",
+];
+
+/// What the user selected.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// Explicit dates (empty: all, within `from..=to`).
+    pub dates: BTreeSet<NaiveDate>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Metric types to push (empty: none).
+    pub metric_types: BTreeSet<String>,
+    pub reports: bool,
+}
+
+impl Selection {
+    /// Parses `--type`: a comma list of `metrics`, `reports`, `all` and metric type names.
+    pub fn parse_types(spec: &str) -> Result<(BTreeSet<String>, bool), String> {
+        let mut types = BTreeSet::new();
+        let mut reports = false;
+        for t in spec.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match t {
+                "all" => {
+                    types.extend(METRIC_TYPES.iter().map(|s| s.to_string()));
+                    reports = true;
+                }
+                "metrics" => types.extend(METRIC_TYPES.iter().map(|s| s.to_string())),
+                "reports" => reports = true,
+                t if METRIC_TYPES.contains(&t) => {
+                    types.insert(t.to_string());
+                }
+                other => {
+                    return Err(format!(
+                        "unknown type {other:?} (expected metrics, reports, all or one of {})",
+                        METRIC_TYPES.join(", ")
+                    ))
+                }
+            }
+        }
+        if types.is_empty() && !reports {
+            return Err("--type selects nothing".into());
+        }
+        Ok((types, reports))
+    }
+
+    pub fn wants_date(&self, d: NaiveDate) -> bool {
+        (self.dates.is_empty() || self.dates.contains(&d))
+            && self.from.is_none_or(|f| d >= f)
+            && self.to.is_none_or(|t| d <= t)
+    }
+}
+
+/// What a local file becomes remotely.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// An item of the metrics table, key (metric_type, date).
+    Metric { metric_type: String },
+    /// An item of the reports table, key (report_id, date).
+    Report,
+    /// An object in the reports bucket, byte-identical to the file.
+    ReportFile { content_type: &'static str },
+}
+
+/// One selected local file, read and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    pub path: PathBuf,
+    /// Path relative to the output folder, for messages.
+    pub rel: String,
+    pub date: NaiveDate,
+    pub kind: Kind,
+    pub body: Vec<u8>,
+    /// Parsed JSON (items only).
+    pub json: Option<Value>,
+    /// SHA-256 of the content without its volatile fields (`timestamp`, `generated_at`).
+    pub content_hash: String,
+}
+
+/// A selected file that cannot be pushed, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub rel: String,
+    pub reason: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a JSON document without its volatile fields (serialised compactly, keys in file
+/// order): re-running `process` only changes timestamps, which is not a change worth a write.
+pub fn stable_hash(v: &Value) -> String {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.shift_remove("timestamp");
+        if let Some(Value::Object(r)) = o.get_mut("report") {
+            r.shift_remove("generated_at");
+        }
+    }
+    sha256_hex(&serde_json::to_vec(&v).expect("JSON values serialise"))
+}
+
+fn parse_name(name: &str) -> Option<(String, NaiveDate, &str)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let (head, date) = stem.rsplit_once('_')?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some((head.to_string(), date, ext))
+}
+
+fn check_envelope(v: &Value, want: &[(&str, &str)], body_key: &str) -> Result<(), String> {
+    let o = v.as_object().ok_or("not a JSON object")?;
+    for (k, expected) in want {
+        match o.get(*k).and_then(Value::as_str) {
+            Some(s) if s == *expected => {}
+            Some(s) => {
+                return Err(format!(
+                    "field `{k}` is {s:?}, the file name says {expected:?}"
+                ))
+            }
+            None => return Err(format!("field `{k}` is missing or not a string")),
+        }
+    }
+    match o.get(body_key) {
+        Some(Value::Object(_)) => Ok(()),
+        _ => Err(format!("field `{body_key}` is missing or not an object")),
+    }
+}
+
+/// Lists and validates the selected files under `output` (sorted). Files that are selected but
+/// unusable come back as [`Invalid`], never skipped silently.
+pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Vec<Invalid>)> {
+    let mut found: Vec<(PathBuf, String)> = Vec::new();
+    for sub in ["metrics", "reports"] {
+        let dir = output.join(sub);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !e.file_type()?.is_file() {
+                continue;
+            }
+            found.push((e.path(), format!("{sub}/{name}")));
+        }
+    }
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for (path, rel) in found {
+        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
+        let Some((head, date, ext)) = parse_name(&name) else {
+            continue;
+        };
+        let kind = if rel.starts_with("metrics/") {
+            let Some(t) = head.strip_suffix("_metrics") else {
+                continue;
+            };
+            if !sel.metric_types.contains(t) || ext != "json" {
+                continue;
+            }
+            Kind::Metric {
+                metric_type: t.to_string(),
+            }
+        } else {
+            if head != "daily_report" || !sel.reports {
+                continue;
+            }
+            match ext {
+                "json" => Kind::Report,
+                "csv" => Kind::ReportFile {
+                    content_type: "text/csv; charset=utf-8",
+                },
+                _ => continue,
+            }
+        };
+        if !sel.wants_date(date) {
+            continue;
+        }
+        let body = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                bad.push(Invalid {
+                    rel,
+                    reason: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let d = date.to_string();
+        let parsed = match &kind {
+            Kind::ReportFile { .. } => {
+                if body.is_empty() {
+                    Err("empty file".to_string())
+                } else {
+                    Ok(None)
+                }
+            }
+            _ => serde_json::from_slice::<Value>(&body)
+                .map_err(|e| format!("invalid JSON: {e}"))
+                .and_then(|v| {
+                    let r = match &kind {
+                        Kind::Metric { metric_type } => check_envelope(
+                            &v,
+                            &[("metric_type", metric_type), ("date", &d)],
+                            "metrics",
+                        ),
+                        _ => check_envelope(
+                            &v,
+                            &[("report_id", &format!("daily_report_{d}")), ("date", &d)],
+                            "report",
+                        ),
+                    };
+                    r.map(|()| Some(v))
+                }),
+        };
+        match parsed {
+            Err(reason) => bad.push(Invalid { rel, reason }),
+            Ok(json) => {
+                let content_hash = match &json {
+                    Some(v) => stable_hash(v),
+                    None => sha256_hex(&body),
+                };
+                if matches!(kind, Kind::Report) {
+                    // The report JSON is also pushed byte-identical to the bucket.
+                    // Objects are byte-identical copies: their hash is the bytes'.
+                    ok.push(Local {
+                        path: path.clone(),
+                        rel: rel.clone(),
+                        date,
+                        kind: Kind::ReportFile {
+                            content_type: "application/json; charset=utf-8",
+                        },
+                        body: body.clone(),
+                        json: None,
+                        content_hash: sha256_hex(&body),
+                    });
+                }
+                ok.push(Local {
+                    path,
+                    rel,
+                    date,
+                    kind,
+                    body,
+                    json,
+                    content_hash,
+                });
+            }
+        }
+    }
+    Ok((ok, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn types_parse_and_refuse_unknown() {
+        let (t, r) = Selection::parse_types("comptages,reports").unwrap();
+        assert_eq!(t.into_iter().collect::<Vec<_>>(), vec!["comptages"]);
+        assert!(r);
+        let (t, r) = Selection::parse_types("all").unwrap();
+        assert_eq!(t.len(), METRIC_TYPES.len());
+        assert!(r);
+        assert!(Selection::parse_types("comptage")
+            .unwrap_err()
+            .contains("unknown type"));
+        assert!(Selection::parse_types(",").is_err());
+    }
+
+    #[test]
+    fn stable_hash_ignores_timestamps_only() {
+        let a = json!({"metric_type": "x", "date": "d", "timestamp": "t1", "metrics": {"a": 1}});
+        let b = json!({"metric_type": "x", "date": "d", "timestamp": "t2", "metrics": {"a": 1}});
+        let c = json!({"metric_type": "x", "date": "d", "timestamp": "t1", "metrics": {"a": 2}});
+        assert_eq!(stable_hash(&a), stable_hash(&b));
+        assert_ne!(stable_hash(&a), stable_hash(&c));
+        let r1 =
+            json!({"report_id": "r", "timestamp": "t1", "report": {"generated_at": "g1", "x": 1}});
+        let r2 =
+            json!({"report_id": "r", "timestamp": "t2", "report": {"generated_at": "g2", "x": 1}});
+        assert_eq!(stable_hash(&r1), stable_hash(&r2));
+    }
+}
