@@ -32,6 +32,12 @@ test -s "$tmp/ec2-out/reports/daily_report_2025-10-26.csv"
 test ! -e "$tmp/ec2-out/reports/daily_report_2025-10-25.csv"
 if ./run_processing.sh not-a-date >/dev/null 2>&1; then echo "run_processing.sh accepted a bad date" >&2; exit 1; fi
 
+echo "== real servers on 127.0.0.1 (S3, DynamoDB, MongoDB wire)"
+scripts/servers.sh start
+trap 'scripts/servers.sh stop; rm -rf "$tmp"' EXIT
+# shellcheck disable=SC1091
+source target/servers/env
+
 echo "== tests"
 log="$tmp/cargo-test.log"
 set +e

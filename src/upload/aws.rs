@@ -21,6 +21,8 @@ pub struct AwsOptions {
     /// Send the SDK's default S3 checksums (some S3-compatible stores reject them); when off,
     /// uploads carry Content-MD5 instead.
     pub s3_checksums: bool,
+    /// Explicit (access key, secret) instead of the credential chain (tests, tools).
+    pub static_credentials: Option<(String, String)>,
 }
 
 pub struct Clients {
@@ -29,10 +31,14 @@ pub struct Clients {
 }
 
 pub async fn clients(o: &AwsOptions) -> Clients {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(o.region.clone()))
-        .load()
-        .await;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(o.region.clone()));
+    if let Some((key, secret)) = &o.static_credentials {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            key, secret, None, None, "static",
+        ));
+    }
+    let sdk = loader.load().await;
     let mut d = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Some(e) = o.dynamodb_endpoint.as_ref().or(o.endpoint.as_ref()) {
         d = d.endpoint_url(e);

@@ -216,6 +216,7 @@ impl Settings {
                 s3_endpoint: a.s3_endpoint_url.clone(),
                 path_style: custom && !a.no_path_style,
                 s3_checksums: a.s3_checksums == "on",
+                static_credentials: None,
             },
             payloads_prefix: a.payloads_prefix.trim_matches('/').to_string(),
             plan: PlanOptions {
@@ -648,6 +649,11 @@ async fn execute(
         }
     }
     let mut fatal: Option<(Failure, String)> = None;
+    // Crash-test hook: abort the process (like a kill -9) right after the Nth ledger save.
+    let crash_after: Option<usize> = std::env::var("CITYFLOW_TEST_CRASH_AFTER_SAVES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut saves = 0usize;
     while let Some(joined) = tasks.join_next().await {
         let Ok((chunk, result, offloaded)) = joined else {
             continue;
@@ -702,6 +708,10 @@ async fn execute(
                 "cannot save the ledger {}: {e}",
                 ledger_path.display()
             ));
+        }
+        saves += 1;
+        if crash_after == Some(saves) {
+            std::process::abort();
         }
     }
     summary

@@ -15,3 +15,4 @@ mod source_chantiers;
 mod source_traffic;
 mod source_velib;
 mod source_weather;
+mod upload;
