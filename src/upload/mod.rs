@@ -128,6 +128,9 @@ pub struct UploadArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Items per BatchWriteItem (1-25; 1 with --concurrency 1 is the prototype's one-by-one way).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..=25))]
+    pub batch_size: u8,
     /// JSON summary (or plan, with --dry-run) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -149,6 +152,7 @@ pub struct Settings {
     pub init: bool,
     pub create_bucket: bool,
     pub concurrency: usize,
+    pub batch_size: usize,
 }
 
 impl Settings {
@@ -228,6 +232,7 @@ impl Settings {
             init: a.init,
             create_bucket: a.create_bucket,
             concurrency: a.concurrency,
+            batch_size: usize::from(a.batch_size),
         })
     }
 }
@@ -602,7 +607,7 @@ async fn execute(
         }
     }
     for (table, items) in by_table {
-        for chunk in items.chunks(25) {
+        for chunk in items.chunks(s.batch_size) {
             let chunk: Vec<Step> = chunk.to_vec();
             let (c, sem, table, bucket, prefix) = (
                 clients.clone(),

@@ -163,6 +163,22 @@ pub fn plan(
             local: Some(l),
         });
     }
+    // Targets that will be written are parsed and checked now, so that the dry-run shows the
+    // same errors as the real run.
+    {
+        use rayon::prelude::*;
+        steps
+            .par_iter_mut()
+            .filter(|st| matches!(st.action, Action::New | Action::Changed))
+            .for_each(|st| {
+                if let Some(l) = st.local.as_mut() {
+                    if let Err(e) = super::select::validate(l) {
+                        st.action = Action::Error;
+                        st.error = Some(e);
+                    }
+                }
+            });
+    }
     for i in invalid {
         steps.push(Step {
             action: Action::Error,

@@ -105,17 +105,54 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The hash of a JSON document without its volatile fields (serialised compactly, keys in file
-/// order): re-running `process` only changes timestamps, which is not a change worth a write.
-pub fn stable_hash(v: &Value) -> String {
-    let mut v = v.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.shift_remove("timestamp");
-        if let Some(Value::Object(r)) = o.get_mut("report") {
-            r.shift_remove("generated_at");
+/// Removes the first `"<key>": "<string>"` member from JSON text (byte level, no parse).
+fn cut_string_member(b: &[u8], key: &str) -> Option<(usize, usize)> {
+    let pat = format!("\"{key}\"");
+    let start = b.windows(pat.len()).position(|w| w == pat.as_bytes())?;
+    let mut i = start + pat.len();
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((start, i + 1)),
+            _ => i += 1,
         }
     }
-    sha256_hex(&serde_json::to_vec(&v).expect("JSON values serialise"))
+    None
+}
+
+/// SHA-256 of a JSON file without its volatile members (the envelope's `timestamp`, the report's
+/// `generated_at`): re-running `process` only changes those, which is not a change worth a write.
+/// Works on the bytes, so an unchanged re-run does not parse hundreds of MB of JSON.
+pub fn volatile_free_hash(body: &[u8]) -> String {
+    let mut cuts: Vec<(usize, usize)> = ["timestamp", "generated_at"]
+        .iter()
+        .filter_map(|k| cut_string_member(body, k))
+        .collect();
+    cuts.sort();
+    let mut h = Sha256::new();
+    let mut at = 0;
+    for (a, b) in cuts {
+        if a >= at {
+            h.update(&body[at..a]);
+            at = b;
+        }
+    }
+    h.update(&body[at..]);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_name(name: &str) -> Option<(String, NaiveDate, &str)> {
@@ -147,6 +184,7 @@ fn check_envelope(v: &Value, want: &[(&str, &str)], body_key: &str) -> Result<()
 /// Lists and validates the selected files under `output` (sorted). Files that are selected but
 /// unusable come back as [`Invalid`], never skipped silently.
 pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Vec<Invalid>)> {
+    use rayon::prelude::*;
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     for sub in ["metrics", "reports"] {
         let dir = output.join(sub);
@@ -163,8 +201,7 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
         }
     }
     found.sort_by(|a, b| a.1.cmp(&b.1));
-    let mut ok = Vec::new();
-    let mut bad = Vec::new();
+    let mut wanted: Vec<(PathBuf, String, NaiveDate, Kind)> = Vec::new();
     for (path, rel) in found {
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         let Some((head, date, ext)) = parse_name(&name) else {
@@ -192,87 +229,90 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
                 _ => continue,
             }
         };
-        if !sel.wants_date(date) {
-            continue;
+        if sel.wants_date(date) {
+            wanted.push((path, rel, date, kind));
         }
-        let body = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                bad.push(Invalid {
+    }
+    // Read and hash in parallel; JSON is parsed later, only for targets that will be written.
+    let read: Vec<Result<Vec<Local>, Invalid>> = wanted
+        .into_par_iter()
+        .map(|(path, rel, date, kind)| {
+            let body = std::fs::read(&path).map_err(|e| Invalid {
+                rel: rel.clone(),
+                reason: format!("cannot read: {e}"),
+            })?;
+            if body.is_empty() {
+                return Err(Invalid {
                     rel,
-                    reason: format!("cannot read: {e}"),
+                    reason: "empty file".into(),
                 });
-                continue;
             }
-        };
-        let d = date.to_string();
-        let parsed = match &kind {
-            Kind::ReportFile { .. } => {
-                if body.is_empty() {
-                    Err("empty file".to_string())
-                } else {
-                    Ok(None)
-                }
-            }
-            _ => serde_json::from_slice::<Value>(&body)
-                .map_err(|e| format!("invalid JSON: {e}"))
-                .and_then(|v| {
-                    let r = match &kind {
-                        Kind::Metric { metric_type } => check_envelope(
-                            &v,
-                            &[("metric_type", metric_type), ("date", &d)],
-                            "metrics",
-                        ),
-                        _ => check_envelope(
-                            &v,
-                            &[("report_id", &format!("daily_report_{d}")), ("date", &d)],
-                            "report",
-                        ),
-                    };
-                    r.map(|()| Some(v))
-                }),
-        };
-        match parsed {
-            Err(reason) => bad.push(Invalid { rel, reason }),
-            Ok(json) => {
-                let content_hash = match &json {
-                    Some(v) => stable_hash(v),
-                    None => sha256_hex(&body),
-                };
-                if matches!(kind, Kind::Report) {
-                    // The report JSON is also pushed byte-identical to the bucket.
-                    // Objects are byte-identical copies: their hash is the bytes'.
-                    ok.push(Local {
-                        path: path.clone(),
-                        rel: rel.clone(),
-                        date,
-                        kind: Kind::ReportFile {
-                            content_type: "application/json; charset=utf-8",
-                        },
-                        body: body.clone(),
-                        json: None,
-                        content_hash: sha256_hex(&body),
-                    });
-                }
-                ok.push(Local {
-                    path,
-                    rel,
+            let mut out = Vec::new();
+            if matches!(kind, Kind::Report) {
+                // The report JSON is also pushed byte-identical to the bucket (hash of the bytes).
+                out.push(Local {
+                    path: path.clone(),
+                    rel: rel.clone(),
                     date,
-                    kind,
-                    body,
-                    json,
-                    content_hash,
+                    kind: Kind::ReportFile {
+                        content_type: "application/json; charset=utf-8",
+                    },
+                    body: body.clone(),
+                    json: None,
+                    content_hash: sha256_hex(&body),
                 });
             }
+            let content_hash = match kind {
+                Kind::ReportFile { .. } => sha256_hex(&body),
+                _ => volatile_free_hash(&body),
+            };
+            out.push(Local {
+                path,
+                rel,
+                date,
+                kind,
+                body,
+                json: None,
+                content_hash,
+            });
+            Ok(out)
+        })
+        .collect();
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for r in read {
+        match r {
+            Ok(v) => ok.extend(v),
+            Err(i) => bad.push(i),
         }
     }
     Ok((ok, bad))
 }
 
+/// Parses and checks an item's file (envelope fields agree with its name): fills `l.json`.
+pub fn validate(l: &mut Local) -> Result<(), String> {
+    if matches!(l.kind, Kind::ReportFile { .. }) || l.json.is_some() {
+        return Ok(());
+    }
+    let v: Value = serde_json::from_slice(&l.body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let d = l.date.to_string();
+    match &l.kind {
+        Kind::Metric { metric_type } => {
+            check_envelope(&v, &[("metric_type", metric_type), ("date", &d)], "metrics")?
+        }
+        _ => check_envelope(
+            &v,
+            &[("report_id", &format!("daily_report_{d}")), ("date", &d)],
+            "report",
+        )?,
+    }
+    l.json = Some(v);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn types_parse_and_refuse_unknown() {
@@ -289,16 +329,20 @@ mod tests {
     }
 
     #[test]
-    fn stable_hash_ignores_timestamps_only() {
-        let a = json!({"metric_type": "x", "date": "d", "timestamp": "t1", "metrics": {"a": 1}});
-        let b = json!({"metric_type": "x", "date": "d", "timestamp": "t2", "metrics": {"a": 1}});
-        let c = json!({"metric_type": "x", "date": "d", "timestamp": "t1", "metrics": {"a": 2}});
-        assert_eq!(stable_hash(&a), stable_hash(&b));
-        assert_ne!(stable_hash(&a), stable_hash(&c));
-        let r1 =
-            json!({"report_id": "r", "timestamp": "t1", "report": {"generated_at": "g1", "x": 1}});
-        let r2 =
-            json!({"report_id": "r", "timestamp": "t2", "report": {"generated_at": "g2", "x": 1}});
-        assert_eq!(stable_hash(&r1), stable_hash(&r2));
+    fn byte_hash_ignores_volatile_members_only() {
+        let a =
+            br#"{"metric_type": "x", "timestamp": "2025-11-21T03:20:00Z", "metrics": {"a": 1}}"#;
+        let b = br#"{"metric_type": "x", "timestamp":"2026-01-01T00:00:00Z", "metrics": {"a": 1}}"#;
+        let c =
+            br#"{"metric_type": "x", "timestamp": "2025-11-21T03:20:00Z", "metrics": {"a": 2}}"#;
+        assert_eq!(
+            volatile_free_hash(a),
+            volatile_free_hash(b),
+            "timestamps and spacing around them"
+        );
+        assert_ne!(volatile_free_hash(a), volatile_free_hash(c));
+        let r1 = br#"{"timestamp": "t1", "report": {"date": "d", "generated_at": "g\"1", "x": 1}}"#;
+        let r2 = br#"{"timestamp": "t2", "report": {"date": "d", "generated_at": "g2", "x": 1}}"#;
+        assert_eq!(volatile_free_hash(r1), volatile_free_hash(r2));
     }
 }
