@@ -134,6 +134,9 @@ pub struct UploadArgs {
     /// JSON summary (or plan, with --dry-run) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -153,6 +156,7 @@ pub struct Settings {
     pub create_bucket: bool,
     pub concurrency: usize,
     pub batch_size: usize,
+    pub progress: bool,
 }
 
 impl Settings {
@@ -233,6 +237,10 @@ impl Settings {
             create_bucket: a.create_bucket,
             concurrency: a.concurrency,
             batch_size: usize::from(a.batch_size),
+            progress: !a.no_progress && !a.quiet && {
+                use std::io::IsTerminal;
+                std::io::stderr().is_terminal()
+            },
         })
     }
 }
@@ -659,7 +667,19 @@ async fn execute(
         .ok()
         .and_then(|v| v.parse().ok());
     let mut saves = 0usize;
+    let pb = if s.progress {
+        let pb = indicatif::ProgressBar::new(tasks.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} uploading [{bar:30}] {pos}/{len} units {per_sec} eta {eta}",
+        ) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     while let Some(joined) = tasks.join_next().await {
+        pb.inc(1);
         let Ok((chunk, result, offloaded)) = joined else {
             continue;
         };
@@ -719,6 +739,7 @@ async fn execute(
             std::process::abort();
         }
     }
+    pb.finish_and_clear();
     summary
         .targets
         .sort_by(|a, b| a.file.cmp(&b.file).then(a.target.cmp(&b.target)));
