@@ -303,6 +303,33 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
     })
 }
 
+/// Opens a CSV file and finds its columns. When the file cannot be used (unreadable, empty,
+/// required columns missing), records it as failed in `q` (with its data rows counted as
+/// rejected) and returns None.
+pub fn open_csv_columns(
+    f: &crate::discover::InputFile,
+    source: &'static str,
+    specs: &[ColumnSpec],
+    q: &mut crate::quality::QualityAcc,
+) -> Option<(CsvInput, Vec<Option<usize>>)> {
+    let mut input = match open_csv(&f.path) {
+        Ok(i) => i,
+        Err(e) => {
+            q.file_failed(source, &f.rel, e.line, e.reason, e.detail, 0);
+            return None;
+        }
+    };
+    match resolve_columns(&input.header, specs) {
+        Ok(cols) => Some((input, cols)),
+        Err(missing) => {
+            let rows = count_remaining(&mut input.reader);
+            let detail = missing_columns_detail(&missing, input.header.len());
+            q.file_failed(source, &f.rel, 1, Reason::MissingColumn, detail, rows);
+            None
+        }
+    }
+}
+
 /// Counts the data records left in a CSV reader (to report how many rows a failed file held).
 pub fn count_remaining(reader: &mut csv::Reader<Tap>) -> u64 {
     let mut rec = csv::ByteRecord::new();

@@ -18,10 +18,7 @@ use serde_json::Value;
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, NumError};
 use crate::geo::{parse_lat_lon, Pt};
-use crate::input::{
-    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
-    JsonItem,
-};
+use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::bikes::{BikesAcc, Slot, NONE};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, DaySelection};
@@ -218,21 +215,8 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Bikes
 fn read_csv(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> BikesAcc {
     let file = f.rel.as_str();
     let mut acc = BikesAcc::default();
-    let mut input = match open_csv(&f.path) {
-        Ok(i) => i,
-        Err(e) => {
-            q.file_failed(SOURCE, file, e.line, e.reason, e.detail, 0);
-            return acc;
-        }
-    };
-    let cols = match resolve_columns(&input.header, &COLUMNS) {
-        Ok(c) => c,
-        Err(missing) => {
-            let rows = count_remaining(&mut input.reader);
-            let detail = missing_columns_detail(&missing, input.header.len());
-            q.file_failed(SOURCE, file, 1, Reason::MissingColumn, detail, rows);
-            return acc;
-        }
+    let Some((input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
+        return acc;
     };
     let width = input.header.len();
     let mut reader = input.reader;

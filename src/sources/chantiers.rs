@@ -21,10 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::discover::{Format, InputFile};
 use crate::geo::{self, Geometry};
-use crate::input::{
-    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
-    JsonItem,
-};
+use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::chantiers::{
     area_to_cm2, canonical_impact, normalize_postal_code, polygon_area_m2, ArrSource, ChantiersAcc,
     Work,
@@ -327,21 +324,8 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
 fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
     let file = f.rel.as_str();
     let mut acc = ChantiersAcc::default();
-    let mut input = match open_csv(&f.path) {
-        Ok(i) => i,
-        Err(e) => {
-            q.file_failed(SOURCE, file, e.line, e.reason, e.detail, 0);
-            return acc;
-        }
-    };
-    let cols = match resolve_columns(&input.header, &COLUMNS) {
-        Ok(c) => c,
-        Err(missing) => {
-            let rows = count_remaining(&mut input.reader);
-            let detail = missing_columns_detail(&missing, input.header.len());
-            q.file_failed(SOURCE, file, 1, Reason::MissingColumn, detail, rows);
-            return acc;
-        }
+    let Some((mut input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
+        return acc;
     };
     let width = input.header.len();
     let mut rec = csv::ByteRecord::new();
@@ -482,6 +466,7 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::resolve_columns;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

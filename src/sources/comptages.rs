@@ -16,10 +16,7 @@ use serde_json::Value;
 
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
-use crate::input::{
-    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
-    JsonItem,
-};
+use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::comptages::{
     ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
@@ -290,25 +287,9 @@ const BATCH: usize = 4096;
 fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) -> FileOutput {
     let file: Arc<str> = Arc::from(f.rel.as_str());
     let mut out = FileOutput::default();
-    let mut input = match open_csv(&f.path) {
-        Ok(i) => i,
-        Err(e) => {
-            out.quality
-                .file_failed(SOURCE, &file, e.line, e.reason, e.detail, 0);
-            progress(f.size);
-            return out;
-        }
-    };
-    let cols = match resolve_columns(&input.header, &COLUMNS) {
-        Ok(c) => c,
-        Err(missing) => {
-            let rows = count_remaining(&mut input.reader);
-            let detail = missing_columns_detail(&missing, input.header.len());
-            out.quality
-                .file_failed(SOURCE, &file, 1, Reason::MissingColumn, detail, rows);
-            progress(f.size);
-            return out;
-        }
+    let Some((input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, &mut out.quality) else {
+        progress(f.size);
+        return out;
     };
     let width = input.header.len();
     let mut reader = input.reader;

@@ -6,10 +6,7 @@ use serde_json::Value;
 
 use crate::discover::{Format, InputFile};
 use crate::geo;
-use crate::input::{
-    count_remaining, missing_columns_detail, open_csv, read_json, resolve_columns, ColumnSpec,
-    JsonItem,
-};
+use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::referentiel::RefRow;
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text};
@@ -136,21 +133,8 @@ pub fn read_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
 
 fn read_csv(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
     let mut rows = Vec::new();
-    let mut input = match open_csv(&f.path) {
-        Ok(i) => i,
-        Err(e) => {
-            q.file_failed(SOURCE, &f.rel, e.line, e.reason, e.detail, 0);
-            return rows;
-        }
-    };
-    let cols = match resolve_columns(&input.header, &COLUMNS) {
-        Ok(c) => c,
-        Err(missing) => {
-            let n = count_remaining(&mut input.reader);
-            let detail = missing_columns_detail(&missing, input.header.len());
-            q.file_failed(SOURCE, &f.rel, 1, Reason::MissingColumn, detail, n);
-            return rows;
-        }
+    let Some((mut input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
+        return rows;
     };
     let width = input.header.len();
     let mut rec = csv::StringRecord::new();
