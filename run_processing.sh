@@ -18,7 +18,7 @@ fi
 
 mkdir -p logs
 log="logs/processing_$(date +%Y%m%d_%H%M%S).log"
-bin=target/release/process
+bin="${CARGO_TARGET_DIR:-target}/release/process"
 if [ ! -x "$bin" ] || [ -n "$(find src Cargo.toml -newer "$bin" -print -quit 2>/dev/null)" ]; then
   cargo build --release --quiet --bin process 2>&1 | tee -a "$log" || exit 2
 fi

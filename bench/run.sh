@@ -15,14 +15,14 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/real/batch"
 cp "$REAL/comptages-routiers-permanents/crp_washington_louisgthier.csv" "$work/real/batch/comptages-routiers-permanents.csv"
 cp "$REAL/geo/arrondissements-paris.geojson" "$work/real/batch/"
-target/release/examples/generate --out "$work/gen" --arcs "$ARCS" --days "$DAYS" --no-api --comptages-only 2>/dev/null
+"${CARGO_TARGET_DIR:-target}"/release/examples/generate --out "$work/gen" --arcs "$ARCS" --days "$DAYS" --no-api --comptages-only 2>/dev/null
 
 measure() { # label raw jobs
   local label=$1 raw=$2 jobs=$3 best="" rss="" rows bytes
   bytes=$(find "$raw" -name 'comptages*' -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
   for _ in 1 2 3; do
     rm -rf "$work/out"
-    /usr/bin/time -f '%e %M' -o "$work/time" target/release/process --raw "$raw" --output "$work/out" \
+    /usr/bin/time -f '%e %M' -o "$work/time" "${CARGO_TARGET_DIR:-target}"/release/process --raw "$raw" --output "$work/out" \
       -q --no-progress --json -j "$jobs" > "$work/summary.json" || true
     read -r secs kb < "$work/time"
     if [ -z "$best" ] || awk "BEGIN {exit !($secs < $best)}"; then best=$secs; rss=$kb; fi

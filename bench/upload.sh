@@ -13,8 +13,8 @@ trap 'scripts/servers.sh stop; rm -rf "$work"' EXIT
 source target/servers/env
 export AWS_ACCESS_KEY_ID=$CITYFLOW_TEST_S3_KEY AWS_SECRET_ACCESS_KEY=$CITYFLOW_TEST_S3_SECRET AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_DYNAMODB=$CITYFLOW_TEST_DYNAMODB_ENDPOINT AWS_ENDPOINT_URL_S3=$CITYFLOW_TEST_S3_ENDPOINT
-target/release/examples/generate --out "$work/raw" --arcs "$ARCS" --days 365 --first-day 2025-01-01 2>/dev/null
-target/release/process --raw "$work/raw" --output "$work/out" -q --no-progress || true
+"${CARGO_TARGET_DIR:-target}"/release/examples/generate --out "$work/raw" --arcs "$ARCS" --days 365 --first-day 2025-01-01 2>/dev/null
+"${CARGO_TARGET_DIR:-target}"/release/process --raw "$work/raw" --output "$work/out" -q --no-progress || true
 files=$(find "$work/out/metrics" "$work/out/reports" -type f | wc -l)
 mb=$(du -sb "$work/out/metrics" "$work/out/reports" | awk '{s+=$1} END {printf "%.1f", s/1e6}')
 echo "outputs: $files files, $mb MB (metrics + reports)"
@@ -23,7 +23,7 @@ run() { # label, table suffix, extra args
   local start end
   start=$(date +%s.%N)
   DYNAMODB_METRICS_TABLE="bench-$suffix-m" DYNAMODB_REPORTS_TABLE="bench-$suffix-r" S3_REPORTS_BUCKET="bench-$suffix" \
-    target/release/upload --output "$work/out" --json "$@" > "$work/s.json" || true
+    "${CARGO_TARGET_DIR:-target}"/release/upload --output "$work/out" --json "$@" > "$work/s.json" || true
   end=$(date +%s.%N)
   python3 - "$label" "$start" "$end" "$work/s.json" <<'PY'
 import json, sys

@@ -30,6 +30,8 @@ Environment (a .env file in the working directory is read first; real variables 
   ARRONDISSEMENTS_FILE  arrondissements GeoJSON outside the raw tree
   CITYFLOW_JOBS       worker threads
   SOURCE_DATE_EPOCH   fixes the clock used for `timestamp` / `generated_at` (reproducible bytes)
+  DATABASE_TYPE       auto | files | mongo (--backend)
+  MONGODB_URL         default mongodb://localhost:27017/      MONGODB_DATABASE  default cityflow
 
 Outputs (under OUTPUT_DIR):
   metrics/<type>_metrics_<date>.json   {metric_type, date, timestamp, metrics}
@@ -39,11 +41,40 @@ Outputs (under OUTPUT_DIR):
 
 Exit codes:
   0 clean   1 finished with rejected input or a failed file   2 usage or configuration error
+  3 MongoDB selected but unreachable (results written to files instead)
   4 some output could not be written";
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
+}
+
+/// Where `process` stores its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// MongoDB on a developer's laptop (a `bucket-cityflow-paris-s3-raw` folder), files elsewhere.
+    Auto,
+    Files,
+    Mongo,
+}
+
+fn parse_backend(s: &str) -> Result<BackendChoice, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" | "" => Ok(BackendChoice::Auto),
+        "files" | "file" | "local" | "local_files" => Ok(BackendChoice::Files),
+        "mongo" | "mongodb" => Ok(BackendChoice::Mongo),
+        "dynamodb" => {
+            Err("process stores into files or MongoDB; DynamoDB is written by `upload`".into())
+        }
+        other => Err(format!("unknown backend {other:?} (auto, files or mongo)")),
+    }
+}
+
+/// The resolved backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Files,
+    Mongo { url: String, database: String },
 }
 
 /// `process`: raw tree -> per-day metrics, daily reports and quality reports.
@@ -83,6 +114,24 @@ pub struct ProcessArgs {
     /// Only warnings and errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Where results go: auto (MongoDB when a `bucket-cityflow-paris-s3-raw` folder is in the
+    /// working directory or above the raw root, else files), files, or mongo.
+    #[arg(long, env = "DATABASE_TYPE", value_name = "auto|files|mongo", value_parser = parse_backend, default_value = "auto")]
+    pub backend: BackendChoice,
+    #[arg(
+        long,
+        env = "MONGODB_URL",
+        value_name = "URL",
+        default_value = "mongodb://localhost:27017/"
+    )]
+    pub mongodb_url: String,
+    #[arg(
+        long,
+        env = "MONGODB_DATABASE",
+        value_name = "NAME",
+        default_value = "cityflow"
+    )]
+    pub mongodb_database: String,
 }
 
 /// Everything a run needs, resolved.
@@ -97,6 +146,9 @@ pub struct Settings {
     pub arrondissements: Option<PathBuf>,
     pub progress: bool,
     pub json: bool,
+    pub backend: Backend,
+    /// Why this backend (printed at start).
+    pub backend_reason: String,
 }
 
 /// Loads `.env` from the working directory once (existing variables are not overridden).
@@ -149,7 +201,41 @@ impl Settings {
                 )));
             }
         }
+        let mongo = || Backend::Mongo {
+            url: a.mongodb_url.clone(),
+            database: a.mongodb_database.clone(),
+        };
+        let laptop_here = cwd.join(LAPTOP_BUCKET_DIR).is_dir();
+        let laptop_above = std::fs::canonicalize(&raw)
+            .map(|p| {
+                p.ancestors()
+                    .any(|x| x.file_name().is_some_and(|n| n == LAPTOP_BUCKET_DIR))
+            })
+            .unwrap_or(false);
+        let (backend, backend_reason) = match a.backend {
+            BackendChoice::Files => (
+                Backend::Files,
+                "files (--backend / DATABASE_TYPE)".to_string(),
+            ),
+            BackendChoice::Mongo => (mongo(), "MongoDB (--backend / DATABASE_TYPE)".to_string()),
+            BackendChoice::Auto if laptop_here => (
+                mongo(),
+                format!(
+                    "MongoDB: folder {LAPTOP_BUCKET_DIR} found in the working directory (a laptop)"
+                ),
+            ),
+            BackendChoice::Auto if laptop_above => (
+                mongo(),
+                format!("MongoDB: the raw root is inside a {LAPTOP_BUCKET_DIR} folder (a laptop)"),
+            ),
+            BackendChoice::Auto => (
+                Backend::Files,
+                format!("files: no {LAPTOP_BUCKET_DIR} folder here (EC2 box)"),
+            ),
+        };
         Ok(Settings {
+            backend,
+            backend_reason,
             raw,
             raw_origin,
             output: a.output.clone(),

@@ -5,7 +5,12 @@ use std::process::ExitCode;
 use cityflow::config::{load_dotenv, ProcessArgs, Settings};
 use cityflow::error::Exit;
 use cityflow::pipeline;
+use std::time::Duration;
+
+use cityflow::config::Backend;
 use cityflow::store::local::LocalStore;
+use cityflow::store::mongo::MongoStore;
+use cityflow::store::Store;
 use cityflow::time::Clock;
 use clap::Parser;
 
@@ -41,9 +46,31 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Usage as u8);
         }
     };
-    let store = LocalStore::new(&settings.output);
-    match pipeline::run(&settings, &clock, &store) {
-        Ok(summary) => {
+    tracing::info!("backend: {}", settings.backend_reason);
+    let mut fell_back = false;
+    let store: Box<dyn Store> = match &settings.backend {
+        Backend::Files => Box::new(LocalStore::new(&settings.output)),
+        Backend::Mongo { url, database } => {
+            match MongoStore::connect(url, database, Duration::from_secs(3), clock.now) {
+                Ok(m) => Box::new(m),
+                Err(e) => {
+                    // The run is not lost: results go to files, and the exit code says so.
+                    tracing::warn!(
+                        "MongoDB unreachable ({e}): writing to files under {} instead",
+                        settings.output.display()
+                    );
+                    fell_back = true;
+                    Box::new(LocalStore::new(&settings.output))
+                }
+            }
+        }
+    };
+    match pipeline::run(&settings, &clock, store.as_ref()) {
+        Ok(mut summary) => {
+            if fell_back && summary.exit_code < Exit::Backend as u8 {
+                summary.exit_code = Exit::Backend as u8;
+                summary.status = "finished, but MongoDB was unreachable: results are in files";
+            }
             if !args.quiet {
                 eprint!("{}", summary.table());
             }

@@ -1,6 +1,7 @@
 //! Where results go. The only code that writes outputs.
 
 pub mod local;
+pub mod mongo;
 
 use std::path::PathBuf;
 

@@ -67,9 +67,26 @@ pub struct UploadArgs {
     /// Comma list of `metrics`, `reports`, `all` and metric types (comptages, bikes, ...).
     #[arg(long = "type", value_name = "TYPES", default_value = "all")]
     pub types: String,
-    /// Output folder written by `process`.
+    /// Output folder written by `process` (with --source mongo: where the ledger is kept).
     #[arg(long, env = "OUTPUT_DIR", value_name = "DIR", default_value = "output")]
     pub output: PathBuf,
+    /// Read the outputs from the files (default) or from the MongoDB a laptop run filled.
+    #[arg(long, value_name = "files|mongo", default_value = "files", value_parser = ["files", "mongo"])]
+    pub source: String,
+    #[arg(
+        long,
+        env = "MONGODB_URL",
+        value_name = "URL",
+        default_value = "mongodb://localhost:27017/"
+    )]
+    pub mongodb_url: String,
+    #[arg(
+        long,
+        env = "MONGODB_DATABASE",
+        value_name = "NAME",
+        default_value = "cityflow"
+    )]
+    pub mongodb_database: String,
     /// Print the plan (+ new, * changed, = unchanged, ! error) and write nothing anywhere.
     #[arg(long)]
     pub dry_run: bool,
@@ -145,6 +162,8 @@ pub struct UploadArgs {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub output: PathBuf,
+    /// `Some((url, database))`: read the outputs from MongoDB.
+    pub mongo_source: Option<(String, String)>,
     pub selection: Selection,
     pub destination: Destination,
     pub aws: AwsOptions,
@@ -166,6 +185,12 @@ impl Settings {
             if f > t {
                 return Err(format!("--from {f} is after --to {t}"));
             }
+        }
+        let mongo_source =
+            (a.source == "mongo").then(|| (a.mongodb_url.clone(), a.mongodb_database.clone()));
+        if mongo_source.is_some() {
+            std::fs::create_dir_all(&a.output)
+                .map_err(|e| format!("cannot create {}: {e}", a.output.display()))?;
         }
         if !a.output.is_dir() {
             return Err(format!(
@@ -202,6 +227,7 @@ impl Settings {
         };
         Ok(Settings {
             output: a.output.clone(),
+            mongo_source,
             selection: Selection {
                 dates: a.dates.iter().copied().collect(),
                 from: a.from,

@@ -183,8 +183,23 @@ fn check_envelope(v: &Value, want: &[(&str, &str)], body_key: &str) -> Result<()
 
 /// Lists and validates the selected files under `output` (sorted). Files that are selected but
 /// unusable come back as [`Invalid`], never skipped silently.
+/// Where a candidate's bytes are.
+pub enum Content {
+    File(PathBuf),
+    /// Already in memory (exported from MongoDB).
+    Bytes(PathBuf, Vec<u8>),
+}
+
+impl Content {
+    fn path(&self) -> &Path {
+        match self {
+            Content::File(p) | Content::Bytes(p, _) => p,
+        }
+    }
+}
+
+/// Lists and validates the selected files under `output` (sorted).
 pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Vec<Invalid>)> {
-    use rayon::prelude::*;
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     for sub in ["metrics", "reports"] {
         let dir = output.join(sub);
@@ -200,8 +215,24 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
             found.push((e.path(), format!("{sub}/{name}")));
         }
     }
+    Ok(select_entries(
+        found
+            .into_iter()
+            .map(|(p, rel)| (Content::File(p), rel))
+            .collect(),
+        sel,
+    ))
+}
+
+/// The selection over candidates named like the output files (`metrics/<type>_metrics_<date>.json`,
+/// `reports/daily_report_<date>.json|csv`), whatever they come from.
+pub fn select_entries(
+    mut found: Vec<(Content, String)>,
+    sel: &Selection,
+) -> (Vec<Local>, Vec<Invalid>) {
+    use rayon::prelude::*;
     found.sort_by(|a, b| a.1.cmp(&b.1));
-    let mut wanted: Vec<(PathBuf, String, NaiveDate, Kind)> = Vec::new();
+    let mut wanted: Vec<(Content, String, NaiveDate, Kind)> = Vec::new();
     for (path, rel) in found {
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         let Some((head, date, ext)) = parse_name(&name) else {
@@ -236,11 +267,15 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
     // Read and hash in parallel; JSON is parsed later, only for targets that will be written.
     let read: Vec<Result<Vec<Local>, Invalid>> = wanted
         .into_par_iter()
-        .map(|(path, rel, date, kind)| {
-            let body = std::fs::read(&path).map_err(|e| Invalid {
-                rel: rel.clone(),
-                reason: format!("cannot read: {e}"),
-            })?;
+        .map(|(content, rel, date, kind)| {
+            let path = content.path().to_path_buf();
+            let body = match content {
+                Content::File(p) => std::fs::read(&p).map_err(|e| Invalid {
+                    rel: rel.clone(),
+                    reason: format!("cannot read: {e}"),
+                })?,
+                Content::Bytes(_, b) => b,
+            };
             if body.is_empty() {
                 return Err(Invalid {
                     rel,
@@ -286,7 +321,55 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
             Err(i) => bad.push(i),
         }
     }
-    Ok((ok, bad))
+    (ok, bad)
+}
+
+/// The candidates of a MongoDB database written by `process --backend mongo`: each metrics and
+/// report document rebuilt into the exact bytes of the file the files backend writes.
+pub fn mongo_entries(
+    store: &crate::store::mongo::MongoStore,
+    sel: &Selection,
+) -> Result<Vec<(Content, String)>, String> {
+    use crate::store::mongo::target_of;
+    let mut out = Vec::new();
+    for (coll, id_field) in [("metrics", "metric_type"), ("reports", "report_id")] {
+        for key in store.keys(coll).map_err(|e| e.to_string())? {
+            let (Ok(id), Ok(date)) = (key.get_str(id_field), key.get_str("date")) else {
+                continue;
+            };
+            let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+                continue;
+            };
+            if !sel.wants_date(d)
+                || (coll == "metrics" && !sel.metric_types.contains(id))
+                || (coll == "reports" && !sel.reports)
+            {
+                continue;
+            }
+            let rel = if coll == "metrics" {
+                format!("metrics/{id}_metrics_{date}.json")
+            } else {
+                format!("reports/{id}.json")
+            };
+            let t = target_of(&rel).ok_or_else(|| format!("unexpected key {id} {date}"))?;
+            let pseudo = PathBuf::from(format!("mongodb:{coll}/{id}/{date}"));
+            if let Some(v) = store.read(&t).map_err(|e| e.to_string())? {
+                out.push((
+                    Content::Bytes(pseudo.clone(), crate::pipeline::to_json_bytes(&v)),
+                    rel.clone(),
+                ));
+            }
+            if coll == "reports" {
+                if let Some(csv) = store.read_csv(&t).map_err(|e| e.to_string())? {
+                    out.push((
+                        Content::Bytes(pseudo, csv.into_bytes()),
+                        format!("reports/{id}.csv"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Parses and checks an item's file (envelope fields agree with its name): fills `l.json`.
