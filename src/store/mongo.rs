@@ -262,11 +262,28 @@ impl MongoStore {
         let cur = self
             .coll(collection)
             .find(doc! {})
-            .projection(doc! {"_id": 0, "metric_type": 1, "report_id": 1, "date": 1})
-            .sort(doc! {"date": 1, "metric_type": 1, "report_id": 1})
             .run()
             .map_err(|e| err(collection, e))?;
-        cur.map(|r| r.map_err(|e| err(collection, e))).collect()
+        let mut keys = Vec::new();
+        for d in cur {
+            let d = d.map_err(|e| err(collection, e))?;
+            let mut k = Document::new();
+            for f in ["metric_type", "report_id", "date"] {
+                if let Some(v) = d.get(f) {
+                    k.insert(f, v.clone());
+                }
+            }
+            keys.push(k);
+        }
+        let text = |d: &Document, f: &str| d.get_str(f).unwrap_or("").to_string();
+        keys.sort_by_key(|d| {
+            (
+                text(d, "date"),
+                text(d, "metric_type"),
+                text(d, "report_id"),
+            )
+        });
+        Ok(keys)
     }
 
     fn put_json(&self, t: &Target, body: &[u8]) -> Result<Written, StoreError> {
@@ -371,10 +388,14 @@ impl MongoStore {
                     "document still over 16 MB after moving every array out",
                 ));
             };
-            let Some(Bson::Array(a)) = body.remove(&field) else {
+            let Some(slot) = body.get_mut(&field) else {
                 unreachable!("found above")
             };
-            body.insert(field.clone(), doc! {ITEMS_MARKER: a.len() as i64});
+            // Replaced in place: the body keeps its key order.
+            let Bson::Array(a) = std::mem::replace(slot, Bson::Null) else {
+                unreachable!("an array")
+            };
+            *slot = Bson::Document(doc! {ITEMS_MARKER: a.len() as i64});
             let rows: Vec<Document> = a
                 .into_iter()
                 .enumerate()

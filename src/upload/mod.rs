@@ -480,15 +480,22 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         Ok(l) => l,
         Err(e) => return fail(summary, Exit::Usage, e),
     };
-    let (locals, invalid) = match select::select(&s.output, &s.selection) {
+    let selected = match &s.mongo_source {
+        None => select::select(&s.output, &s.selection)
+            .map_err(|e| (Exit::Usage, format!("reading {}: {e}", s.output.display()))),
+        Some((url, db)) => crate::store::mongo::MongoStore::connect(
+            url,
+            db,
+            std::time::Duration::from_secs(5),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| (Exit::Backend, format!("MongoDB unreachable: {e}")))
+        .and_then(|m| select::mongo_entries(&m, &s.selection).map_err(|e| (Exit::Backend, e)))
+        .map(|entries| select::select_entries(entries, &s.selection)),
+    };
+    let (locals, invalid) = match selected {
         Ok(x) => x,
-        Err(e) => {
-            return fail(
-                summary,
-                Exit::Usage,
-                format!("reading {}: {e}", s.output.display()),
-            )
-        }
+        Err((exit, e)) => return fail(summary, exit, e),
     };
     let plan_opts = if s.verify {
         PlanOptions {

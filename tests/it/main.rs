@@ -9,6 +9,7 @@ mod cli;
 mod determinism;
 mod fixture_tree;
 mod formats;
+mod mongo;
 mod real_data;
 mod source_bikes;
 mod source_chantiers;
