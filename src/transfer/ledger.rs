@@ -64,6 +64,10 @@ pub struct Upload {
     pub sha256: String,
     pub bytes: u64,
     pub part_size: u64,
+    /// Whether the parts carry SHA-256 checksums (`--s3-checksums on`): an upload is resumed
+    /// only with the same setting.
+    #[serde(default)]
+    pub checksums: bool,
     /// Part number -> confirmed part.
     pub parts: BTreeMap<i32, PartDone>,
 }

@@ -335,7 +335,11 @@ async fn resolve_heads(ctx: &Arc<Ctx>, steps: &mut [Step]) {
                     bytes: st.file.bytes,
                     etag,
                 };
-                ctx.book.update(|l| l.pushed.insert(lk, p));
+                ctx.book.update(|l| {
+                    // A kill between completing an upload and recording it leaves its entry.
+                    l.uploads.remove(&lk);
+                    l.pushed.insert(lk, p)
+                });
             }
             Some((Some(_), _)) => st.reason = Some("differs".into()),
             _ => {
@@ -461,7 +465,11 @@ async fn put_multipart(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
     let mut kept: BTreeMap<i32, PartDone> = BTreeMap::new();
     let mut upload_id = None;
     if let Some(u) = prior {
-        if u.sha256 == sha && u.bytes == bytes && u.part_size == part_size {
+        if u.sha256 == sha
+            && u.bytes == bytes
+            && u.part_size == part_size
+            && u.checksums == ctx.checksums
+        {
             match list_parts(ctx, &st.key, &u.upload_id).await {
                 Ok(Some(stored)) => {
                     for (num, p) in u.parts {
@@ -525,6 +533,7 @@ async fn put_multipart(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
                         sha256: sha.clone(),
                         bytes,
                         part_size,
+                        checksums: ctx.checksums,
                         parts: BTreeMap::new(),
                     },
                 )
