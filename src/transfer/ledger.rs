@@ -50,8 +50,8 @@ pub struct Pushed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartDone {
     pub etag: String,
-    /// SHA-256 of the part (hex).
-    pub sha256: String,
+    /// CRC32 of the part (the S3 checksum header's base64).
+    pub crc32: String,
     /// MD5 of the part (hex), for the multipart ETag check.
     pub md5: String,
 }
@@ -64,7 +64,7 @@ pub struct Upload {
     pub sha256: String,
     pub bytes: u64,
     pub part_size: u64,
-    /// Whether the parts carry SHA-256 checksums (`--s3-checksums on`): an upload is resumed
+    /// Whether the parts carry CRC32 checksums (`--s3-checksums on`): an upload is resumed
     /// only with the same setting.
     #[serde(default)]
     pub checksums: bool,

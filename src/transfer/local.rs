@@ -1,5 +1,6 @@
 //! The local side: which files a push sends (sorted walk, our own files left out), where a pulled
-//! key lands (no escaping the folder), and streaming SHA-256 (whole file and per part).
+//! key lands (no escaping the folder), and streaming digests: SHA-256 of the whole file, CRC32
+//! of each part.
 
 use std::fs::File;
 use std::io::Read;
@@ -155,14 +156,19 @@ pub fn md5(bytes: &[u8]) -> [u8; 16] {
     md5::Md5::digest(bytes).into()
 }
 
-/// The composite checksum S3 reports for a multipart upload with SHA-256 part checksums:
-/// base64(SHA-256(part digests concatenated)) followed by `-<parts>`.
-pub fn composite_sha256(parts: &[[u8; 32]]) -> String {
-    let mut h = Sha256::new();
+/// The S3 checksum header value of a CRC32 (base64 of its 4 big-endian bytes).
+pub fn crc32_b64(crc: u32) -> String {
+    b64(&crc.to_be_bytes())
+}
+
+/// The composite checksum S3 reports for a multipart upload with CRC32 part checksums:
+/// base64(CRC32(part CRCs concatenated, big-endian)) followed by `-<parts>`.
+pub fn composite_crc32(parts: &[u32]) -> String {
+    let mut h = crc32fast::Hasher::new();
     for p in parts {
-        h.update(p);
+        h.update(&p.to_be_bytes());
     }
-    format!("{}-{}", b64(&h.finalize()), parts.len())
+    format!("{}-{}", crc32_b64(h.finalize()), parts.len())
 }
 
 /// The ETag S3 gives a multipart object: hex(MD5(part MD5s concatenated)) followed by `-<parts>`.
@@ -182,8 +188,9 @@ pub struct FileHash {
     pub sha256: [u8; 32],
     /// MD5 of the whole file, when asked for.
     pub md5: Option<[u8; 16]>,
-    /// SHA-256 of each part, when a part size was given.
-    pub parts: Vec<[u8; 32]>,
+    /// CRC32 of each part, when a part size was given: the upload pass checks that it reads the
+    /// same bytes as this pass, whose SHA-256 goes into the object's metadata.
+    pub parts: Vec<u32>,
 }
 
 impl FileHash {
@@ -208,7 +215,7 @@ pub fn hash_reader(
     use md5::Digest as _;
     let mut whole = Sha256::new();
     let mut m = with_md5.then(md5::Md5::new);
-    let mut part = Sha256::new();
+    let mut part = crc32fast::Hasher::new();
     let mut in_part = 0u64;
     let mut parts = Vec::new();
     let mut total = 0u64;
@@ -234,20 +241,61 @@ pub fn hash_reader(
                 in_part += take as u64;
                 rest = &rest[take..];
                 if in_part == ps {
-                    parts.push(std::mem::take(&mut part).finalize().into());
+                    parts.push(std::mem::take(&mut part).finalize());
                     in_part = 0;
                 }
             }
         }
     }
     if part_size.is_some() && (in_part > 0 || parts.is_empty()) {
-        parts.push(part.finalize().into());
+        parts.push(part.finalize());
     }
     Ok(FileHash {
         bytes: total,
         sha256: whole.finalize().into(),
         md5: m.map(|m| m.finalize().into()),
         parts,
+    })
+}
+
+/// Hashes a file being written in chunks, in order, as far as `frontier` says it is complete
+/// (bytes from the start); returns once `bytes` are hashed, or an error when the sender goes
+/// away first. Hashing follows the download instead of re-reading the whole file after it.
+pub fn hash_following(
+    path: &Path,
+    bytes: u64,
+    frontier: &std::sync::mpsc::Receiver<u64>,
+    with_md5: bool,
+) -> std::io::Result<FileHash> {
+    use md5::Digest as _;
+    use std::os::unix::fs::FileExt;
+    let f = File::open(path)?;
+    let mut whole = Sha256::new();
+    let mut m = with_md5.then(md5::Md5::new);
+    let (mut pos, mut end) = (0u64, 0u64);
+    let mut buf = vec![0u8; BUF];
+    while pos < bytes {
+        while end <= pos {
+            end = frontier.recv().map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::Interrupted, "the download stopped")
+            })?;
+        }
+        while let Ok(e) = frontier.try_recv() {
+            end = end.max(e);
+        }
+        let n = ((end.min(bytes) - pos) as usize).min(BUF);
+        f.read_exact_at(&mut buf[..n], pos)?;
+        whole.update(&buf[..n]);
+        if let Some(m) = m.as_mut() {
+            m.update(&buf[..n]);
+        }
+        pos += n as u64;
+    }
+    Ok(FileHash {
+        bytes,
+        sha256: whole.finalize().into(),
+        md5: m.map(|m| m.finalize().into()),
+        parts: Vec::new(),
     })
 }
 
@@ -303,24 +351,46 @@ mod tests {
         let data: Vec<u8> = (0..(3 * BUF + 17)).map(|i| (i % 251) as u8).collect();
         let ps = (BUF + 300) as u64;
         let h = hash_reader(&mut &data[..], Some(ps), false).unwrap();
-        let want: Vec<[u8; 32]> = data.chunks(ps as usize).map(sha256).collect();
+        let want: Vec<u32> = data.chunks(ps as usize).map(crc32fast::hash).collect();
         assert_eq!(h.parts, want);
         assert_eq!(h.parts.len() as u64, part_count(data.len() as u64, ps));
         assert_eq!(h.sha256, sha256(&data));
         // An empty file is one (empty) part.
         let h = hash_reader(&mut &b""[..], Some(ps), false).unwrap();
-        assert_eq!(h.parts, vec![sha256(b"")]);
+        assert_eq!(h.parts, vec![0]);
+    }
+
+    #[test]
+    fn hashing_follows_a_file_written_out_of_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        let data: Vec<u8> = (0..(2 * BUF + 5)).map(|i| (i % 13) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for f in [0, 10, 10, BUF as u64 + 3, data.len() as u64] {
+            tx.send(f).unwrap();
+        }
+        let h = hash_following(&p, data.len() as u64, &rx, true).unwrap();
+        assert_eq!(h.sha256, sha256(&data));
+        assert_eq!(h.md5, Some(md5(&data)));
+        // The writer stopping early is an error, not a wrong hash.
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(10).unwrap();
+        drop(tx);
+        assert!(hash_following(&p, data.len() as u64, &rx, false).is_err());
     }
 
     #[test]
     fn multipart_checksums() {
-        let a = sha256(b"a");
-        let b = sha256(b"b");
-        let mut cat = a.to_vec();
-        cat.extend_from_slice(&b);
+        // CRC32("123456789") = 0xCBF43926, the standard check value.
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32_b64(0xCBF4_3926), "y/Q5Jg==");
+        let (a, b) = (crc32fast::hash(b"a"), crc32fast::hash(b"b"));
+        let mut cat = a.to_be_bytes().to_vec();
+        cat.extend_from_slice(&b.to_be_bytes());
         assert_eq!(
-            composite_sha256(&[a, b]),
-            format!("{}-2", b64(&sha256(&cat)))
+            composite_crc32(&[a, b]),
+            format!("{}-2", crc32_b64(crc32fast::hash(&cat)))
         );
         let (ma, mb) = (md5(b"a"), md5(b"b"));
         let mut cat = ma.to_vec();

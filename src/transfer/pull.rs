@@ -626,6 +626,21 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetc
             .open(part)
             .map_err(io)?,
     );
+    // The SHA-256 follows the chunks as they complete in order (the part file is read back from
+    // the page cache), so that verifying costs no extra pass at the end.
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let (p, want_md5) = (part.to_path_buf(), expect.md5.is_some());
+    let hasher =
+        tokio::task::spawn_blocking(move || local::hash_following(&p, bytes, &rx, want_md5));
+    let mut done = done;
+    let mut next = 0u64;
+    let mut advance = |done: &std::collections::BTreeSet<u64>| {
+        while done.contains(&next) {
+            next += 1;
+        }
+        let _ = tx.send((next * chunk).min(bytes));
+    };
+    advance(&done);
     let mut chunks = tokio::task::JoinSet::new();
     for i in (0..n).filter(|i| !done.contains(i)) {
         let (ctx, file, key, etag) = (ctx.clone(), file.clone(), key.clone(), st.obj.etag.clone());
@@ -652,14 +667,20 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetc
                 d.done.insert(i);
             }
         });
+        done.insert(i);
+        advance(&done);
         ctx.part_confirmed().map_err(|e| (Failure::Other, e))?;
     }
-    drop(file);
-    let (p, want_md5) = (part.to_path_buf(), expect.md5.is_some());
-    let h = tokio::task::spawn_blocking(move || local::hash_file(&p, None, want_md5))
+    drop(advance);
+    let h = hasher
         .await
         .map_err(|e| (Failure::Other, format!("hashing: {e}")))?
         .map_err(|e| (Failure::Other, format!("reading {}: {e}", part.display())))?;
+    // Durable before it is renamed into place (its writeback started chunk by chunk).
+    tokio::task::spawn_blocking(move || file.sync_data())
+        .await
+        .map_err(|e| (Failure::Other, format!("syncing: {e}")))?
+        .map_err(io)?;
     let verified = verify(
         part,
         bytes,
@@ -731,6 +752,20 @@ async fn get_range(
         }
     }
     flush(&mut buf, &mut off)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // Start writing this chunk to disk now (no wait), so the final sync has little left.
+        // SAFETY: a valid open file descriptor, owned by `file` for the call.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                start as i64,
+                len as i64,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
     if off - start != len {
         return Err((
             Failure::Other,

@@ -339,7 +339,10 @@ fn a_killed_push_resumes_its_multipart_upload_and_ends_verified() {
     );
     assert_eq!(sent + resumed, size);
     let item = &items(&s, "new")[0];
-    assert_eq!(item["verified"], "sha256");
+    assert_eq!(
+        item["verified"], "crc32",
+        "the composite checksum of the parts"
+    );
     assert_eq!(item["reason"], "interrupted upload: resume");
     let ledger = json(src.path().join(".cityflow-push.json"));
     assert!(ledger["uploads"].as_object().unwrap().is_empty());
