@@ -671,7 +671,6 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetc
         advance(&done);
         ctx.part_confirmed().map_err(|e| (Failure::Other, e))?;
     }
-    drop(advance);
     let h = hasher
         .await
         .map_err(|e| (Failure::Other, format!("hashing: {e}")))?
