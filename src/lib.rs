@@ -7,7 +7,8 @@
 //! - [`report`]: the daily report (JSON + CSV) from one date's metrics;
 //! - [`quality`]: reject counts, samples, duplicates;
 //! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
-//! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify).
+//! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify);
+//! - [`transfer`]: `raw pull` / `raw push` (raw zone <-> local folders, resumable, verified).
 
 pub mod config;
 pub mod discover;
@@ -23,4 +24,5 @@ pub mod report;
 pub mod sources;
 pub mod store;
 pub mod time;
+pub mod transfer;
 pub mod upload;

@@ -786,7 +786,7 @@ async fn execute(
     }
 }
 
-fn exit_of(f: Failure) -> Exit {
+pub fn exit_of(f: Failure) -> Exit {
     match f {
         Failure::Unreachable | Failure::Credentials => Exit::Backend,
         Failure::Missing => Exit::Usage,

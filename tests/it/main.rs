@@ -16,4 +16,5 @@ mod source_chantiers;
 mod source_traffic;
 mod source_velib;
 mod source_weather;
+mod transfer;
 mod upload;

@@ -1,0 +1,775 @@
+//! `raw pull`: s3://BUCKET/PREFIX/ -> the local raw folder.
+//!
+//! Plan: an object moves when it is missing locally, when its ETag differs from the one recorded
+//! at the last pull (changed remotely), or when the local file's SHA-256 differs from the one
+//! recorded (changed or damaged locally). A local file the ledger does not know (an older mirror,
+//! or a kill between the rename and the ledger save) is adopted when its content provably equals
+//! the object (its MD5 equals a single-part ETag, or its SHA-256 the object's `sha256` metadata).
+//!
+//! Execute: each download goes to `.<name>.cityflow-part` beside its target; objects from the
+//! multipart threshold on are fetched in ranged chunks (`If-Match` the listed ETag) written at
+//! their offsets, the confirmed chunks kept in the ledger so that a killed pull fetches only the
+//! missing ones. A finished download is verified (SHA-256 metadata, else single-part ETag MD5,
+//! else size), then made durable (one `syncfs` per batch) and renamed over its target: a reader
+//! sees the old file or the new one, never a torn one.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::ledger::{Book, Download, Pulled, TransferLedger};
+use super::local::{self, hex, MARKER};
+use super::{
+    check_bucket, is_plain_md5, list, runtime, s3_error, unquote, Ctx, Item, PullSettings,
+    RemoteObject, Summary,
+};
+use crate::error::Exit;
+use crate::upload::aws::{clients, Failure};
+use crate::upload::exit_of;
+use crate::upload::plan::Action;
+
+pub fn ledger_path(s: &PullSettings) -> PathBuf {
+    s.common
+        .ledger
+        .clone()
+        .unwrap_or_else(|| s.raw.join(".cityflow-pull.json"))
+}
+
+/// One object of the plan.
+#[derive(Debug, Clone)]
+struct Step {
+    obj: RemoteObject,
+    rel: String,
+    path: PathBuf,
+    action: Action,
+    reason: Option<String>,
+    error: Option<String>,
+    /// The local file's SHA-256 when it was hashed (adoption needs a HEAD to compare).
+    local_sha: Option<String>,
+    /// A ledger entry for a local copy proven equal to the object.
+    adopt: Option<Pulled>,
+}
+
+/// Runs `raw pull`. Returns the summary and the exit code.
+pub fn run(s: &PullSettings) -> (Summary, Exit) {
+    let started = Instant::now();
+    let summary = Summary::new(
+        "pull",
+        s.common.dry_run,
+        format!("s3://{}/{}", s.bucket, s.prefix),
+        s.raw.display().to_string(),
+    );
+    let lp = ledger_path(s);
+    let ledger = match TransferLedger::load(&lp) {
+        Ok(l) => l,
+        Err(e) => return summary.fail(Exit::Usage, e, started),
+    };
+    if !s.common.dry_run {
+        if let Err(e) = std::fs::create_dir_all(&s.raw) {
+            return summary.fail(
+                Exit::Usage,
+                format!("cannot create the raw folder {}: {e}", s.raw.display()),
+                started,
+            );
+        }
+    }
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return summary.fail(Exit::Usage, e, started),
+    };
+    let book = Book::new(lp, ledger, !s.common.dry_run);
+    rt.block_on(pull(s, book, summary, started))
+}
+
+async fn pull(
+    s: &PullSettings,
+    book: Book,
+    mut summary: Summary,
+    started: Instant,
+) -> (Summary, Exit) {
+    let s3 = clients(&s.common.aws).await.s3;
+    if let Err((f, m)) = check_bucket(&s3, &s.bucket, false).await {
+        return summary.fail(exit_of(f), m, started);
+    }
+    let objects = match list(&s3, &s.bucket, &s.prefix).await {
+        Ok(o) => o,
+        Err((f, m)) => return summary.fail(exit_of(f), m, started),
+    };
+    let endpoint = s.common.endpoint_id.clone();
+    let pulled = book.with(|l| l.pulled.clone());
+    let (raw, prefix, bucket) = (s.raw.clone(), s.prefix.clone(), s.bucket.clone());
+    // Local checks read and hash files: on the blocking pool, in parallel.
+    let planned = tokio::task::spawn_blocking(move || {
+        objects
+            .into_par_iter()
+            .filter_map(|o| plan_one(o, &raw, &prefix, &endpoint, &bucket, &pulled))
+            .collect::<Vec<Step>>()
+    })
+    .await;
+    let mut steps = match planned {
+        Ok(p) => p,
+        Err(e) => return summary.fail(Exit::Usage, format!("planning failed: {e}"), started),
+    };
+    steps.sort_by(|a, b| a.obj.key.cmp(&b.obj.key));
+    let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
+    // Local files the ledger does not know, with multipart ETags: compare with the metadata.
+    resolve_adoptions(&ctx, &mut steps).await;
+    for st in &steps {
+        if let Some(p) = &st.adopt {
+            ctx.book
+                .update(|l| l.pulled.insert(ctx.ledger_key(&st.obj.key), p.clone()));
+        }
+        summary.items.push(Item {
+            action: st.action,
+            key: st.obj.key.clone(),
+            path: st.rel.clone(),
+            bytes: st.obj.bytes,
+            reason: st.reason.clone(),
+            sha256: None,
+            verified: None,
+            error: st.error.clone(),
+        });
+    }
+    summary.count_plan();
+    if s.common.dry_run {
+        return summary.finish(Exit::Clean, started);
+    }
+    let work: Vec<Step> = steps
+        .into_iter()
+        .filter(|st| matches!(st.action, Action::New | Action::Changed))
+        .collect();
+    ctx.pb.set_length(work.iter().map(|w| w.obj.bytes).sum());
+    ctx.pb.set_message(format!("pull {} objects", work.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for st in work {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let r = download(&ctx, &st).await;
+            (st, r)
+        });
+    }
+    let mut pending: Vec<(Step, Fetched)> = Vec::new();
+    let mut last_commit = Instant::now();
+    let mut fatal: Option<(Failure, String)> = None;
+    let mut by_key: BTreeMap<String, usize> = summary
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.key.clone(), i))
+        .collect();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((st, result)) = joined else { continue };
+        match result {
+            Ok(f) => {
+                if f.resumed > 0 {
+                    summary.resumed += 1;
+                    summary.bytes_resumed += f.resumed;
+                }
+                pending.push((st, f));
+            }
+            Err((f, msg)) => {
+                if let Some(&i) = by_key.get(&st.obj.key) {
+                    summary.items[i].action = Action::Error;
+                    summary.items[i].error = Some(msg.clone());
+                }
+                summary.failed += 1;
+                if matches!(f, Failure::Unreachable | Failure::Credentials) && fatal.is_none() {
+                    fatal = Some((f, msg));
+                    tasks.abort_all();
+                }
+            }
+        }
+        if pending.len() >= 1000 || last_commit.elapsed().as_millis() >= 500 {
+            commit(&ctx, &s.raw, &mut pending, &mut summary, &mut by_key);
+            last_commit = Instant::now();
+        }
+    }
+    commit(&ctx, &s.raw, &mut pending, &mut summary, &mut by_key);
+    ctx.pb.finish_and_clear();
+    summary.bytes_transferred = ctx.moved.load(std::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = ctx.book.save(true) {
+        summary.messages.push(e);
+    }
+    match fatal {
+        Some((f, m)) => summary.fail(exit_of(f), m, started),
+        None => summary.finish(Exit::Clean, started),
+    }
+}
+
+fn plan_one(
+    obj: RemoteObject,
+    raw: &Path,
+    prefix: &str,
+    endpoint: &str,
+    bucket: &str,
+    pulled: &BTreeMap<String, Pulled>,
+) -> Option<Step> {
+    // Folder placeholders and push completion markers are not files of the tree.
+    if obj.key.ends_with('/') || obj.key.rsplit('/').next() == Some(MARKER) {
+        return None;
+    }
+    let mut st = Step {
+        rel: String::new(),
+        path: PathBuf::new(),
+        action: Action::New,
+        reason: None,
+        error: None,
+        local_sha: None,
+        adopt: None,
+        obj,
+    };
+    match local::local_path(raw, prefix, &st.obj.key) {
+        Ok((rel, path)) => {
+            st.rel = rel;
+            st.path = path;
+        }
+        Err(e) => {
+            st.action = Action::Error;
+            st.error = Some(e);
+            return Some(st);
+        }
+    }
+    let entry = pulled.get(&super::ledger::key(endpoint, bucket, &st.obj.key));
+    let meta = match std::fs::metadata(&st.path) {
+        Ok(m) => m,
+        Err(_) => {
+            st.reason = entry.map(|_| "missing locally".to_string());
+            return Some(st);
+        }
+    };
+    if meta.is_dir() {
+        st.action = Action::Error;
+        st.error = Some(format!("{}: a folder is in the way", st.path.display()));
+        return Some(st);
+    }
+    st.action = Action::Changed;
+    let changed = |mut st: Step, why: &str| {
+        st.reason = Some(why.to_string());
+        Some(st)
+    };
+    if let Some(e) = entry {
+        if e.etag != st.obj.etag || e.bytes != st.obj.bytes {
+            return changed(st, "changed remotely");
+        }
+        if meta.len() != e.bytes {
+            return changed(st, "local copy differs");
+        }
+        return match local::hash_file(&st.path, None, false) {
+            Ok(h) if h.sha256_hex() == e.sha256 => {
+                st.action = Action::Unchanged;
+                Some(st)
+            }
+            Ok(_) => changed(st, "local copy differs"),
+            Err(err) => changed(st, &format!("local copy unreadable: {err}")),
+        };
+    }
+    if meta.len() != st.obj.bytes {
+        return changed(st, "local copy differs");
+    }
+    let plain = is_plain_md5(&st.obj.etag);
+    match local::hash_file(&st.path, None, plain) {
+        Ok(h) if plain && h.md5.map(|m| hex(&m)) == Some(st.obj.etag.clone()) => {
+            st.action = Action::Unchanged;
+            st.adopt = Some(Pulled {
+                etag: st.obj.etag.clone(),
+                bytes: st.obj.bytes,
+                sha256: h.sha256_hex(),
+                verified: "md5".into(),
+            });
+            Some(st)
+        }
+        Ok(h) if plain => {
+            let _ = h;
+            changed(st, "local copy differs")
+        }
+        Ok(h) => {
+            // Decided after a HEAD (the object's SHA-256 metadata).
+            st.local_sha = Some(h.sha256_hex());
+            changed(st, "not in the ledger")
+        }
+        Err(err) => changed(st, &format!("local copy unreadable: {err}")),
+    }
+}
+
+async fn resolve_adoptions(ctx: &Arc<Ctx>, steps: &mut [Step]) {
+    let mut heads = tokio::task::JoinSet::new();
+    for (i, st) in steps.iter().enumerate() {
+        if st.local_sha.is_none() {
+            continue;
+        }
+        let (ctx, key) = (ctx.clone(), st.obj.key.clone());
+        heads.spawn(async move {
+            let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+            let r = ctx
+                .s3
+                .head_object()
+                .bucket(&ctx.bucket)
+                .key(&key)
+                .send()
+                .await;
+            (i, r.ok().and_then(|h| h.metadata()?.get("sha256").cloned()))
+        });
+    }
+    while let Some(Ok((i, sha))) = heads.join_next().await {
+        let st = &mut steps[i];
+        if sha.is_some() && sha == st.local_sha {
+            st.action = Action::Unchanged;
+            st.reason = None;
+            st.adopt = Some(Pulled {
+                etag: st.obj.etag.clone(),
+                bytes: st.obj.bytes,
+                sha256: st.local_sha.clone().unwrap_or_default(),
+                verified: "sha256".into(),
+            });
+        } else {
+            st.reason = Some(if sha.is_some() {
+                "local copy differs".into()
+            } else {
+                "local copy not verifiable".into()
+            });
+        }
+    }
+}
+
+/// A finished, verified download waiting to be renamed into place.
+struct Fetched {
+    part: PathBuf,
+    pulled: Pulled,
+    /// Bytes of a resumed download that were not fetched again.
+    resumed: u64,
+}
+
+/// Makes the finished downloads durable, renames them over their targets, records them.
+fn commit(
+    ctx: &Ctx,
+    raw: &Path,
+    pending: &mut Vec<(Step, Fetched)>,
+    summary: &mut Summary,
+    by_key: &mut BTreeMap<String, usize>,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    sync_fs(raw, pending.iter().map(|(_, f)| f.part.as_path()));
+    for (st, f) in pending.drain(..) {
+        let i = by_key.get(&st.obj.key).copied();
+        match std::fs::rename(&f.part, &st.path) {
+            Ok(()) => {
+                let lk = ctx.ledger_key(&st.obj.key);
+                ctx.book.update(|l| {
+                    l.downloads.remove(&lk);
+                    l.pulled.insert(lk, f.pulled.clone());
+                });
+                summary.transferred += 1;
+                if let Some(i) = i {
+                    summary.items[i].sha256 = Some(f.pulled.sha256.clone());
+                    summary.items[i].verified = Some(f.pulled.verified.clone());
+                }
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&f.part);
+                summary.failed += 1;
+                if let Some(i) = i {
+                    summary.items[i].action = Action::Error;
+                    summary.items[i].error =
+                        Some(format!("cannot rename into {}: {e}", st.path.display()));
+                }
+            }
+        }
+    }
+    // The ledger save syncs the filesystem again, which makes the renames durable.
+    if let Err(e) = ctx.book.save(true) {
+        summary.messages.push(e);
+    }
+}
+
+/// Flushes file data before renames: one `syncfs` for the filesystem (Linux), else per file.
+fn sync_fs<'a>(root: &Path, files: impl Iterator<Item = &'a Path>) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(d) = File::open(root) {
+            // SAFETY: syncfs takes a valid open file descriptor, owned by `d` for the call.
+            if unsafe { libc::syncfs(d.as_raw_fd()) } == 0 {
+                return;
+            }
+        }
+    }
+    for f in files {
+        if let Ok(f) = File::open(f) {
+            let _ = f.sync_all();
+        }
+    }
+}
+
+type Failed = (Failure, String);
+
+async fn download(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
+    let key = &st.obj.key;
+    if let Some(dir) = st.path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            (
+                Failure::Other,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    let part = local::part_path(&st.path);
+    let res = if st.obj.bytes >= ctx.common.multipart_above {
+        download_chunked(ctx, st, &part).await
+    } else {
+        download_whole(ctx, st, &part).await
+    };
+    res.map_err(|(f, m)| (f, format!("{key}: {m}")))
+}
+
+/// What the object says its content is.
+struct Expect {
+    sha256: Option<String>,
+    md5: Option<String>,
+}
+
+impl Expect {
+    fn of(meta: Option<&std::collections::HashMap<String, String>>, etag: &str) -> Expect {
+        let sha256 = meta
+            .and_then(|m| m.get("sha256"))
+            .map(|s| s.to_ascii_lowercase());
+        Expect {
+            md5: (sha256.is_none() && is_plain_md5(etag)).then(|| etag.to_ascii_lowercase()),
+            sha256,
+        }
+    }
+
+    /// Compares the downloaded digests; returns how it was verified.
+    fn check(&self, sha: &str, md5: Option<&str>) -> Result<&'static str, String> {
+        if let Some(want) = &self.sha256 {
+            return if want == sha {
+                Ok("sha256")
+            } else {
+                Err(format!(
+                    "downloaded bytes have SHA-256 {sha}, the object's metadata says {want}"
+                ))
+            };
+        }
+        if let (Some(want), Some(got)) = (&self.md5, md5) {
+            return if want == got {
+                Ok("md5")
+            } else {
+                Err(format!(
+                    "downloaded bytes have MD5 {got}, the object's ETag says {want}"
+                ))
+            };
+        }
+        Ok("size")
+    }
+}
+
+async fn download_whole(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
+    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+    let out = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key(&st.obj.key)
+        .if_match(format!("\"{}\"", st.obj.etag))
+        .send()
+        .await
+        .map_err(|e| changed_or(s3_error("GET", &e)))?;
+    let expect = Expect::of(out.metadata(), &st.obj.etag);
+    let mut body = out.body;
+    let io = |e: std::io::Error| (Failure::Other, format!("writing {}: {e}", part.display()));
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(part).map_err(io)?);
+    let mut sha = Sha256::new();
+    let mut md5 = expect
+        .md5
+        .as_ref()
+        .map(|_| <md5::Md5 as md5::Digest>::new());
+    let mut got = 0u64;
+    loop {
+        let chunk = match body.try_next().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = std::fs::remove_file(part);
+                return Err((Failure::Other, format!("reading the body: {e}")));
+            }
+        };
+        ctx.pace(chunk.len() as u64).await;
+        file.write_all(&chunk).map_err(io)?;
+        sha.update(&chunk);
+        if let Some(m) = md5.as_mut() {
+            md5::Digest::update(m, &chunk);
+        }
+        got += chunk.len() as u64;
+        ctx.moved(chunk.len() as u64);
+    }
+    file.flush().map_err(io)?;
+    drop(file);
+    let verified = verify(
+        part,
+        st.obj.bytes,
+        got,
+        &expect,
+        &hex(&sha.finalize()),
+        md5.map(|m| hex(&md5::Digest::finalize(m))).as_deref(),
+    )?;
+    Ok(Fetched {
+        part: part.to_path_buf(),
+        pulled: Pulled {
+            etag: st.obj.etag.clone(),
+            bytes: st.obj.bytes,
+            sha256: verified.0,
+            verified: verified.1.into(),
+        },
+        resumed: 0,
+    })
+}
+
+fn verify(
+    part: &Path,
+    want_bytes: u64,
+    got: u64,
+    expect: &Expect,
+    sha: &str,
+    md5: Option<&str>,
+) -> Result<(String, &'static str), Failed> {
+    let how = if got != want_bytes {
+        Err(format!("received {got} bytes, the object has {want_bytes}"))
+    } else {
+        expect.check(sha, md5)
+    };
+    match how {
+        Ok(h) => Ok((sha.to_string(), h)),
+        Err(e) => {
+            let _ = std::fs::remove_file(part);
+            Err((Failure::Other, e))
+        }
+    }
+}
+
+/// A failed `If-Match` means the object changed after it was listed.
+fn changed_or((f, m): Failed) -> Failed {
+    if m.contains("PreconditionFailed") || m.contains("412") {
+        (
+            Failure::Other,
+            "the object changed during the pull; run it again".into(),
+        )
+    } else {
+        (f, m)
+    }
+}
+
+async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
+    let key = &st.obj.key;
+    let lk = ctx.ledger_key(key);
+    let head = {
+        let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+        ctx.s3
+            .head_object()
+            .bucket(&ctx.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_error("HEAD", &e))?
+    };
+    if unquote(head.e_tag().unwrap_or_default()) != st.obj.etag {
+        return Err((
+            Failure::Other,
+            "the object changed during the pull; run it again".into(),
+        ));
+    }
+    let expect = Expect::of(head.metadata(), &st.obj.etag);
+    let bytes = st.obj.bytes;
+    let chunk = ctx.common.part_size_for(bytes);
+    let n = local::part_count(bytes, chunk);
+    // Resume when the part file and the ledger agree on the same object version.
+    let prior = ctx.book.with(|l| l.downloads.get(&lk).cloned());
+    let resumable = prior.filter(|d| {
+        d.etag == st.obj.etag
+            && d.bytes == bytes
+            && d.chunk_size == chunk
+            && std::fs::metadata(part).is_ok_and(|m| m.len() == bytes)
+    });
+    let io = |e: std::io::Error| (Failure::Other, format!("writing {}: {e}", part.display()));
+    let done = match resumable {
+        Some(d) => d.done,
+        None => {
+            let f = File::create(part).map_err(io)?;
+            f.set_len(bytes).map_err(io)?;
+            ctx.book.update(|l| {
+                l.downloads.insert(
+                    lk.clone(),
+                    Download {
+                        etag: st.obj.etag.clone(),
+                        bytes,
+                        chunk_size: chunk,
+                        done: Default::default(),
+                    },
+                )
+            });
+            ctx.book.save(true).map_err(|e| (Failure::Other, e))?;
+            Default::default()
+        }
+    };
+    let size_of = move |i: u64| (bytes - i * chunk).min(chunk);
+    let resumed: u64 = done.iter().map(|&i| size_of(i)).sum();
+    ctx.pb.inc(resumed);
+    let file = Arc::new(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(part)
+            .map_err(io)?,
+    );
+    // The SHA-256 follows the chunks as they complete in order (the part file is read back from
+    // the page cache), so that verifying costs no extra pass at the end.
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let (p, want_md5) = (part.to_path_buf(), expect.md5.is_some());
+    let hasher =
+        tokio::task::spawn_blocking(move || local::hash_following(&p, bytes, &rx, want_md5));
+    let mut done = done;
+    let mut next = 0u64;
+    let mut advance = |done: &std::collections::BTreeSet<u64>| {
+        while done.contains(&next) {
+            next += 1;
+        }
+        let _ = tx.send((next * chunk).min(bytes));
+    };
+    advance(&done);
+    let mut chunks = tokio::task::JoinSet::new();
+    for i in (0..n).filter(|i| !done.contains(i)) {
+        let (ctx, file, key, etag) = (ctx.clone(), file.clone(), key.clone(), st.obj.etag.clone());
+        let (start, len) = (i * chunk, size_of(i));
+        chunks.spawn(async move {
+            get_range(&ctx, &file, &key, &etag, start, len)
+                .await
+                .map(|()| i)
+        });
+    }
+    while let Some(joined) = chunks.join_next().await {
+        let i = match joined {
+            Ok(Ok(i)) => i,
+            Ok(Err(e)) => {
+                // The confirmed chunks stay recorded: the next run fetches only the others.
+                chunks.abort_all();
+                let _ = ctx.book.save(true);
+                return Err(e);
+            }
+            Err(e) => return Err((Failure::Other, format!("chunk task: {e}"))),
+        };
+        ctx.book.update(|l| {
+            if let Some(d) = l.downloads.get_mut(&lk) {
+                d.done.insert(i);
+            }
+        });
+        done.insert(i);
+        advance(&done);
+        ctx.part_confirmed().map_err(|e| (Failure::Other, e))?;
+    }
+    let h = hasher
+        .await
+        .map_err(|e| (Failure::Other, format!("hashing: {e}")))?
+        .map_err(|e| (Failure::Other, format!("reading {}: {e}", part.display())))?;
+    // Durable before it is renamed into place (its writeback started chunk by chunk).
+    tokio::task::spawn_blocking(move || file.sync_data())
+        .await
+        .map_err(|e| (Failure::Other, format!("syncing: {e}")))?
+        .map_err(io)?;
+    let verified = verify(
+        part,
+        bytes,
+        h.bytes,
+        &expect,
+        &h.sha256_hex(),
+        h.md5.map(|m| hex(&m)).as_deref(),
+    );
+    if verified.is_err() {
+        // Whatever was written is wrong: start over next time.
+        ctx.book.update(|l| l.downloads.remove(&lk));
+    }
+    let verified = verified?;
+    Ok(Fetched {
+        part: part.to_path_buf(),
+        pulled: Pulled {
+            etag: st.obj.etag.clone(),
+            bytes,
+            sha256: verified.0,
+            verified: verified.1.into(),
+        },
+        resumed,
+    })
+}
+
+/// Fetches bytes `start..start+len` of the object and writes them at their offset.
+async fn get_range(
+    ctx: &Arc<Ctx>,
+    file: &File,
+    key: &str,
+    etag: &str,
+    start: u64,
+    len: u64,
+) -> Result<(), Failed> {
+    use std::os::unix::fs::FileExt;
+    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+    let out = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key(key)
+        .range(format!("bytes={}-{}", start, start + len - 1))
+        .if_match(format!("\"{etag}\""))
+        .send()
+        .await
+        .map_err(|e| changed_or(s3_error(&format!("GET bytes {start}+{len}"), &e)))?;
+    let mut body = out.body;
+    let mut off = start;
+    // Pieces are gathered into 1 MiB writes.
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let flush = |buf: &mut Vec<u8>, off: &mut u64| -> Result<(), Failed> {
+        file.write_all_at(buf, *off)
+            .map_err(|e| (Failure::Other, format!("writing the part file: {e}")))?;
+        *off += buf.len() as u64;
+        buf.clear();
+        Ok(())
+    };
+    loop {
+        let piece = match body.try_next().await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => return Err((Failure::Other, format!("reading bytes at {off}: {e}"))),
+        };
+        ctx.pace(piece.len() as u64).await;
+        ctx.moved(piece.len() as u64);
+        buf.extend_from_slice(&piece);
+        if buf.len() >= 1 << 20 {
+            flush(&mut buf, &mut off)?;
+        }
+    }
+    flush(&mut buf, &mut off)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // Start writing this chunk to disk now (no wait), so the final sync has little left.
+        // SAFETY: a valid open file descriptor, owned by `file` for the call.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                start as i64,
+                len as i64,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    if off - start != len {
+        return Err((
+            Failure::Other,
+            format!("range at {start}: received {} of {len} bytes", off - start),
+        ));
+    }
+    Ok(())
+}

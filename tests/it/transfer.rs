@@ -1,0 +1,605 @@
+//! `raw push` / `raw pull` against the real local S3 server (SeaweedFS, `scripts/servers.sh`).
+//! Each test uses its own bucket.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cityflow::upload::aws::{clients, AwsOptions};
+use serde_json::Value;
+
+use crate::support::*;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test.sh, which starts the servers")
+    })
+}
+
+/// A unique bucket per test and run (the server may hold earlier runs' buckets).
+fn bucket(test: &str) -> String {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000_000;
+    let b = format!(
+        "it-raw-{}-{}-{nonce}",
+        test.replace('_', "-"),
+        std::process::id()
+    );
+    b.chars().take(60).collect()
+}
+
+fn options() -> AwsOptions {
+    AwsOptions {
+        region: "us-east-1".into(),
+        endpoint: None,
+        dynamodb_endpoint: None,
+        s3_endpoint: Some(env("CITYFLOW_TEST_S3_ENDPOINT")),
+        path_style: true,
+        s3_checksums: true,
+        static_credentials: Some((env("CITYFLOW_TEST_S3_KEY"), env("CITYFLOW_TEST_S3_SECRET"))),
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `raw <args>` with only the test server's credentials and endpoint in the environment.
+fn raw_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_raw"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", env("CITYFLOW_TEST_S3_KEY"))
+        .env("AWS_SECRET_ACCESS_KEY", env("CITYFLOW_TEST_S3_SECRET"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_S3", env("CITYFLOW_TEST_S3_ENDPOINT"))
+        .args(args);
+    c
+}
+
+/// Small parts so that a ~12 MiB file is multipart.
+const PARTS: [&str; 4] = ["--part-size", "5M", "--multipart-threshold", "5M"];
+
+fn run(c: &mut Command) -> (Output, Value) {
+    let o = c.arg("--json").output().expect("raw runs");
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "raw panicked: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON summary ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o, v)
+}
+
+fn push(dir: &Path, bucket: &str, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["push", dir.to_str().unwrap(), "--bucket", bucket];
+    args.extend_from_slice(&PARTS);
+    args.extend_from_slice(extra);
+    run(&mut raw_cmd(&args))
+}
+
+fn pull(dir: &Path, bucket: &str, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["pull", "--raw", dir.to_str().unwrap(), "--bucket", bucket];
+    args.extend_from_slice(&PARTS);
+    args.extend_from_slice(extra);
+    run(&mut raw_cmd(&args))
+}
+
+fn ok(o: &Output, s: &Value) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{s:#}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Deterministic pseudo-random bytes (incompressible, no two parts alike).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Files of a folder without our own working files (ledgers, part files).
+fn tree_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    all_files(root)
+        .into_iter()
+        .filter(|(k, _)| {
+            !k.split('/')
+                .any(|c| c.starts_with(".cityflow-") || c.ends_with(".cityflow-part"))
+        })
+        .collect()
+}
+
+fn sample_tree() -> tempfile::TempDir {
+    tree(&[
+        (
+            "api/bikes/dt=2025-11-04/hour=02/bikes_data.json",
+            b"{\"n\": 1}\n".to_vec(),
+        ),
+        (
+            "api/traffic/dt=2025-11-04/hour=02/traffic_data.json",
+            b"[]\n".to_vec(),
+        ),
+        (
+            "batch/comptages-routiers-permanents.csv",
+            noise(12 * 1024 * 1024 + 12_345, 1),
+        ),
+        (
+            "batch/chantiers à Paris/été 2025/référentiel ü 中文.csv",
+            b"a;b\r\n1;2\r\n".to_vec(),
+        ),
+        ("batch/vide.csv", Vec::new()),
+        ("batch/a b/c+d=e.json", b"{}".to_vec()),
+    ])
+}
+
+fn head(bucket: &str, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    let c = rt().block_on(clients(&options()));
+    rt().block_on(c.s3.head_object().bucket(bucket).key(key).send())
+        .unwrap_or_else(|e| panic!("HEAD {key}: {e:?}"))
+}
+
+fn keys(bucket: &str) -> Vec<String> {
+    let c = rt().block_on(clients(&options()));
+    rt().block_on(async {
+        let mut out = Vec::new();
+        let mut pages =
+            c.s3.list_objects_v2()
+                .bucket(bucket)
+                .into_paginator()
+                .send();
+        while let Some(p) = pages.next().await {
+            let Ok(p) = p else { break };
+            out.extend(
+                p.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        out
+    })
+}
+
+fn items<'a>(s: &'a Value, action: &str) -> Vec<&'a Value> {
+    s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"] == action)
+        .collect()
+}
+
+#[test]
+fn round_trip_is_byte_identical_and_a_second_run_moves_nothing() {
+    let b = bucket("round_trip");
+    let src = sample_tree();
+    let local = tree_files(src.path());
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 6);
+    assert_eq!(s["bytes_transferred"], s["bytes_total"]);
+    for i in items(&s, "new") {
+        assert!(i["verified"].is_string(), "{i}");
+    }
+    // The multipart file carries its whole SHA-256 as metadata.
+    let big = &local["batch/comptages-routiers-permanents.csv"];
+    let h = head(
+        &b,
+        "cityflow-raw/raw/batch/comptages-routiers-permanents.csv",
+    );
+    assert_eq!(
+        h.metadata().unwrap()["sha256"],
+        cityflow::upload::select::sha256_hex(big)
+    );
+    assert!(
+        h.e_tag().unwrap().ends_with("-3\""),
+        "3 parts of 5 MiB: {:?}",
+        h.e_tag()
+    );
+    // The completion marker lists every file.
+    let c = rt().block_on(clients(&options()));
+    let (marker, _) = rt()
+        .block_on(cityflow::upload::s3::get(
+            &c.s3,
+            &b,
+            "cityflow-raw/raw/_cityflow_push.json",
+        ))
+        .unwrap()
+        .expect("the completion marker");
+    let marker: Value = serde_json::from_slice(&marker).unwrap();
+    assert_eq!(marker["objects"], 6);
+    assert_eq!(marker["files"].as_array().unwrap().len(), 6);
+
+    let (o, s) = push(src.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 0, "a second push moves nothing");
+    assert_eq!(s["unchanged"], 6);
+    assert_eq!(s["bytes_transferred"], 0);
+    assert!(s["marker"].as_str().unwrap().ends_with("(unchanged)"));
+
+    let dst = tempfile::tempdir().unwrap();
+    let raw = dst
+        .path()
+        .join("bucket-cityflow-paris-s3-raw/cityflow-raw/raw");
+    let (o, s) = pull(&raw, &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 6, "the marker is not part of the tree");
+    assert_eq!(tree_files(&raw), local, "byte-identical round trip");
+    assert_eq!(
+        items(&s, "new")
+            .iter()
+            .find(|i| i["path"] == "batch/comptages-routiers-permanents.csv")
+            .unwrap()["verified"],
+        "sha256"
+    );
+    let (o, s) = pull(&raw, &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 0, "a second pull moves nothing");
+    assert_eq!(s["unchanged"], 6);
+    assert_eq!(s["bytes_transferred"], 0);
+}
+
+#[test]
+fn listings_over_1000_keys_are_paginated() {
+    let b = bucket("paginate");
+    let files: Vec<(String, Vec<u8>)> = (0..1105)
+        .map(|i| {
+            (
+                format!("api/weather/{:02}/{i:05}.json", i % 7),
+                format!("{{\"i\":{i}}}").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    let src = tree(&refs);
+    let (o, s) = push(src.path(), &b, &["--create-bucket", "--concurrency", "16"]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 1105);
+    let (o, s) = push(src.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["unchanged"], 1105, "every key seen through the pages");
+    let dst = tempfile::tempdir().unwrap();
+    let (o, s) = pull(dst.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 1105);
+    assert_eq!(tree_files(dst.path()), tree_files(src.path()));
+}
+
+#[test]
+fn a_killed_push_resumes_its_multipart_upload_and_ends_verified() {
+    let b = bucket("push_kill");
+    let body = noise(40 * 1024 * 1024 + 777, 2);
+    let src = tree(&[("batch/dump.csv", body.clone())]);
+    let size = body.len() as u64;
+    // A crash (abort, like kill -9) right after the 2nd confirmed part.
+    let mut args = vec![
+        "push",
+        src.path().to_str().unwrap(),
+        "--bucket",
+        &b,
+        "--create-bucket",
+    ];
+    args.extend_from_slice(&PARTS);
+    let o = raw_cmd(&args)
+        .env("CITYFLOW_TEST_CRASH_AFTER_PARTS", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the process aborted");
+    let ledger = json(src.path().join(".cityflow-push.json"));
+    let uploads = ledger["uploads"].as_object().unwrap();
+    assert_eq!(uploads.len(), 1, "the upload id is recorded");
+    let up = uploads.values().next().unwrap();
+    assert_eq!(up["parts"].as_object().unwrap().len(), 2, "{up:#}");
+    assert!(keys(&b).is_empty(), "nothing complete yet");
+    // And a real kill -9 while parts are in flight (slowed down by the bandwidth limit).
+    args.extend_from_slice(&["--bwlimit", "10M", "--concurrency", "2"]);
+    let mut child = raw_cmd(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    let _ = child.kill();
+    let _ = child.wait();
+    let (o, s) = push(src.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 1);
+    assert_eq!(s["resumed"], 1, "{s:#}");
+    let sent = s["bytes_transferred"].as_u64().unwrap();
+    let resumed = s["bytes_resumed"].as_u64().unwrap();
+    assert!(
+        resumed >= 10 << 20,
+        "at least the two parts of the crash: {s:#}"
+    );
+    assert!(
+        sent < size,
+        "fewer bytes sent the second time: {sent} of {size}"
+    );
+    assert_eq!(sent + resumed, size);
+    let item = &items(&s, "new")[0];
+    assert_eq!(
+        item["verified"], "crc32",
+        "the composite checksum of the parts"
+    );
+    assert_eq!(item["reason"], "interrupted upload: resume");
+    let ledger = json(src.path().join(".cityflow-push.json"));
+    assert!(ledger["uploads"].as_object().unwrap().is_empty());
+    let dst = tempfile::tempdir().unwrap();
+    let (o, s) = pull(dst.path(), &b, &[]);
+    ok(&o, &s);
+    assert!(
+        read(dst.path().join("batch/dump.csv")) == body,
+        "the resumed object is the file"
+    );
+}
+
+#[test]
+fn a_killed_pull_resumes_with_range_requests() {
+    let b = bucket("pull_kill");
+    let body = noise(25 * 1024 * 1024, 3);
+    let src = tree(&[("batch/big.csv", body.clone())]);
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    let dst = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "pull",
+        "--raw",
+        dst.path().to_str().unwrap(),
+        "--bucket",
+        &b,
+    ];
+    args.extend_from_slice(&PARTS);
+    let o = raw_cmd(&args)
+        .args(["--concurrency", "1"])
+        .env("CITYFLOW_TEST_CRASH_AFTER_PARTS", "2")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the process aborted");
+    assert!(
+        !dst.path().join("batch/big.csv").exists(),
+        "no partial target"
+    );
+    assert!(dst.path().join("batch/.big.csv.cityflow-part").exists());
+    let (o, s) = pull(dst.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["resumed"], 1);
+    assert_eq!(s["bytes_resumed"], 10 << 20);
+    assert_eq!(s["bytes_transferred"], body.len() as u64 - (10 << 20));
+    assert!(read(dst.path().join("batch/big.csv")) == body);
+    assert!(!dst.path().join("batch/.big.csv.cityflow-part").exists());
+    assert_eq!(items(&s, "new")[0]["verified"], "sha256");
+}
+
+/// Changes one byte in place, keeping the size and the modification time.
+fn corrupt(p: &Path) {
+    let mtime = std::fs::metadata(p).unwrap().modified().unwrap();
+    let mut b = read(p);
+    b[0] ^= 0xff;
+    std::fs::write(p, &b).unwrap();
+    let f = std::fs::File::options().write(true).open(p).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+#[test]
+fn corrupted_local_files_are_detected_by_content() {
+    let b = bucket("corrupt");
+    let src = sample_tree();
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    // Same size, same modification time, different bytes: changed.
+    let p = src.path().join("batch/comptages-routiers-permanents.csv");
+    corrupt(&p);
+    let (o, s) = push(src.path(), &b, &["--dry-run"]);
+    ok(&o, &s);
+    assert_eq!(s["changed"], 1, "{s:#}");
+    assert_eq!(
+        items(&s, "changed")[0]["path"],
+        "batch/comptages-routiers-permanents.csv"
+    );
+    assert_eq!(items(&s, "changed")[0]["reason"], "local file changed");
+    let (o, s) = push(src.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 1);
+    let h = head(
+        &b,
+        "cityflow-raw/raw/batch/comptages-routiers-permanents.csv",
+    );
+    assert_eq!(
+        h.metadata().unwrap()["sha256"],
+        cityflow::upload::select::sha256_hex(&read(&p))
+    );
+    // The same on the pull side: a damaged local copy is fetched again.
+    let dst = tempfile::tempdir().unwrap();
+    let (o, _) = pull(dst.path(), &b, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let copy = dst
+        .path()
+        .join("batch/chantiers à Paris/été 2025/référentiel ü 中文.csv");
+    corrupt(&copy);
+    let (o, s) = pull(dst.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 1);
+    assert_eq!(items(&s, "changed")[0]["reason"], "local copy differs");
+    assert_eq!(tree_files(dst.path()), tree_files(src.path()));
+}
+
+#[test]
+fn a_changed_remote_object_replaces_the_local_copy_atomically() {
+    let b = bucket("remote_change");
+    let src = sample_tree();
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    let dst = tempfile::tempdir().unwrap();
+    let (o, _) = pull(dst.path(), &b, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let target = dst.path().join("batch/comptages-routiers-permanents.csv");
+    let small = dst
+        .path()
+        .join("api/traffic/dt=2025-11-04/hour=02/traffic_data.json");
+    // Someone pushes new versions (same sizes) from elsewhere.
+    let new_big = noise(12 * 1024 * 1024 + 12_345, 9);
+    let src2 = tree(&[
+        ("batch/comptages-routiers-permanents.csv", new_big.clone()),
+        (
+            "api/traffic/dt=2025-11-04/hour=02/traffic_data.json",
+            b"{}\n".to_vec(),
+        ),
+    ]);
+    let (o, s) = push(src2.path(), &b, &["--no-marker"]);
+    ok(&o, &s);
+    // A reader that opened the old copy keeps reading it whole; the path then gives the new one.
+    let reader = std::fs::File::open(&target).unwrap();
+    let (o, s) = pull(dst.path(), &b, &["--dry-run"]);
+    ok(&o, &s);
+    assert_eq!(s["changed"], 2);
+    assert!(items(&s, "changed")
+        .iter()
+        .all(|i| i["reason"] == "changed remotely"));
+    let (o, s) = pull(dst.path(), &b, &[]);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], 2);
+    assert!(read(&target) == new_big);
+    assert_eq!(read(&small), b"{}\n");
+    let mut old = Vec::new();
+    std::io::Read::read_to_end(&mut &reader, &mut old).unwrap();
+    assert!(
+        old == read(src.path().join("batch/comptages-routiers-permanents.csv")),
+        "renamed over, never rewritten in place"
+    );
+    let leftovers: Vec<String> = all_files(dst.path())
+        .into_keys()
+        .filter(|k| k.ends_with(".cityflow-part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn dry_runs_write_nothing() {
+    let b = bucket("dry_run");
+    let src = sample_tree();
+    let (o, s) = push(src.path(), &b, &["--create-bucket", "--dry-run"]);
+    // --create-bucket is not done by a dry run: the bucket is missing.
+    assert_eq!(o.status.code(), Some(2), "{s:#}");
+    let (o, _) = push(&src.path().join("api"), &b, &["--create-bucket"]);
+    assert_eq!(o.status.code(), Some(0));
+    let before = keys(&b);
+    let (o, s) = push(src.path(), &b, &["--dry-run"]);
+    ok(&o, &s);
+    assert_eq!(s["new"], 6, "the api files went under other keys: {s:#}");
+    assert_eq!(s["bytes_planned"], s["bytes_total"]);
+    assert_eq!(s["transferred"], 0);
+    assert_eq!(keys(&b), before, "nothing written remotely");
+    assert!(
+        !src.path().join(".cityflow-push.json").exists(),
+        "no ledger"
+    );
+    let dst = tempfile::tempdir().unwrap();
+    let raw = dst.path().join("raw");
+    let (o, s) = pull(&raw, &b, &["--prefix", "cityflow-raw/raw/"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(s["transferred"], 2);
+    let state = all_files(dst.path());
+    let (o, s) = pull(&dst.path().join("elsewhere"), &b, &["--dry-run"]);
+    ok(&o, &s);
+    assert_eq!(s["new"], 2);
+    assert!(
+        !dst.path().join("elsewhere").exists(),
+        "the folder is not even created"
+    );
+    let human = raw_cmd(&[
+        "pull",
+        "--raw",
+        raw.to_str().unwrap(),
+        "--bucket",
+        &b,
+        "--dry-run",
+    ])
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("= cityflow-raw/raw/bikes/"), "{text}");
+    assert!(text.contains("(dry run)"), "{text}");
+    assert_eq!(all_files(dst.path()), state, "nothing written locally");
+}
+
+#[test]
+fn configuration_and_endpoint_errors_have_their_exit_codes() {
+    let b = bucket("errors");
+    let src = sample_tree();
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path().to_str().unwrap();
+    // Missing bucket: 2, named.
+    let o = raw_cmd(&["pull", "--raw", d, "--bucket", &b])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&b));
+    // Usage errors: 2.
+    for args in [
+        vec!["push", "/nonexistent/cityflow"],
+        vec!["push", src.path().to_str().unwrap(), "--part-size", "1M"],
+        vec!["push", src.path().to_str().unwrap(), "--zone", "gold"],
+        vec!["pull", "--raw", d, "--concurrency", "0"],
+    ] {
+        let o = raw_cmd(&args).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Credentials refused: 3.
+    let o = raw_cmd(&[
+        "push",
+        src.path().to_str().unwrap(),
+        "--bucket",
+        &b,
+        "--create-bucket",
+    ])
+    .env("AWS_SECRET_ACCESS_KEY", "wrong")
+    .output()
+    .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Nothing listening: 3, "unreachable".
+    let o = raw_cmd(&["pull", "--raw", d, "--bucket", &b])
+        .env("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unreachable"));
+    // A corrupt ledger is a configuration error, never silently reset.
+    std::fs::write(dst.path().join(".cityflow-pull.json"), b"{").unwrap();
+    let o = raw_cmd(&["pull", "--raw", d, "--bucket", &b])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
+}
