@@ -603,3 +603,43 @@ fn configuration_and_endpoint_errors_have_their_exit_codes() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
 }
+
+#[test]
+fn content_md5_mode_and_the_bandwidth_limit() {
+    let b = bucket("md5_bwlimit");
+    let src = tree(&[
+        ("a.bin", noise(1 << 20, 4)),
+        ("b.bin", noise(1 << 20, 5)),
+        ("c.bin", noise(1 << 20, 6)),
+        ("big.bin", noise(11 << 20, 7)),
+    ]);
+    // Stores that reject the SDK's checksums: Content-MD5 on every request, checked through the
+    // ETags (single-part MD5, multipart MD5 of the part MD5s).
+    let t0 = std::time::Instant::now();
+    let (o, s) = push(
+        src.path(),
+        &b,
+        &[
+            "--create-bucket",
+            "--s3-checksums",
+            "off",
+            "--bwlimit",
+            "4M",
+        ],
+    );
+    ok(&o, &s);
+    // 14 MiB at 4 MiB/s: the last slot starts after at least (14 - 5) / 4 = 2.25 s.
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(2250),
+        "{:?}",
+        t0.elapsed()
+    );
+    for i in items(&s, "new") {
+        assert_eq!(i["verified"], "md5", "{i}");
+    }
+    let dst = tempfile::tempdir().unwrap();
+    let (o, s) = pull(dst.path(), &b, &["--s3-checksums", "off"]);
+    ok(&o, &s);
+    assert!(items(&s, "new").iter().all(|i| i["verified"] == "sha256"));
+    assert_eq!(tree_files(dst.path()), tree_files(src.path()));
+}
