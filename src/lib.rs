@@ -10,6 +10,7 @@
 //! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify);
 //! - [`transfer`]: `raw pull` / `raw push` (raw zone <-> local folders, resumable, verified).
 
+pub mod bigcsv;
 pub mod config;
 pub mod discover;
 pub mod error;

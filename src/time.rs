@@ -4,7 +4,9 @@
 //! the Europe/Paris local date of that instant (DST-aware: `+01:00` in winter, `+02:00` in summer).
 //! Naive timestamps (no offset) are read as Paris wall-clock time.
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Europe::Paris;
 
 /// Why a timestamp was refused.
@@ -35,6 +37,9 @@ pub type Instant = u32;
 /// RFC 3339 (`2024-01-04T22:00:00+01:00`, `...Z`, fractional seconds), the same with a space
 /// instead of `T`, a naive date-time (Paris local time) and a bare date (Paris midnight).
 pub fn parse_instant(s: &str) -> Result<Instant, TimeError> {
+    if let Some(t) = parse_rfc3339_fast(s.as_bytes()) {
+        return to_instant(t);
+    }
     let s = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return to_instant(dt.timestamp());
@@ -82,8 +87,138 @@ fn to_instant(secs: i64) -> Result<Instant, TimeError> {
     }
 }
 
+/// The exports' shape `YYYY-MM-DDTHH:MM:SS+HH:MM` (exactly 25 bytes, no fraction, valid fields),
+/// as epoch seconds; None for anything else (then chrono's parsers decide). Same result as
+/// chrono's RFC 3339 parser on every string it accepts, ~10x faster: this is the hot path of the
+/// road-counter export.
+fn parse_rfc3339_fast(b: &[u8]) -> Option<i64> {
+    if b.len() != 25
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[22] != b':'
+    {
+        return None;
+    }
+    let num = |i: usize, n: usize| -> Option<i64> {
+        b[i..i + n].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let (oh, om) = (num(20, 2)?, num(23, 2)?);
+    let sign = match b[19] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > month_days[(mo - 1) as usize]
+        || h > 23
+        || mi > 59
+        || sec > 59
+        || oh > 23
+        || om > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Paris midnights (UTC instants) of the days 2000-01-01 ..= 2049-12-31, computed once: day
+/// lookups are the road-counter hot path, and chrono-tz's conversion is slow in comparison.
+struct Midnights {
+    first_day: i64,
+    at: Vec<Instant>,
+}
+
+const EPOCH_CE_DAYS: i32 = 719_163;
+
+fn midnights() -> &'static Midnights {
+    static M: std::sync::OnceLock<Midnights> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let first = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+        let last = NaiveDate::from_ymd_opt(2050, 1, 1).expect("valid date");
+        let at = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(paris_midnight_slow)
+            .collect();
+        Midnights {
+            first_day: i64::from(first.num_days_from_ce() - EPOCH_CE_DAYS),
+            at,
+        }
+    })
+}
+
+fn paris_midnight_slow(d: NaiveDate) -> Instant {
+    let local = d.and_time(NaiveTime::MIN);
+    // Paris midnights always exist (DST changes happen at 02:00 / 03:00).
+    let secs = match Paris.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.timestamp(),
+        LocalResult::None => local.and_utc().timestamp(),
+    };
+    secs.clamp(0, i64::from(u32::MAX)) as Instant
+}
+
+/// The instant of the Paris midnight that starts day `d`.
+pub fn paris_midnight(d: NaiveDate) -> Instant {
+    let m = midnights();
+    let i = i64::from(d.num_days_from_ce() - EPOCH_CE_DAYS) - m.first_day;
+    match usize::try_from(i).ok().and_then(|i| m.at.get(i)) {
+        Some(t) => *t,
+        None => paris_midnight_slow(d),
+    }
+}
+
 /// The Paris local date of an instant.
 pub fn paris_day(t: Instant) -> NaiveDate {
+    let m = midnights();
+    // Paris is UTC+1 or UTC+2: the local date is that of t+1h, or the day after.
+    let d = (i64::from(t) + 3600).div_euclid(86_400) - m.first_day;
+    if let (Ok(i), true) = (usize::try_from(d), d + 1 < m.at.len() as i64) {
+        let day = if t >= m.at[i + 1] { d + 1 } else { d };
+        if let Some(date) =
+            NaiveDate::from_num_days_from_ce_opt((day + m.first_day) as i32 + EPOCH_CE_DAYS)
+        {
+            return date;
+        }
+    }
+    paris_day_slow(t)
+}
+
+fn paris_day_slow(t: Instant) -> NaiveDate {
     let utc = DateTime::<Utc>::from_timestamp(i64::from(t), 0).expect("u32 seconds are in range");
     utc.with_timezone(&Paris).date_naive()
 }
@@ -187,6 +322,52 @@ mod tests {
             parse_instant("2024-10-27T02:30:00").unwrap(),
             parse_instant("2024-10-27T02:30:00+02:00").unwrap()
         );
+    }
+
+    #[test]
+    fn fast_paths_agree_with_chrono() {
+        // Every hour of 2023-2026 (all DST changes), and the day table's edges.
+        let start = parse_instant("2023-01-01T00:00:00Z").unwrap();
+        for h in 0..(4 * 366 * 24) {
+            let t = start + h * 3600 + (h % 7) * 60;
+            assert_eq!(paris_day(t), paris_day_slow(t), "{t}");
+            let day = paris_day(t);
+            assert_eq!(paris_midnight(day), paris_midnight_slow(day));
+            let s = format_paris(t);
+            assert_eq!(
+                parse_instant(&s).unwrap(),
+                DateTime::parse_from_rfc3339(&s).unwrap().timestamp() as Instant,
+                "{s}"
+            );
+        }
+        for t in [
+            0,
+            946_684_799,
+            946_684_800,
+            2_524_607_999,
+            2_524_608_000,
+            u32::MAX,
+        ] {
+            assert_eq!(paris_day(t), paris_day_slow(t), "{t}");
+        }
+        // Shapes the fast parser leaves to chrono: same results as before.
+        for s in [
+            "2024-02-29T10:00:00+01:00",
+            "2023-02-29T10:00:00+01:00",
+            "2024-01-04T24:00:00+01:00",
+            "2024-01-04T23:59:60+01:00",
+            "2024-01-04T22:00:00-05:30",
+            "2024-01-04T22:00:00+1:00 ",
+            "2024-13-04T22:00:00+01:00",
+            "2024-01-04T22:00:00.5+01:00",
+            "+024-01-04T22:00:00+01:00",
+        ] {
+            let fast = parse_rfc3339_fast(s.as_bytes());
+            let chrono = DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp());
+            if fast.is_some() {
+                assert_eq!(fast, chrono, "{s}");
+            }
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! - Arrondissement: point-in-polygon of the arc's point against the arrondissements file.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -29,7 +29,7 @@ use crate::geo::{self, ArrondissementIndex, Pt};
 use crate::metrics::referentiel::RefArc;
 use crate::metrics::{arc_order, DayDuplicates};
 use crate::quality::{Reason, Sample};
-use crate::time::{format_paris, Instant};
+use crate::time::{format_paris, paris_midnight, Instant};
 
 /// Flows are kept to 0.001 vehicle/hour.
 pub const Q_DIGITS: u32 = 3;
@@ -161,6 +161,9 @@ pub struct StaticRef<'a> {
 
 pub enum ShapeRef<'a> {
     Text(&'a str),
+    /// The inside of a quoted CSV field whose quotes are still doubled (`{""type"": ...}`):
+    /// unescaped only when kept, not on every row.
+    Escaped(&'a str),
     Json(&'a Value),
 }
 
@@ -169,16 +172,67 @@ impl ShapeRef<'_> {
         buf.clear();
         match self {
             ShapeRef::Text(s) => buf.push_str(s),
+            ShapeRef::Escaped(s) => {
+                let mut parts = s.split("\"\"");
+                buf.push_str(parts.next().unwrap_or(""));
+                for p in parts {
+                    buf.push('"');
+                    buf.push_str(p);
+                }
+            }
             ShapeRef::Json(Value::Null) => {}
             ShapeRef::Json(v) => buf.push_str(&v.to_string()),
         }
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A slot packed in 8 bytes (`dense` storage): bit 63 present, 62 conflict, 56..60 state,
+/// 32..56 occupancy (24 bits, all ones = none), 0..32 flow (`i32` bits).
+const PRESENT: u64 = 1 << 63;
+const CONFLICT: u64 = 1 << 62;
+const K_NONE_PACKED: u64 = 0xFF_FFFF;
+
+fn packable(s: &Slot) -> bool {
+    s.k == NONE || (0..K_NONE_PACKED as i32).contains(&s.k)
+}
+
+fn pack(s: &Slot) -> u64 {
+    let k = if s.k == NONE {
+        K_NONE_PACKED
+    } else {
+        s.k as u64
+    };
+    PRESENT
+        | if s.conflict { CONFLICT } else { 0 }
+        | (s.state as u64) << 56
+        | k << 32
+        | u64::from(s.q as u32)
+}
+
+fn unpack(v: u64, t: Instant) -> Slot {
+    let k = (v >> 32) & K_NONE_PACKED;
+    Slot {
+        t,
+        q: v as u32 as i32,
+        k: if k == K_NONE_PACKED { NONE } else { k as i32 },
+        state: State::ALL[((v >> 56) & 0xF) as usize % State::ALL.len()],
+        conflict: v & CONFLICT != 0,
+    }
+}
+
+/// Hours in a Paris day, at most (the autumn DST day).
+const HOURS: usize = 25;
+
+/// One arc-day's rows. Rows on the hour (all of the export's) sit in `dense`, indexed by hours
+/// since the day's Paris midnight, 8 bytes each; others in `extra`. Memory is bounded by the
+/// number of arc-days, whatever the input size.
+#[derive(Debug, Clone, PartialEq)]
 struct DayAcc {
-    /// Sorted by `t`, unique.
-    slots: Vec<Slot>,
+    /// The day's Paris midnight.
+    midnight: Instant,
+    dense: [u64; HOURS],
+    /// Rows not on the hour: sorted by `t`, unique.
+    extra: Vec<Slot>,
     duplicates: u32,
     /// A few duplicated instants, for the quality report.
     dup_samples: Vec<Instant>,
@@ -192,44 +246,137 @@ fn note_dup(v: &mut Vec<Instant>, t: Instant) {
     }
 }
 
+/// Order-free resolution of two rows of the same arc and instant: the kept row is the max by
+/// rank, and the flag says whether any two rows of this instant differed.
+fn resolve(cur: &mut Slot, s: Slot) {
+    let conflict = cur.conflict || s.conflict || !cur.same_values(&s);
+    if s.rank() > cur.rank() {
+        *cur = s;
+    }
+    cur.conflict = conflict;
+}
+
 impl DayAcc {
-    fn insert(&mut self, s: Slot) {
-        match self.slots.binary_search_by_key(&s.t, |x| x.t) {
-            Ok(i) => {
-                // Order-free: the kept row is the max by rank, and the flag says whether any two
-                // rows of this instant differed.
-                let cur = &mut self.slots[i];
-                self.duplicates += 1;
-                let conflict = cur.conflict || s.conflict || !cur.same_values(&s);
-                if s.rank() > cur.rank() {
-                    *cur = s;
-                }
-                cur.conflict = conflict;
-                note_dup(&mut self.dup_samples, s.t);
-            }
-            Err(i) => self.slots.insert(i, s),
+    fn new(day: NaiveDate) -> DayAcc {
+        DayAcc {
+            midnight: paris_midnight(day),
+            dense: [0; HOURS],
+            extra: Vec::new(),
+            duplicates: 0,
+            dup_samples: Vec::new(),
         }
+    }
+
+    /// The `dense` index of a slot, if it has one.
+    fn hour_index(&self, s: &Slot) -> Option<usize> {
+        let off = s.t.checked_sub(self.midnight)?;
+        let i = (off / 3600) as usize;
+        (off % 3600 == 0 && i < HOURS && packable(s)).then_some(i)
+    }
+
+    fn insert(&mut self, s: Slot) {
+        if let Some(i) = self.hour_index(&s) {
+            let v = self.dense[i];
+            if v & PRESENT == 0 {
+                self.dense[i] = pack(&s);
+                return;
+            }
+            let mut cur = unpack(v, s.t);
+            resolve(&mut cur, s);
+            self.dense[i] = pack(&cur);
+        } else {
+            match self.extra.binary_search_by_key(&s.t, |x| x.t) {
+                Ok(i) => resolve(&mut self.extra[i], s),
+                Err(i) => {
+                    self.extra.insert(i, s);
+                    return;
+                }
+            }
+        }
+        self.duplicates += 1;
+        note_dup(&mut self.dup_samples, s.t);
     }
 
     fn merge(&mut self, o: DayAcc) {
         self.duplicates += o.duplicates;
-        for t in o.dup_samples {
-            note_dup(&mut self.dup_samples, t);
+        for t in o.dup_samples.iter() {
+            note_dup(&mut self.dup_samples, *t);
         }
-        if self.slots.is_empty() {
-            self.slots = o.slots;
-            return;
-        }
-        for s in o.slots {
+        for s in o.slots() {
             self.insert(s);
         }
+    }
+
+    /// The rows, in time order.
+    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        let mut dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v & PRESENT != 0)
+            .map(|(i, v)| unpack(*v, self.midnight + 3600 * i as Instant))
+            .peekable();
+        let mut extra = self.extra.iter().copied().peekable();
+        std::iter::from_fn(move || match (dense.peek(), extra.peek()) {
+            (Some(a), Some(b)) if b.t < a.t => extra.next(),
+            (Some(_), _) => dense.next(),
+            (None, _) => extra.next(),
+        })
+    }
+}
+
+/// An arc's days: sorted day keys beside their (boxed, large) accumulators.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct DayMap {
+    keys: Vec<NaiveDate>,
+    // Boxed on purpose: inserting a day in the middle shifts pointers, not 250-byte values.
+    #[allow(clippy::vec_box)]
+    vals: Vec<Box<DayAcc>>,
+}
+
+impl DayMap {
+    fn entry(&mut self, day: NaiveDate) -> &mut DayAcc {
+        let i = match self.keys.last() {
+            Some(last) if *last == day => self.keys.len() - 1,
+            _ => match self.keys.binary_search(&day) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.keys.insert(i, day);
+                    self.vals.insert(i, Box::new(DayAcc::new(day)));
+                    i
+                }
+            },
+        };
+        &mut self.vals[i]
+    }
+
+    fn merge_day(&mut self, day: NaiveDate, d: Box<DayAcc>) {
+        match self.keys.binary_search(&day) {
+            Ok(i) => self.vals[i].merge(*d),
+            Err(i) => {
+                self.keys.insert(i, day);
+                self.vals.insert(i, d);
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &NaiveDate> {
+        self.keys.iter()
+    }
+}
+
+impl IntoIterator for DayMap {
+    type Item = (NaiveDate, Box<DayAcc>);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<NaiveDate>, std::vec::IntoIter<Box<DayAcc>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter().zip(self.vals)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 struct ArcAcc {
     info: Option<ArcStatic>,
-    days: HashMap<NaiveDate, DayAcc>,
+    days: DayMap,
 }
 
 impl ArcAcc {
@@ -278,12 +425,7 @@ impl ArcAcc {
             }
         }
         for (d, acc) in o.days {
-            match self.days.get_mut(&d) {
-                Some(cur) => cur.merge(acc),
-                None => {
-                    self.days.insert(d, acc);
-                }
-            }
+            self.days.merge_day(d, acc);
         }
     }
 }
@@ -292,6 +434,50 @@ impl ArcAcc {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComptagesAcc {
     arcs: HashMap<String, ArcAcc>,
+}
+
+/// The accumulator of one big file read by several threads at once: one lock per arc, so the
+/// threads share a single copy of the arc-days (no per-thread copies to merge, memory bounded by
+/// the arc-days) and rarely wait on each other (thousands of arcs, a few threads).
+#[derive(Default)]
+pub struct SharedAcc {
+    arcs: Mutex<HashMap<String, ArcHandle>>,
+}
+
+/// One arc of a [`SharedAcc`]; threads keep these in a local cache.
+#[derive(Clone, Default)]
+pub struct ArcHandle(Arc<Mutex<ArcAcc>>);
+
+impl SharedAcc {
+    pub fn handle(&self, arc: &str) -> ArcHandle {
+        let mut m = self.arcs.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(arc.to_string()).or_default().clone()
+    }
+
+    /// The rows, once every thread is done (handles dropped).
+    pub fn into_acc(self) -> ComptagesAcc {
+        let m = self.arcs.into_inner().unwrap_or_else(|e| e.into_inner());
+        let arcs = m
+            .into_iter()
+            .map(|(id, h)| {
+                let a = match Arc::try_unwrap(h.0) {
+                    Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+                    Err(shared) => shared.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                };
+                (id, a)
+            })
+            .collect();
+        ComptagesAcc { arcs }
+    }
+}
+
+impl ArcHandle {
+    /// Adds one row of this arc (see [`ComptagesAcc::add`]).
+    pub fn add(&self, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, file: &Arc<str>, line: u64) {
+        let mut a = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        a.offer_static(slot.t, st, file, line);
+        a.days.entry(day).insert(slot);
+    }
 }
 
 impl ComptagesAcc {
@@ -310,7 +496,7 @@ impl ComptagesAcc {
             None => self.arcs.entry(arc.to_string()).or_default(),
         };
         a.offer_static(slot.t, st, file, line);
-        a.days.entry(day).or_default().insert(slot);
+        a.days.entry(day).insert(slot);
     }
 
     pub fn merge(&mut self, o: ComptagesAcc) {
@@ -423,7 +609,7 @@ pub struct ComptagesMetrics {
 /// and one day's output, not every day's output.
 pub struct Prepared {
     arcs: Vec<(String, ArcFacts)>,
-    days: BTreeMap<NaiveDate, Vec<(usize, DayAcc)>>,
+    days: BTreeMap<NaiveDate, Vec<(usize, Box<DayAcc>)>>,
     pub duplicates: BTreeMap<NaiveDate, DayDuplicates>,
     /// Problems with arcs' static fields (geometry, point): not dated.
     pub warnings: Vec<Sample>,
@@ -577,7 +763,9 @@ fn day_metrics(id: &str, day: NaiveDate, facts: &ArcFacts, d: &DayAcc) -> DaySta
     let mut lost = 0.0f64;
     let mut lost_q = 0i64;
     let length_km = facts.length_m.map(|m| m / 1000.0);
-    for s in &d.slots {
+    let mut n_rows = 0u32;
+    for s in d.slots() {
+        n_rows += 1;
         let si = s.state as usize;
         states[si] += 1;
         first_seen[si] = first_seen[si].min(s.t);
@@ -638,20 +826,35 @@ fn day_metrics(id: &str, day: NaiveDate, facts: &ArcFacts, d: &DayAcc) -> DaySta
         geo_point_2d: facts.geo_point.clone(),
         zone_fallback: facts.zone.clone(),
         longueur_metres: facts.length_m,
-        nombre_releves: d.slots.len() as u32,
+        nombre_releves: n_rows,
         heures_avec_debit: n_q,
     };
     DayStats {
         m,
         sum_q,
         n_q: u64::from(n_q),
-        n_rows: d.slots.len() as u64,
+        n_rows: u64::from(n_rows),
         states,
     }
 }
 
 fn desc(a: f64, b: f64) -> std::cmp::Ordering {
     b.total_cmp(&a)
+}
+
+/// The first `n` items by `order` (a total order), cloned; only those are copied.
+fn first_n<'a>(
+    items: impl Iterator<Item = &'a ArcDayMetrics>,
+    n: usize,
+    order: impl Fn(&ArcDayMetrics, &ArcDayMetrics) -> std::cmp::Ordering,
+) -> Vec<ArcDayMetrics> {
+    let mut v: Vec<&ArcDayMetrics> = items.collect();
+    if v.len() > n {
+        v.select_nth_unstable_by(n, |a, b| order(a, b));
+        v.truncate(n);
+    }
+    v.sort_by(|a, b| order(a, b));
+    v.into_iter().cloned().collect()
 }
 
 /// Builds one day's metrics from its arcs (sorted by arc id).
@@ -671,22 +874,23 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
         |a: &ArcDayMetrics, b: &ArcDayMetrics| arc_order(&a.identifiant_arc, &b.identifiant_arc);
     let lost_of = |m: &ArcDayMetrics| m.temps_perdu_total_minutes.unwrap_or(0.0);
 
-    let mut top = metrics.clone();
-    top.sort_by(|a, b| desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b)));
-    top.truncate(10);
-    let mut congested: Vec<ArcDayMetrics> = metrics
-        .iter()
-        .filter(|m| m.temps_perdu_total_minutes.is_some())
-        .cloned()
-        .collect();
-    congested.sort_by(|a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)));
-    congested.truncate(10);
-    let mut alerts: Vec<ArcDayMetrics> = metrics
-        .iter()
-        .filter(|m| m.congestion_alerte && m.debit_journalier_total > 0.0)
-        .cloned()
-        .collect();
-    alerts.sort_by(|a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)));
+    let top = first_n(metrics.iter(), 10, |a, b| {
+        desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b))
+    });
+    let congested = first_n(
+        metrics
+            .iter()
+            .filter(|m| m.temps_perdu_total_minutes.is_some()),
+        10,
+        |a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)),
+    );
+    let alerts = first_n(
+        metrics
+            .iter()
+            .filter(|m| m.congestion_alerte && m.debit_journalier_total > 0.0),
+        usize::MAX,
+        |a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)),
+    );
 
     // Zones
     let mut zones: BTreeMap<&str, Vec<&ArcDayMetrics>> = BTreeMap::new();
@@ -797,7 +1001,7 @@ pub fn prepare(acc: ComptagesAcc, ctx: &Context<'_>) -> Prepared {
             if d.duplicates > 0 {
                 let e = p.duplicates.entry(day).or_default();
                 e.count += u64::from(d.duplicates);
-                e.conflicting += d.slots.iter().filter(|s| s.conflict).count() as u64;
+                e.conflicting += d.slots().filter(|s| s.conflict).count() as u64;
                 dup_samples
                     .entry(day)
                     .or_default()

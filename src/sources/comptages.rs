@@ -14,13 +14,16 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use rustc_hash::FxHashMap;
+
+use crate::bigcsv::{self, Field};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
 use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::comptages::{
-    ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
+    ArcHandle, ComptagesAcc, ShapeRef, SharedAcc, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
-use crate::quality::{QualityAcc, Reason};
+use crate::quality::{QualityAcc, Reason, SourceQuality};
 use crate::sources::{json_field, json_point, json_text, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
@@ -141,9 +144,49 @@ fn scaled(v: &NumIn<'_>, digits: u32) -> Result<Option<i64>, (NumError, String)>
     }
 }
 
+/// Where validated rows and their quality events go: a file's own [`FileOutput`], or a thread's
+/// share of a big file read in parallel ([`ChunkSink`]).
+trait Sink {
+    fn row(&mut self, day: Option<NaiveDate>);
+    fn problem(&mut self, day: Option<NaiveDate>, line: u64, reason: Reason, detail: String);
+    fn category(&mut self, day: NaiveDate, value: &str);
+    fn missing(&mut self, day: NaiveDate, field: &'static str);
+    /// A row outside the run's days.
+    fn outside(&mut self);
+    fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64);
+}
+
+/// The simple path's sink.
+struct FileSink<'a> {
+    out: &'a mut FileOutput,
+    file: &'a Arc<str>,
+}
+
+impl Sink for FileSink<'_> {
+    fn row(&mut self, day: Option<NaiveDate>) {
+        self.out.quality.row(SOURCE, day, self.file);
+    }
+    fn problem(&mut self, day: Option<NaiveDate>, line: u64, reason: Reason, detail: String) {
+        self.out
+            .quality
+            .problem(SOURCE, day, self.file, line, reason, detail);
+    }
+    fn category(&mut self, day: NaiveDate, value: &str) {
+        self.out.quality.category(SOURCE, Some(day), value);
+    }
+    fn missing(&mut self, day: NaiveDate, field: &'static str) {
+        self.out.quality.missing(SOURCE, Some(day), field);
+    }
+    fn outside(&mut self) {
+        self.out.rows_outside += 1;
+    }
+    fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
+        self.out.acc.add(arc, day, slot, st, self.file, line);
+    }
+}
+
 /// Validates one row and adds it. Returns nothing: every outcome is counted in `out`.
-fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: &DaySelection) {
-    let q = &mut out.quality;
+fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
     let t = match parse_instant(&row.t) {
         Ok(t) => t,
         Err(e) => {
@@ -151,16 +194,14 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
                 TimeError::OutOfRange => Reason::DateOutOfRange,
                 _ => Reason::UnparseableDate,
             };
-            q.row(SOURCE, None, file);
+            out.row(None);
             let shown = if row.t.is_empty() {
                 "empty".to_string()
             } else {
                 format!("{:?}", row.t)
             };
-            q.problem(
-                SOURCE,
+            out.problem(
                 None,
-                file,
                 line,
                 reason,
                 format!("field `Date et heure de comptage`: {shown}: {e}"),
@@ -170,20 +211,19 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
     };
     let day: NaiveDate = paris_day(t);
     if !sel.contains(day) {
-        out.rows_outside += 1;
+        out.outside();
         return;
     }
     let d = Some(day);
-    q.row(SOURCE, d, file);
+    out.row(d);
     if let Some(name) = row.bad_text {
         let detail =
             format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
-        q.problem(SOURCE, d, file, line, Reason::InvalidUtf8Text, detail);
+        out.problem(d, line, Reason::InvalidUtf8Text, detail);
     }
     let etat_arc = row.etat_arc.trim();
-    q.category(
-        SOURCE,
-        d,
+    out.category(
+        day,
         if etat_arc.is_empty() {
             "(vide)"
         } else {
@@ -192,10 +232,8 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
     );
     let arc = row.arc.trim();
     if arc.is_empty() {
-        q.problem(
-            SOURCE,
+        out.problem(
             d,
-            file,
             line,
             Reason::MissingKey,
             "field `Identifiant arc` is empty".into(),
@@ -219,7 +257,7 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
                     let r = if max.is_some() { "0..100" } else { ">= 0" };
                     let detail =
                         format!("field `{name}`: {} is outside {r}", x as f64 / unit as f64);
-                    q.problem(SOURCE, d, file, line, Reason::ValueOutOfRange, detail);
+                    out.problem(d, line, Reason::ValueOutOfRange, detail);
                     return;
                 }
                 nums[i] = x as i32;
@@ -229,10 +267,8 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
                     NumError::Invalid => (Reason::BadNumber, "not a number"),
                     NumError::OutOfRange => (Reason::ValueOutOfRange, "out of range"),
                 };
-                q.problem(
-                    SOURCE,
+                out.problem(
                     d,
-                    file,
                     line,
                     reason,
                     format!("field `{name}`: {shown} is {what}"),
@@ -248,18 +284,18 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
                 "field `Etat trafic`: unknown state {:?}, counted as not given",
                 row.etat_trafic
             );
-            q.problem(SOURCE, d, file, line, Reason::UnknownState, detail);
+            out.problem(d, line, Reason::UnknownState, detail);
             State::Empty
         }
     };
     if nums[0] == NONE {
-        q.missing(SOURCE, d, "debit_horaire");
+        out.missing(day, "debit_horaire");
     }
     if nums[1] == NONE {
-        q.missing(SOURCE, d, "taux_occupation");
+        out.missing(day, "taux_occupation");
     }
     if state == State::Empty {
-        q.missing(SOURCE, d, "etat_trafic");
+        out.missing(day, "etat_trafic");
     }
     let slot = Slot::new(t, nums[0], nums[1], state);
     let st = StaticRef {
@@ -267,7 +303,7 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
         geo_point: &row.geo_point,
         geo_shape: row.geo_shape,
     };
-    out.acc.add(arc, day, slot, &st, file, line);
+    out.add(arc, day, slot, &st, line);
 }
 
 /// Reads one comptages file (CSV or JSON). Never fails: problems are in the quality counters.
@@ -284,7 +320,30 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sy
 
 const BATCH: usize = 4096;
 
+/// Files below this size are read sequentially (the parallel path's set-up is not worth it).
+const PARALLEL_MIN_BYTES: u64 = 8 << 20;
+
 fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) -> FileOutput {
+    let parallel = f.size >= PARALLEL_MIN_BYTES || std::env::var_os(FORCE_PARALLEL).is_some();
+    if parallel && std::env::var_os(FORCE_SEQUENTIAL).is_none() {
+        if let Some(out) = read_csv_parallel(f, sel, progress) {
+            return out;
+        }
+    }
+    read_csv_sequential(f, sel, progress)
+}
+
+/// Test and benchmark switches: read every CSV with the parallel path (even small ones), or
+/// with the sequential one (the reference the parallel path must equal byte for byte).
+pub const FORCE_PARALLEL: &str = "CITYFLOW_CSV_PARALLEL";
+pub const FORCE_SEQUENTIAL: &str = "CITYFLOW_CSV_SEQUENTIAL";
+
+/// The sequential reader: the csv crate on one thread, rows parsed in batches on all threads.
+fn read_csv_sequential(
+    f: &InputFile,
+    sel: &DaySelection,
+    progress: &(dyn Fn(u64) + Sync),
+) -> FileOutput {
     let file: Arc<str> = Arc::from(f.rel.as_str());
     let mut out = FileOutput::default();
     let Some((input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, &mut out.quality) else {
@@ -348,8 +407,12 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
             .into_iter()
             .par_bridge()
             .fold(FileOutput::default, |mut o, batch| {
+                let mut sink = FileSink {
+                    out: &mut o,
+                    file: &file,
+                };
                 for (rec, line) in &batch {
-                    csv_record(&mut o, &file, *line, rec, &cols, width, sel);
+                    csv_record(&mut sink, *line, rec, &cols, width, sel);
                 }
                 o
             })
@@ -361,23 +424,53 @@ fn read_csv(f: &InputFile, sel: &DaySelection, progress: &(dyn Fn(u64) + Sync)) 
     out
 }
 
-fn csv_record(
-    out: &mut FileOutput,
-    file: &Arc<str>,
+/// A CSV record's fields: the csv crate's, or a line split in place by [`bigcsv::split_line`].
+trait Record {
+    fn width(&self) -> usize;
+    fn raw(&self, i: usize) -> &[u8];
+    /// The field still holds doubled quotes.
+    fn escaped(&self, i: usize) -> bool;
+}
+
+impl Record for csv::ByteRecord {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn raw(&self, i: usize) -> &[u8] {
+        self.get(i).unwrap_or(b"")
+    }
+    fn escaped(&self, _: usize) -> bool {
+        false
+    }
+}
+
+impl Record for [Field<'_>] {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn raw(&self, i: usize) -> &[u8] {
+        self.get(i).map(|f| f.raw).unwrap_or(b"")
+    }
+    fn escaped(&self, i: usize) -> bool {
+        self.get(i).is_some_and(|f| f.escaped)
+    }
+}
+
+fn csv_record<R: Record + ?Sized>(
+    out: &mut impl Sink,
     line: u64,
-    rec: &csv::ByteRecord,
+    rec: &R,
     cols: &[Option<usize>],
     width: usize,
     sel: &DaySelection,
 ) {
-    if rec.len() != width {
-        out.quality.row(SOURCE, None, file);
-        let detail = crate::input::wrong_width_detail(width, rec.len());
-        out.quality
-            .problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
+    if rec.width() != width {
+        out.row(None);
+        let detail = crate::input::wrong_width_detail(width, rec.width());
+        out.problem(None, line, Reason::WrongColumnCount, detail);
         return;
     }
-    let raw = |i: usize| cols[i].and_then(|c| rec.get(c)).unwrap_or(b"");
+    let raw = |i: usize| cols[i].map(|c| rec.raw(c)).unwrap_or(b"");
     // Key fields must be UTF-8; text fields are decoded leniently with a warning.
     let mut strict = [""; 5];
     for (slot, (i, name)) in strict.iter_mut().zip([
@@ -387,13 +480,12 @@ fn csv_record(
         (K, "Taux d'occupation"),
         (ETAT, "Etat trafic"),
     ]) {
-        match std::str::from_utf8(raw(i)) {
+        match simdutf8::basic::from_utf8(raw(i)) {
             Ok(s) => *slot = s,
             Err(_) => {
-                out.quality.row(SOURCE, None, file);
+                out.row(None);
                 let detail = format!("field `{name}` is not valid UTF-8");
-                out.quality
-                    .problem(SOURCE, None, file, line, Reason::InvalidUtf8, detail);
+                out.problem(None, line, Reason::InvalidUtf8, detail);
                 return;
             }
         }
@@ -401,7 +493,7 @@ fn csv_record(
     let mut bad_text = None;
     let mut lossy = |i: usize, name: &'static str| -> Cow<'_, str> {
         let b = raw(i);
-        match std::str::from_utf8(b) {
+        match simdutf8::basic::from_utf8(b) {
             Ok(s) => Cow::Borrowed(s),
             Err(_) => {
                 bad_text.get_or_insert(name);
@@ -416,9 +508,9 @@ fn csv_record(
     if let Some(name) = bad_text {
         let detail =
             format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
-        out.quality
-            .problem(SOURCE, None, file, line, Reason::InvalidUtf8Text, detail);
+        out.problem(None, line, Reason::InvalidUtf8Text, detail);
     }
+    let shape_escaped = cols[SHAPE].is_some_and(|c| rec.escaped(c));
     let row = Row {
         arc: Cow::Borrowed(strict[0]),
         t: Cow::Borrowed(strict[1]),
@@ -428,10 +520,199 @@ fn csv_record(
         etat_arc,
         libelle,
         geo_point,
-        geo_shape: ShapeRef::Text(&geo_shape),
+        geo_shape: if shape_escaped {
+            ShapeRef::Escaped(&geo_shape)
+        } else {
+            ShapeRef::Text(&geo_shape)
+        },
         bad_text,
     };
-    add_row(out, file, line, row, sel);
+    add_row(out, line, row, sel);
+}
+
+/// A thread's share of a big file read in parallel: rows go to the shared accumulator (through a
+/// local cache of arc handles), per-day counters stay local until the end (no shared map touched
+/// per row), problems go to a local [`QualityAcc`].
+struct ChunkSink<'a> {
+    shared: &'a SharedAcc,
+    file: Arc<str>,
+    arcs: FxHashMap<Box<str>, ArcHandle>,
+    days: FxHashMap<NaiveDate, SourceQuality>,
+    quality: QualityAcc,
+    outside: u64,
+}
+
+impl ChunkSink<'_> {
+    fn day(&mut self, day: NaiveDate) -> &mut SourceQuality {
+        self.days.entry(day).or_insert_with(|| SourceQuality {
+            files: [self.file.to_string()].into(),
+            ..SourceQuality::default()
+        })
+    }
+
+    fn merge(mut self, o: Self) -> Self {
+        self.quality.merge(o.quality);
+        for (d, c) in o.days {
+            match self.days.get_mut(&d) {
+                Some(cur) => cur.merge(c),
+                None => {
+                    self.days.insert(d, c);
+                }
+            }
+        }
+        self.outside += o.outside;
+        self
+    }
+}
+
+impl Sink for ChunkSink<'_> {
+    fn row(&mut self, day: Option<NaiveDate>) {
+        match day {
+            Some(d) => self.day(d).rows_read += 1,
+            None => self.quality.row(SOURCE, None, &self.file),
+        }
+    }
+    fn problem(&mut self, day: Option<NaiveDate>, line: u64, reason: Reason, detail: String) {
+        self.quality
+            .problem(SOURCE, day, &self.file, line, reason, detail);
+    }
+    fn category(&mut self, day: NaiveDate, value: &str) {
+        let c = &mut self.day(day).categories;
+        match c.get_mut(value) {
+            Some(n) => *n += 1,
+            None => {
+                c.insert(value.to_string(), 1);
+            }
+        }
+    }
+    fn missing(&mut self, day: NaiveDate, field: &'static str) {
+        *self.day(day).missing.entry(field).or_default() += 1;
+    }
+    fn outside(&mut self) {
+        self.outside += 1;
+    }
+    fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
+        let h = match self.arcs.get(arc) {
+            Some(h) => h,
+            None => {
+                let h = self.shared.handle(arc);
+                self.arcs.entry(arc.into()).or_insert(h)
+            }
+        };
+        h.add(day, slot, st, &self.file, line);
+    }
+}
+
+/// Where the data rows of a CSV start: (byte offset, physical line, delimiter), if its header is
+/// a plain line (no quotes): then every later line break outside quotes starts a record.
+fn data_start(path: &std::path::Path) -> Option<(u64, u64, u8)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    let nl = memchr::memchr(b'\n', &head)?;
+    let header = &head[..nl];
+    // The same delimiter as the sequential reader's (sniffed on the same first line).
+    let delim = crate::input::sniff_delimiter(header);
+    (memchr::memchr(b'"', header).is_none()).then_some((nl as u64 + 1, 2, delim))
+}
+
+/// The parallel path for a big CSV: byte ranges parsed on all threads (see [`crate::bigcsv`]).
+/// None when the file needs the sequential reader (a quoted header or a quoted line break);
+/// otherwise exactly what [`read_csv_sequential`] gives.
+fn read_csv_parallel(
+    f: &InputFile,
+    sel: &DaySelection,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<FileOutput> {
+    let (start, first_line, delim) = data_start(&f.path)?;
+    let file: Arc<str> = Arc::from(f.rel.as_str());
+    let mut quality = QualityAcc::default();
+    // The header, the columns and a failed file are handled as by the sequential reader.
+    let (input, cols) = open_csv_columns(f, SOURCE, &COLUMNS, &mut quality)?;
+    let width = input.header.len();
+    drop(input);
+    let shared = SharedAcc::default();
+    let init = || ChunkSink {
+        shared: &shared,
+        file: file.clone(),
+        arcs: FxHashMap::default(),
+        days: FxHashMap::default(),
+        quality: QualityAcc::default(),
+        outside: 0,
+    };
+    let work = |sink: &mut ChunkSink<'_>, chunk: &[u8], first: u64| -> bool {
+        let mut f: Vec<Field<'_>> = Vec::with_capacity(width + 1);
+        for (line, bytes) in bigcsv::lines(chunk, first) {
+            if bytes.is_empty() {
+                continue;
+            }
+            if bigcsv::split_line(bytes, delim, &mut f)
+                && !(0..f.len()).any(|i| f[i].escaped && Some(i) != cols[SHAPE])
+            {
+                csv_record(sink, line, f.as_slice(), &cols, width, sel);
+            } else if bigcsv::ends_in_quotes(bytes, delim) {
+                return false;
+            } else {
+                csv_line(sink, line, bytes, delim, &cols, width, sel);
+            }
+        }
+        true
+    };
+    let (end, sink) = bigcsv::read_chunks(
+        &f.path,
+        start,
+        first_line,
+        progress,
+        init,
+        work,
+        ChunkSink::merge,
+    )
+    .ok()?;
+    if end == bigcsv::Chunked::QuotedLineBreak {
+        tracing::info!(
+            "{}: a quoted field spans lines; reading it sequentially",
+            f.rel
+        );
+        return None;
+    }
+    tracing::info!("{}: read as parallel byte ranges", f.rel);
+    let mut out = FileOutput {
+        acc: ComptagesAcc::default(),
+        quality,
+        rows_outside: sink.outside,
+    };
+    out.quality.merge(sink.quality);
+    for (d, c) in sink.days {
+        out.quality.cell(SOURCE, Some(d)).merge(c);
+    }
+    drop(sink.arcs);
+    out.acc = shared.into_acc();
+    Some(out)
+}
+
+/// One line that is not plain CSV, read by the csv crate (as the sequential reader would).
+fn csv_line(
+    sink: &mut impl Sink,
+    line: u64,
+    bytes: &[u8],
+    delim: u8,
+    cols: &[Option<usize>],
+    width: usize,
+    sel: &DaySelection,
+) {
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    while let Ok(true) = r.read_byte_record(&mut rec) {
+        csv_record(sink, line, &rec, cols, width, sel);
+    }
 }
 
 fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
@@ -485,7 +766,11 @@ fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
             geo_shape: ShapeRef::Json(get(SHAPE).unwrap_or(&null)),
             bad_text: None,
         };
-        add_row(&mut out, &file, line, row, sel);
+        let mut sink = FileSink {
+            out: &mut out,
+            file: &file,
+        };
+        add_row(&mut sink, line, row, sel);
     }
     out
 }

@@ -139,3 +139,112 @@ fn a_rerun_converges_without_rewriting() {
     after.remove("metrics/.comptages_metrics_2025-10-25.json.999.tmp");
     assert_eq!(before, after);
 }
+
+/// Outputs and exit code of a run with the CSV reader forced one way.
+fn run_reader(raw: &std::path::Path, reader: &str, jobs: &str) -> (Option<i32>, Files, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process_env(raw, &out, &["-j", jobs], &[(reader, "1")]);
+    let log = String::from_utf8_lossy(&o.stderr).to_string();
+    (o.status.code(), all_files(&out), log)
+}
+
+type Files = BTreeMap<String, Vec<u8>>;
+
+/// The parallel byte-range reader (used for big CSV files) gives the sequential reader's bytes:
+/// on the real export, on a shuffled full-format generated export, and on every kind of
+/// irregular line (quoted delimiters, a quote inside a field, a lone CR, wrong widths, non-UTF-8
+/// bytes, blank lines, quoted numbers); and it gives way to the sequential reader when a quoted
+/// field spans lines.
+#[test]
+fn parallel_csv_reader_gives_the_sequential_bytes() {
+    let real_csv = read(real(
+        "comptages-routiers-permanents/crp_washington_louisgthier.csv",
+    ));
+    let arr = read(real("geo/arrondissements-paris.geojson"));
+    let real_tree = tree(&[
+        ("batch/comptages-routiers-permanents.csv", real_csv.clone()),
+        ("batch/arrondissements-paris.geojson", arr.clone()),
+    ]);
+
+    let generated = tempfile::tempdir().unwrap();
+    let o = cityflow::generate::scale::ScaleOptions {
+        arcs: 40,
+        rows: Some(15_000),
+        ..Default::default()
+    };
+    cityflow::generate::scale::write_scale_tree(generated.path(), &o).unwrap();
+
+    // Irregular lines mixed into real rows.
+    let ls = lines(&real_csv);
+    let row = String::from_utf8(ls[1].clone()).unwrap();
+    let row = row.trim_end();
+    let mut odd = ls[0].clone();
+    for (i, l) in ls[1..200].iter().enumerate() {
+        odd.extend_from_slice(l);
+        let variant = match i % 10 {
+            0 => row.replacen("AV_Champs_Elysees", "\"AV;Champs\"\"Elysees\"", 1),
+            1 => row.replacen("AV_Champs_Elysees", "AV_\"Champs", 1),
+            2 => row.replacen(";Invalide;", ";Inva\rlide;", 1),
+            3 => row.replacen(";Invalide", "", 1),
+            4 => row.replacen("1034.0", "\"1034.0\"", 1),
+            5 => String::new(),
+            6 => row.replacen("2024-01-04T22", &format!("2024-01-{:02}T22", 5 + i / 10), 1),
+            7 => row.replacen("Invalide", "Invalide;extra", 1),
+            _ => row.to_string(),
+        };
+        odd.extend_from_slice(variant.as_bytes());
+        odd.extend_from_slice(b"\r\n");
+        if i == 44 {
+            odd.extend_from_slice(b"4264;AV_\xe9Champs;2024-01-09T22:00:00+01:00;1.0;2.0;Fluide;2294;a;2293;b;Invalide;1996-10-10;2023-01-01;48.87, 2.30;\r\n");
+        }
+    }
+    let odd_tree = tree(&[
+        ("batch/comptages-routiers-permanents.csv", odd.clone()),
+        ("batch/arrondissements-paris.geojson", arr.clone()),
+    ]);
+    // A quoted line break: the parallel path must give way.
+    let mut multi = odd.clone();
+    multi.extend_from_slice(
+        row.replacen("AV_Champs_Elysees", "\"AV\nChamps\"", 1)
+            .as_bytes(),
+    );
+    multi.extend_from_slice(b"\r\n");
+    multi.extend_from_slice(&ls[5]);
+    let multi_tree = tree(&[("batch/comptages-routiers-permanents.csv", multi)]);
+
+    for (name, raw) in [
+        ("real", real_tree.path()),
+        ("generated", generated.path()),
+        ("irregular", odd_tree.path()),
+        ("quoted line break", multi_tree.path()),
+    ] {
+        let (code, seq, log) = run_reader(raw, "CITYFLOW_CSV_SEQUENTIAL", "1");
+        assert!(seq.len() >= 3, "{name}: {:?}", seq.keys());
+        assert!(!log.contains("parallel byte ranges"), "{log}");
+        for jobs in ["1", "2"] {
+            let (pcode, par, log) = run_reader(raw, "CITYFLOW_CSV_PARALLEL", jobs);
+            let expected = if name == "quoted line break" {
+                "a quoted field spans lines"
+            } else {
+                "read as parallel byte ranges"
+            };
+            assert!(log.contains(expected), "{name}: {log}");
+            assert_eq!(code, pcode, "{name}: exit code");
+            assert_eq!(
+                seq.keys().collect::<Vec<_>>(),
+                par.keys().collect::<Vec<_>>(),
+                "{name}"
+            );
+            for (k, v) in &seq {
+                assert!(par[k] == *v, "{name}: {k} differs (-j {jobs})");
+            }
+        }
+        if name == "irregular" {
+            let q = String::from_utf8_lossy(&seq["quality/quality_report_run.json"]).to_string();
+            for needle in ["wrong_column_count", "invalid_utf8_text"] {
+                assert!(q.contains(needle), "{name}: no {needle} in {q}");
+            }
+        }
+    }
+}

@@ -6,6 +6,8 @@
 //!
 //! Same seed and options, same bytes.
 
+pub mod scale;
+
 use std::io::Write;
 use std::path::Path;
 
