@@ -325,51 +325,124 @@ impl DayAcc {
     }
 }
 
-/// An arc's days: sorted day keys beside their (boxed, large) accumulators.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Days an arc's window spans at most (older or newer days go to a sorted map).
+const WINDOW_DAYS: i64 = 1024;
+
+fn day_number(d: NaiveDate) -> i64 {
+    i64::from(chrono::Datelike::num_days_from_ce(&d))
+}
+
+/// An arc's days: a window indexed by day (one lookup, no search: this is the hot path of a big
+/// unsorted export), and a sorted map for days far outside it (hostile dates cannot make the
+/// window grow without bound).
+#[derive(Debug, Clone, Default)]
 struct DayMap {
-    keys: Vec<NaiveDate>,
-    // Boxed on purpose: inserting a day in the middle shifts pointers, not 250-byte values.
-    #[allow(clippy::vec_box)]
-    vals: Vec<Box<DayAcc>>,
+    /// Day number of `window[0]`.
+    base: i64,
+    window: Vec<Option<Box<DayAcc>>>,
+    others: BTreeMap<NaiveDate, Box<DayAcc>>,
 }
 
 impl DayMap {
-    fn entry(&mut self, day: NaiveDate) -> &mut DayAcc {
-        let i = match self.keys.last() {
-            Some(last) if *last == day => self.keys.len() - 1,
-            _ => match self.keys.binary_search(&day) {
-                Ok(i) => i,
-                Err(i) => {
-                    self.keys.insert(i, day);
-                    self.vals.insert(i, Box::new(DayAcc::new(day)));
-                    i
-                }
-            },
-        };
-        &mut self.vals[i]
+    /// The window index of `day`, growing the window if it stays within [`WINDOW_DAYS`].
+    fn index(&mut self, day: NaiveDate) -> Option<usize> {
+        let n = day_number(day);
+        if self.window.is_empty() {
+            self.base = n;
+            self.window.push(None);
+        }
+        let len = self.window.len() as i64;
+        if n < self.base {
+            let grow = self.base - n;
+            if len + grow > WINDOW_DAYS {
+                return None;
+            }
+            self.window.splice(0..0, (0..grow).map(|_| None));
+            self.base = n;
+        } else if n >= self.base + len {
+            let new_len = n - self.base + 1;
+            if new_len > WINDOW_DAYS {
+                return None;
+            }
+            self.window.resize_with(new_len as usize, || None);
+        }
+        Some((n - self.base) as usize)
     }
 
-    fn merge_day(&mut self, day: NaiveDate, d: Box<DayAcc>) {
-        match self.keys.binary_search(&day) {
-            Ok(i) => self.vals[i].merge(*d),
-            Err(i) => {
-                self.keys.insert(i, day);
-                self.vals.insert(i, d);
-            }
+    fn entry(&mut self, day: NaiveDate) -> &mut DayAcc {
+        match self.index(day) {
+            Some(i) => self.window[i].get_or_insert_with(|| Box::new(DayAcc::new(day))),
+            None => self
+                .others
+                .entry(day)
+                .or_insert_with(|| Box::new(DayAcc::new(day))),
         }
     }
 
-    fn keys(&self) -> impl Iterator<Item = &NaiveDate> {
-        self.keys.iter()
+    fn merge_day(&mut self, day: NaiveDate, d: Box<DayAcc>) {
+        let slot = match self.index(day) {
+            Some(i) => &mut self.window[i],
+            None => {
+                match self.others.get_mut(&day) {
+                    Some(cur) => cur.merge(*d),
+                    None => {
+                        self.others.insert(day, d);
+                    }
+                }
+                return;
+            }
+        };
+        match slot {
+            Some(cur) => cur.merge(*d),
+            None => *slot = Some(d),
+        }
+    }
+
+    fn window_days(&self) -> impl Iterator<Item = (NaiveDate, &DayAcc)> {
+        self.window.iter().enumerate().filter_map(|(i, d)| {
+            let day = NaiveDate::from_num_days_from_ce_opt((self.base + i as i64) as i32)?;
+            d.as_deref().map(|d| (day, d))
+        })
+    }
+
+    /// The days, sorted.
+    fn sorted(&self) -> Vec<(NaiveDate, &DayAcc)> {
+        let mut v: Vec<(NaiveDate, &DayAcc)> = self.window_days().collect();
+        v.extend(self.others.iter().map(|(d, a)| (*d, &**a)));
+        v.sort_by_key(|(d, _)| *d);
+        v
+    }
+
+    fn keys(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.window_days()
+            .map(|(d, _)| d)
+            .chain(self.others.keys().copied())
+    }
+}
+
+impl PartialEq for DayMap {
+    fn eq(&self, o: &DayMap) -> bool {
+        self.sorted() == o.sorted()
     }
 }
 
 impl IntoIterator for DayMap {
     type Item = (NaiveDate, Box<DayAcc>);
-    type IntoIter = std::iter::Zip<std::vec::IntoIter<NaiveDate>, std::vec::IntoIter<Box<DayAcc>>>;
+    type IntoIter = std::vec::IntoIter<(NaiveDate, Box<DayAcc>)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.keys.into_iter().zip(self.vals)
+        let base = self.base;
+        let mut v: Vec<(NaiveDate, Box<DayAcc>)> = self
+            .window
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let day = NaiveDate::from_num_days_from_ce_opt((base + i as i64) as i32)?;
+                d.map(|d| (day, d))
+            })
+            .collect();
+        v.extend(self.others);
+        v.sort_by_key(|(d, _)| *d);
+        v.into_iter()
     }
 }
 
@@ -515,10 +588,7 @@ impl ComptagesAcc {
     }
 
     pub fn days(&self) -> BTreeSet<NaiveDate> {
-        self.arcs
-            .values()
-            .flat_map(|a| a.days.keys().copied())
-            .collect()
+        self.arcs.values().flat_map(|a| a.days.keys()).collect()
     }
 
     pub fn arc_ids(&self) -> impl Iterator<Item = &str> {

@@ -536,7 +536,9 @@ fn csv_record<R: Record + ?Sized>(
 struct ChunkSink<'a> {
     shared: &'a SharedAcc,
     file: Arc<str>,
-    arcs: FxHashMap<Box<str>, ArcHandle>,
+    /// Arc ids of up to 15 bytes, packed in a `u128` (compared without following a pointer).
+    arcs: FxHashMap<u128, ArcHandle>,
+    long_arcs: FxHashMap<Box<str>, ArcHandle>,
     days: FxHashMap<NaiveDate, SourceQuality>,
     quality: QualityAcc,
     outside: u64,
@@ -592,15 +594,30 @@ impl Sink for ChunkSink<'_> {
         self.outside += 1;
     }
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
-        let h = match self.arcs.get(arc) {
-            Some(h) => h,
-            None => {
-                let h = self.shared.handle(arc);
-                self.arcs.entry(arc.into()).or_insert(h)
-            }
+        let shared = self.shared;
+        let h = match inline_key(arc) {
+            Some(k) => self.arcs.entry(k).or_insert_with(|| shared.handle(arc)),
+            None => match self.long_arcs.get(arc) {
+                Some(h) => h,
+                None => self
+                    .long_arcs
+                    .entry(arc.into())
+                    .or_insert_with(|| shared.handle(arc)),
+            },
         };
         h.add(day, slot, st, &self.file, line);
     }
+}
+
+/// An id of at most 15 bytes as one number: its bytes, and its length in the top byte.
+fn inline_key(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    (b.len() < 16).then(|| {
+        let mut buf = [0u8; 16];
+        buf[..b.len()].copy_from_slice(b);
+        buf[15] = b.len() as u8;
+        u128::from_le_bytes(buf)
+    })
 }
 
 /// Where the data rows of a CSV start: (byte offset, physical line, delimiter), if its header is
@@ -640,6 +657,7 @@ fn read_csv_parallel(
         shared: &shared,
         file: file.clone(),
         arcs: FxHashMap::default(),
+        long_arcs: FxHashMap::default(),
         days: FxHashMap::default(),
         quality: QualityAcc::default(),
         outside: 0,
@@ -689,7 +707,7 @@ fn read_csv_parallel(
     for (d, c) in sink.days {
         out.quality.cell(SOURCE, Some(d)).merge(c);
     }
-    drop(sink.arcs);
+    drop((sink.arcs, sink.long_arcs));
     out.acc = shared.into_acc();
     Some(out)
 }
