@@ -45,7 +45,10 @@ fn main() -> ExitCode {
         }
     }
     if args.json {
-        println!(
+        use std::io::Write;
+        // A closed stdout (`| head`) is not worth a panic.
+        let _ = writeln!(
+            std::io::stdout(),
             "{}",
             serde_json::to_string_pretty(&summary).expect("summary serialises")
         );
