@@ -244,7 +244,7 @@ fn worst(a: Exit, b: Exit) -> Exit {
     }
 }
 
-const TIMEOUT: Duration = Duration::from_secs(5);
+const TIMEOUT: Duration = Duration::from_secs(3);
 const QUERY_RUNS: usize = 5;
 
 fn connect(m: &MongoArgs) -> Result<WeatherCollection, String> {
