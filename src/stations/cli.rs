@@ -24,7 +24,7 @@ use crate::upload::aws::AwsOptions;
 
 const EXAMPLES: &str = "\
 Examples:
-  stations run ../shared/data/real/weather-stations
+  stations run data/weather-stations/                every .json, .jsonl, .xlsx in it
   stations run data/ --backend mongo --json          import into MongoDB, verify, time a query
   stations run export.jsonl --start-date ILAMAD25=2024-10-01
   stations verify --query-station ILAMAD25 --query-date 2024-10-03
@@ -42,7 +42,7 @@ Exit codes: 0 clean   1 some input refused or unreadable (see the quality report
 /// `stations`: InfoClimat and Weather Underground stations -> one document per station and
 /// instant (JSON Lines, quality report, MongoDB `weather_data`), backups to S3.
 #[derive(Debug, Parser)]
-#[command(name = "stations", version, about, after_help = EXAMPLES)]
+#[command(name = "stations", version, after_help = EXAMPLES)]
 pub struct StationsArgs {
     #[command(subcommand)]
     pub command: Command,
