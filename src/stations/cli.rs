@@ -257,7 +257,7 @@ fn busiest_in(docs: &[Document]) -> Option<(String, NaiveDate)> {
     for d in docs {
         *per.entry(&d.station.station_id)
             .or_default()
-            .entry(d.timestamp_text()[..10].to_string())
+            .entry(d.timestamp_text().chars().take(10).collect())
             .or_default() += 1;
     }
     let (station, days) = per.iter().max_by(|a, b| {

@@ -229,11 +229,20 @@ fn record(
             return None;
         }
     }
-    let dh = obj.get("dh_utc").and_then(Json::as_str).unwrap_or("");
-    let Some(timestamp) = parse_utc(dh) else {
-        q.reject(SOURCE, loc, "bad dh_utc", &format!("{dh:?}"));
+    let dh = obj.get("dh_utc").unwrap_or(&Json::Null);
+    let Some(timestamp) = dh.as_str().and_then(parse_utc) else {
+        q.reject(SOURCE, loc, "bad dh_utc", &dh.to_string());
         return None;
     };
+    if !super::plausible(timestamp) {
+        q.reject(
+            SOURCE,
+            loc,
+            "date out of range",
+            &format!("{dh} is not in 1900..2100"),
+        );
+        return None;
+    }
     let mut mapped: Vec<(usize, String, Value)> = Vec::new();
     let mut extra: Vec<(String, Value)> = Vec::new();
     for (k, v) in obj {

@@ -107,6 +107,11 @@ pub struct Document {
     pub measurements: Vec<(String, Value)>,
 }
 
+/// 1900-01-01T00:00:00Z ..= 2100-12-31T23:59:59Z: anything else is a broken date.
+pub fn plausible(secs: i64) -> bool {
+    (-2_208_988_800..=4_133_980_799).contains(&secs)
+}
+
 /// `2024-09-30T22:04:00Z`
 pub fn utc_text(secs: i64) -> String {
     DateTime::<Utc>::from_timestamp(secs, 0)

@@ -167,15 +167,15 @@ pub fn time_of(c: &Cell) -> Result<(u32, Option<NaiveDate>), String> {
             let (days, secs) = (total / 86_400, (total % 86_400) as u32);
             if *f < 1.0 {
                 if days > 0 {
-                    return Err(format!("Excel time {f} is 24:00"));
+                    return Err(format!("Excel time {f:e} is 24:00"));
                 }
                 Ok((secs, None))
             } else {
-                let d = excel_date(days as f64).ok_or_else(|| format!("Excel date {f}"))?;
+                let d = excel_date(days as f64).ok_or_else(|| format!("Excel date {f:e}"))?;
                 Ok((secs, Some(d)))
             }
         }
-        Cell::Num(f) => Err(format!("{f} is not an Excel time")),
+        Cell::Num(f) => Err(format!("{f:e} is not an Excel time")),
         Cell::Text(s) => {
             let s = s.trim();
             for f in ["%H:%M:%S", "%H:%M", "%I:%M %p", "%I:%M:%S %p"] {
@@ -206,13 +206,13 @@ fn secs_of(t: NaiveTime) -> u32 {
 /// A Date column cell: `YYYY-MM-DD` or an Excel serial date.
 pub fn date_of(c: &Cell) -> Result<NaiveDate, String> {
     match c {
-        Cell::Num(f) if *f >= 1.0 => excel_date(*f).ok_or_else(|| format!("Excel date {f}")),
+        Cell::Num(f) if *f >= 1.0 => excel_date(*f).ok_or_else(|| format!("Excel date {f:e}")),
         Cell::Text(s) => {
             let s = s.trim();
             NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d")
                 .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date"))
         }
-        Cell::Num(f) => Err(format!("{f} is not an Excel date")),
+        Cell::Num(f) => Err(format!("{f:e} is not an Excel date")),
     }
 }
 
@@ -451,7 +451,8 @@ pub fn resolve(
             _ => false,
         };
         let recon = match (prev_secs, day) {
-            (Some(_), Some(d)) => Some(if wrapped { d + Days::new(1) } else { d }),
+            (Some(_), Some(d)) if wrapped => d.checked_add_days(Days::new(1)),
+            (Some(_), Some(d)) => Some(d),
             // The first row: the anchor, unless the row carries its date.
             (None, _) if given.is_none() => {
                 anchor_used = anchor.is_some();
@@ -525,6 +526,16 @@ pub fn resolve(
                 continue;
             }
         };
+        if !super::plausible(instant) {
+            q.reject(
+                SOURCE,
+                &r.loc,
+                "date out of range",
+                &format!("{naive} is not in 1900..2100"),
+            );
+            q.end(SOURCE);
+            continue;
+        }
         prev_instant = Some(instant);
         *how_count.entry(how).or_default() += 1;
         days.insert(date);
