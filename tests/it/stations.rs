@@ -636,7 +636,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 #[test]
-fn mongo_import_reimport_verify_backup_and_restore() {
+fn mongo_import_reimport_and_verify() {
     let db = unique("stations").replace('-', "_");
     let bucket: String = unique("stations").chars().take(60).collect();
     let env = server_env(&db, &bucket);
@@ -704,6 +704,42 @@ fn mongo_import_reimport_verify_backup_and_restore() {
     assert_eq!(code, 0);
     assert_eq!(s["verification"]["expected"], 4950);
     assert_eq!(s["verification"]["ok"], true);
+    drop_db(&db);
+}
+
+fn drop_db(db: &str) {
+    cityflow::store::mongo::connect_database(
+        &env_var("CITYFLOW_TEST_MONGODB_URL"),
+        db,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap()
+    .drop()
+    .run()
+    .unwrap();
+}
+
+/// The round trip on the InfoClimat file (1143 documents: the server inserts slowly).
+#[test]
+fn backup_and_restore_round_trip() {
+    let db = unique("stbackup").replace('-', "_");
+    let bucket: String = unique("stbackup").chars().take(60).collect();
+    let env = server_env(&db, &bucket);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, _, err) = with_env(
+        &[
+            "run",
+            "--output",
+            p(&out),
+            "--backend",
+            "mongo",
+            p(&ic_json()),
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    let file = String::from_utf8(read(out.join("stations/weather_data.jsonl"))).unwrap();
 
     // Backup: the gzip object is exactly the file.
     let (code, s, err) = with_env(&["backup", "--create-bucket"], &env);
@@ -733,12 +769,13 @@ fn mongo_import_reimport_verify_backup_and_restore() {
             .0,
     )
     .unwrap();
-    assert_eq!(manifest["documents"], 4950);
-    assert_eq!(manifest["per_station"]["IICHTE19"], 1899);
+    assert_eq!(manifest["documents"], 1143);
+    assert_eq!(manifest["per_station"]["STATIC0010"], 361);
 
     // The collection damaged: one value edited, one station's 60 documents deleted, a stray
     // document added. Restoring (the latest backup) without --drop puts back what the backup
-    // has (60 created, 1 replaced) but the stray document stays: not an exact copy, exit 4.
+    // has (60 created, 1 replaced, 1143 − 61 = 1082 unchanged) but the stray document stays:
+    // not an exact copy, exit 4.
     let coll = cityflow::stations::mongo::WeatherCollection::connect(
         &env_var("CITYFLOW_TEST_MONGODB_URL"),
         &db,
@@ -749,7 +786,7 @@ fn mongo_import_reimport_verify_backup_and_restore() {
     use mongodb::bson::doc;
     coll.coll
         .update_one(
-            doc! {"station.station_id": "ILAMAD25", "timestamp": "2024-09-30T22:04:00Z"},
+            doc! {"station.station_id": "00052", "timestamp": "2024-10-05T00:00:00Z"},
             doc! {"$set": {"measurements.temperature_c": 99.9}},
         )
         .run()
@@ -768,26 +805,27 @@ fn mongo_import_reimport_verify_backup_and_restore() {
     assert_eq!(code, 4);
     let r = &s["restore"];
     assert_eq!(r["key"], key.as_str());
-    assert_eq!(r["documents_in_backup"], 4950);
+    assert_eq!(r["documents_in_backup"], 1143);
     assert_eq!(
         (
             &r["import"]["created"],
             &r["import"]["replaced"],
             &r["import"]["unchanged"]
         ),
-        (&Value::from(60), &Value::from(1), &Value::from(4889))
+        (&Value::from(60), &Value::from(1), &Value::from(1082))
     );
     assert_eq!(r["identical"], false);
-    assert_eq!(r["verification"]["documents"], 4951);
+    assert_eq!(r["verification"]["documents"], 1144);
     assert!(s["messages"][0].as_str().unwrap().contains("--drop"), "{s}");
 
     // With --drop: exactly the backup again, the unique index recreated, verified.
     let (code, s, err) = with_env(&["restore", "--drop"], &env);
     assert_eq!(code, 0, "{err}");
     let r = &s["restore"];
-    assert_eq!(r["import"]["created"], 4950);
+    assert_eq!(r["import"]["created"], 1143);
     assert_eq!(r["identical"], true);
-    assert_eq!(r["verification"]["documents"], 4950);
+    assert_eq!(r["verification"]["documents"], 1143);
+    assert_eq!(r["verification"]["per_station"]["07015"], 60);
     assert_eq!(r["verification"]["duplicates"], 0);
     assert_eq!(r["verification"]["unique_index"], true);
     assert!(err.contains("post-import verification"), "{err}");
@@ -817,4 +855,15 @@ fn mongo_import_reimport_verify_backup_and_restore() {
     );
 
     coll.db.drop().run().unwrap();
+    rt().block_on(async {
+        for k in [key.clone(), key.replace(".jsonl.gz", ".manifest.json")] {
+            c.delete_object()
+                .bucket(&bucket)
+                .key(k)
+                .send()
+                .await
+                .unwrap();
+        }
+        c.delete_bucket().bucket(&bucket).send().await.unwrap();
+    });
 }
