@@ -10,6 +10,8 @@ use super::{Document, CRITICAL};
 
 /// At most this many samples per list.
 pub const SAMPLES: usize = 20;
+/// At most this many distinct warnings listed.
+pub const WARNINGS: usize = 100;
 
 /// Counts of one source (`infoclimat`, `weather_underground`).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -40,6 +42,9 @@ pub struct DateReport {
     pub day_changes: u64,
     /// Blank (all-null) records: sheet separators in a dateless export.
     pub blank_records: u64,
+    /// Blank records followed by a later time (a sheet that starts later than the previous
+    /// one ended, or a blank row inside a sheet): the day is kept.
+    pub blank_without_day_change: u64,
     /// Rows whose given date (sheet name, date column) was compared with the reconstruction.
     pub cross_checked: u64,
     pub cross_check_mismatches: u64,
@@ -67,6 +72,7 @@ pub struct Collector {
     pub unparseable_by_field: BTreeMap<String, u64>,
     pub unparseable_samples: Vec<String>,
     pub warnings: Vec<String>,
+    pub warnings_not_listed: u64,
     pub dates: Vec<DateReport>,
     pub inputs: Vec<InputReport>,
     /// Inputs that could not be read at all.
@@ -127,9 +133,15 @@ impl Collector {
         self.current_problem = true;
     }
 
+    /// A distinct warning (at most [`WARNINGS`] are listed; the others are counted).
     pub fn warn(&mut self, msg: String) {
-        if !self.warnings.contains(&msg) {
+        if self.warnings.contains(&msg) {
+            return;
+        }
+        if self.warnings.len() < WARNINGS {
             self.warnings.push(msg);
+        } else {
+            self.warnings_not_listed += 1;
         }
     }
 
@@ -194,6 +206,12 @@ pub struct QualityReport {
     pub dates: Vec<DateReport>,
     pub inputs: Vec<InputReport>,
     pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warnings_not_listed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -299,6 +317,7 @@ pub fn build(
         dates: c.dates,
         inputs: c.inputs,
         warnings: c.warnings,
+        warnings_not_listed: c.warnings_not_listed,
     }
 }
 

@@ -464,10 +464,14 @@ pub fn resolve(
             rep.day_changes += 1;
         }
         if blank_since && !wrapped {
-            rep.warnings.push(format!(
-                "{}: a blank record comes before, but the time does not go back: same day assumed",
-                r.loc
-            ));
+            rep.blank_without_day_change += 1;
+            if rep.warnings.len() < super::quality::SAMPLES {
+                rep.warnings.push(format!(
+                    "{}: a blank record comes before, but the time does not go back: same day \
+                     assumed",
+                    r.loc
+                ));
+            }
         }
         let (date, how) = match (given, recon) {
             (Some((g, how)), r_date) => {
@@ -701,6 +705,8 @@ mod tests {
             row("f:4", Some("00:04:00"), Some("50 °F")),
             row("f:5", Some("13:00:00"), Some("oops °F")),
             row("f:6", Some("00:10:00"), Some("50 °F")), // wraps without a blank
+            row("f:7", None, None),
+            row("f:8", Some("00:20:00"), Some("50 °F")), // a blank, but no wrap: same day
         ];
         let (out, q) = resolved(&entry(), Some(("2024-09-30", "flag")), rows);
         let ts: Vec<String> = out.iter().map(|d| d.timestamp_text()).collect();
@@ -711,7 +717,8 @@ mod tests {
                 "2024-09-30T21:55:00Z",
                 "2024-09-30T22:04:00Z",
                 "2024-10-01T11:00:00Z",
-                "2024-10-01T22:10:00Z"
+                "2024-10-01T22:10:00Z",
+                "2024-10-01T22:20:00Z"
             ]
         );
         // (56.2 − 32) × 5/9 = 13.444… -> 13.44; (50 − 32) × 5/9 = 10
@@ -721,7 +728,9 @@ mod tests {
         let rep = &q.dates[0];
         assert_eq!(rep.method, How::Reconstructed.label());
         assert_eq!(rep.anchor.as_deref(), Some("2024-09-30 (flag)"));
-        assert_eq!((rep.day_changes, rep.blank_records, rep.days), (2, 2, 3));
+        assert_eq!((rep.day_changes, rep.blank_records, rep.days), (2, 3, 3));
+        assert_eq!(rep.blank_without_day_change, 1);
+        assert!(rep.warnings[0].starts_with("f:8: a blank record comes before"));
         assert_eq!(rep.last_date.as_deref(), Some("2024-10-02"));
         assert_eq!(q.sources[SOURCE].values_unparseable, 1);
     }
