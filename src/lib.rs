@@ -8,7 +8,9 @@
 //! - [`quality`]: reject counts, samples, duplicates;
 //! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
 //! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify);
-//! - [`transfer`]: `raw pull` / `raw push` (raw zone <-> local folders, resumable, verified).
+//! - [`transfer`]: `raw pull` / `raw push` (raw zone <-> local folders, resumable, verified);
+//! - [`stations`]: the weather stations pipeline (InfoClimat, Weather Underground, Airbyte JSON
+//!   Lines -> documents, quality report, MongoDB `weather_data`, S3 backups).
 
 pub mod bigcsv;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod pipeline;
 pub mod quality;
 pub mod report;
 pub mod sources;
+pub mod stations;
 pub mod store;
 pub mod time;
 pub mod transfer;

@@ -87,6 +87,24 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Connects to `database` and pings it, failing within `timeout` when the server is unreachable.
+/// Errors name the URL with its password masked.
+pub fn connect_database(url: &str, database: &str, timeout: Duration) -> Result<Database, String> {
+    let shown = redact(url);
+    let mut opts = ClientOptions::parse(url)
+        .run()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    opts.server_selection_timeout = Some(timeout);
+    opts.connect_timeout = Some(timeout);
+    opts.app_name = Some("cityflow".into());
+    let client = Client::with_options(opts).map_err(|e| format!("{shown}: {e}"))?;
+    let db = client.database(database);
+    db.run_command(doc! {"ping": 1})
+        .run()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(db)
+}
+
 pub struct MongoStore {
     db: Database,
     shown: String,
@@ -119,17 +137,7 @@ impl MongoStore {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<MongoStore, String> {
         let shown = redact(url);
-        let mut opts = ClientOptions::parse(url)
-            .run()
-            .map_err(|e| format!("{shown}: {e}"))?;
-        opts.server_selection_timeout = Some(timeout);
-        opts.connect_timeout = Some(timeout);
-        opts.app_name = Some("cityflow".into());
-        let client = Client::with_options(opts).map_err(|e| format!("{shown}: {e}"))?;
-        let db = client.database(database);
-        db.run_command(doc! {"ping": 1})
-            .run()
-            .map_err(|e| format!("{shown}: {e}"))?;
+        let db = connect_database(url, database, timeout)?;
         let unique = |keys: Document| {
             IndexModel::builder()
                 .keys(keys)

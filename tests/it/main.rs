@@ -16,5 +16,6 @@ mod source_chantiers;
 mod source_traffic;
 mod source_velib;
 mod source_weather;
+mod stations;
 mod transfer;
 mod upload;
