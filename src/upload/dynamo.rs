@@ -3,8 +3,8 @@
 //!
 //! Items over the 400 KB limit (the référentiel is ~1 MB, a comptages day can be many MB) are
 //! stored without loss: the payload object (`metrics` or `report`) goes to S3 as compact JSON
-//! under `<payload prefix>/<table>/<pk>/<date>.json`, and the item keeps its keys, `timestamp`,
-//! `ttl` and a pointer `{payload_s3_uri, sha256, bytes}`. [`item_to_json`] + the S3 read in
+//! under `<payload prefix>/<table>/<pk>/<date>/<sha256>.json`, and the item keeps its keys,
+//! `timestamp`, `ttl` and a pointer `{payload_s3_uri, sha256, bytes}`. [`item_to_json`] + the S3 read in
 //! `upload::verify` give the whole object back.
 
 use std::collections::HashMap;

@@ -43,7 +43,8 @@ AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB
 S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS.
 
 Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
-s3://<bucket>/<payloads prefix>/<table>/<key>/<date>.json with {payload_s3_uri, sha256, bytes}.
+s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
+bytes}.
 
 Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
             2 usage or configuration error   3 credentials refused or endpoint unreachable";
@@ -365,13 +366,16 @@ pub fn build_item(
     } else {
         format!("{payloads_prefix}/")
     };
-    let key = format!("{prefix}{table}/{pk}/{date}.json");
+    // Named by its hash: the pointer in place keeps naming a whole payload while a new one is
+    // written; the older ones are removed once the new pointer is confirmed.
+    let sha = sha256_hex(&payload);
+    let key = format!("{prefix}{table}/{pk}/{date}/{sha}.json");
     item.insert(
         "payload_s3_uri".into(),
         AttributeValue::S(format!("s3://{bucket}/{key}")),
     );
     item.insert("payload_key".into(), AttributeValue::S(body_key.into()));
-    item.insert("sha256".into(), AttributeValue::S(sha256_hex(&payload)));
+    item.insert("sha256".into(), AttributeValue::S(sha));
     item.insert("bytes".into(), AttributeValue::N(payload.len().to_string()));
     BuiltItem {
         item,
@@ -702,6 +706,7 @@ async fn execute(
                 let mut items = Vec::new();
                 let mut offloaded = Vec::new();
                 let mut retries = 0u32;
+                let mut offloaded_keys = Vec::new();
                 for st in &chunk {
                     let l = st.local.as_ref().expect("planned");
                     let built = build_item(
@@ -723,7 +728,10 @@ async fn execute(
                         )
                         .await
                         {
-                            Ok(r) => retries += r,
+                            Ok(r) => {
+                                retries += r;
+                                offloaded_keys.push(key.clone());
+                            }
                             Err(e) => return (chunk, Err(e), Vec::new()),
                         }
                     }
@@ -731,7 +739,19 @@ async fn execute(
                     items.push(built.item);
                 }
                 let r = dynamo::batch_put(&c.dynamodb, &table, items).await;
-                (chunk, r.map(|r| r + retries), offloaded)
+                let mut r = r.map(|r| r + retries);
+                // The pointers now name the new payloads: remove the older ones.
+                for key in offloaded_keys {
+                    if let Ok(n) = &mut r {
+                        match s3::remove_other_payloads(&c.s3, &bucket, &key).await {
+                            Ok(k) => *n += k,
+                            Err((f, m)) => {
+                                r = Err((f, format!("older payloads of {key} not removed: {m}")))
+                            }
+                        }
+                    }
+                }
+                (chunk, r, offloaded)
             });
         }
     }

@@ -134,6 +134,52 @@ async fn put_multipart(
         .map_err(|e| (classify(&e), describe(&e)))
 }
 
+/// Deletes the other payloads of an offloaded item once its pointer names `keep`
+/// (`<folder>/<sha256>.json`): the other `<folder>/*` objects (older contents, or payloads of a
+/// killed run) and `<folder>.json` (the layout before payloads were named by their hash).
+/// Returns the number of retried attempts.
+pub async fn remove_other_payloads(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    keep: &str,
+) -> Result<u32, (Failure, String)> {
+    let Some((folder, _)) = keep.rsplit_once('/') else {
+        return Ok(0);
+    };
+    let mut retries = 0;
+    let mut doomed = vec![format!("{folder}.json")];
+    let mut token: Option<String> = None;
+    loop {
+        let (r, rt) = retry(|| {
+            c.list_objects_v2()
+                .bucket(bucket)
+                .prefix(format!("{folder}/"))
+                .set_continuation_token(token.clone())
+                .send()
+        })
+        .await;
+        retries += rt;
+        let out = r.map_err(|e| (classify(&e), describe(&e)))?;
+        doomed.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|k| *k != keep)
+                .map(str::to_string),
+        );
+        match out.next_continuation_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    for k in doomed {
+        let (r, rt) = retry(|| c.delete_object().bucket(bucket).key(&k).send()).await;
+        retries += rt;
+        r.map_err(|e| (classify(&e), describe(&e)))?;
+    }
+    Ok(retries)
+}
+
 /// Reads an object whole; `Ok(None)` when it does not exist.
 pub async fn get(
     c: &aws_sdk_s3::Client,
