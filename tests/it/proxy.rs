@@ -16,7 +16,7 @@
 //! answered (e.g. add hostile keys to a listing).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -142,7 +142,9 @@ struct Shared {
     seen: AtomicU64,
     down: AtomicBool,
     stop: AtomicBool,
-    clients: Mutex<Vec<TcpStream>>,
+    /// Clones of the open client connections (to cut them when going down), by id.
+    clients: Mutex<BTreeMap<u64, TcpStream>>,
+    next_id: AtomicU64,
     /// (request target, response body) -> new response body.
     hook: Mutex<Option<Arc<Hook>>>,
 }
@@ -177,7 +179,8 @@ impl Proxy {
             seen: AtomicU64::new(0),
             down: AtomicBool::new(false),
             stop: AtomicBool::new(false),
-            clients: Mutex::new(Vec::new()),
+            clients: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(0),
             hook: Mutex::new(None),
         });
         let sh = shared.clone();
@@ -193,7 +196,9 @@ impl Proxy {
         self.shared.stats.lock().unwrap().clone()
     }
 
+    /// New faults; the request count for `down_after` starts again.
     pub fn set_faults(&self, f: Faults) {
+        self.shared.seen.store(0, Ordering::SeqCst);
         *self.shared.rng.lock().unwrap() = Rng::new(f.seed);
         *self.shared.faults.lock().unwrap() = f;
     }
@@ -233,7 +238,7 @@ impl Drop for Proxy {
 }
 
 fn cut_clients(sh: &Shared) {
-    for c in sh.clients.lock().unwrap().drain(..) {
+    for c in sh.clients.lock().unwrap().values() {
         let _ = c.shutdown(Shutdown::Both);
     }
 }
@@ -259,11 +264,20 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, sh: Arc<Shared>) {
             Ok((c, _)) => {
                 c.set_nonblocking(false).unwrap();
                 let _ = c.set_nodelay(true);
+                let id = sh.next_id.fetch_add(1, Ordering::SeqCst);
                 if let Ok(k) = c.try_clone() {
-                    sh.clients.lock().unwrap().push(k);
+                    sh.clients.lock().unwrap().insert(id, k);
                 }
                 let sh = sh.clone();
-                std::thread::spawn(move || serve(c, &sh));
+                std::thread::spawn(move || {
+                    let end = serve(c, &sh);
+                    // Our clone goes first: the last descriptor closes the socket (with a reset
+                    // when asked).
+                    sh.clients.lock().unwrap().remove(&id);
+                    if let End::Reset(c) = end {
+                        reset(c);
+                    }
+                });
             }
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
         }
@@ -290,7 +304,9 @@ fn reset(c: TcpStream) {
     drop(c);
 }
 
-fn read_head<R: BufRead>(r: &mut R) -> std::io::Result<Option<(Vec<u8>, String, Vec<(String, String)>)>> {
+fn read_head<R: BufRead>(
+    r: &mut R,
+) -> std::io::Result<Option<(Vec<u8>, String, Vec<(String, String)>)>> {
     let mut raw = Vec::new();
     let mut lines = Vec::new();
     loop {
@@ -408,9 +424,8 @@ fn read_request<R: BufRead>(r: &mut R, c: &mut TcpStream) -> std::io::Result<Opt
 
 fn read_response<R: BufRead>(r: &mut R, head_request: bool) -> std::io::Result<Message> {
     loop {
-        let (mut raw, start, headers) = read_head(r)?.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no response")
-        })?;
+        let (mut raw, start, headers) = read_head(r)?
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no response"))?;
         let status: u16 = start
             .split_whitespace()
             .nth(1)
@@ -502,18 +517,25 @@ fn split_batch(body: &[u8], rng: &mut Rng) -> Option<(Vec<u8>, serde_json::Map<S
     Some((serde_json::to_vec(&v).ok()?, withheld))
 }
 
-fn serve(mut c: TcpStream, sh: &Shared) {
-    let Ok(rc) = c.try_clone() else { return };
+/// How a connection ends: closed, or reset.
+enum End {
+    Close,
+    Reset(TcpStream),
+}
+
+fn serve(mut c: TcpStream, sh: &Shared) -> End {
+    let Ok(rc) = c.try_clone() else {
+        return End::Close;
+    };
     let mut reader = BufReader::new(rc);
     loop {
         let req = match read_request(&mut reader, &mut c) {
             Ok(Some(r)) => r,
-            _ => return,
+            _ => return End::Close,
         };
         if sh.stop.load(Ordering::SeqCst) || sh.down.load(Ordering::SeqCst) {
             sh.stats.lock().unwrap().cut_by_down += 1;
-            reset(c);
-            return;
+            return End::Reset(c);
         }
         let n = sh.seen.fetch_add(1, Ordering::SeqCst) + 1;
         let f = sh.faults.lock().unwrap().clone();
@@ -521,11 +543,15 @@ fn serve(mut c: TcpStream, sh: &Shared) {
             sh.down.store(true, Ordering::SeqCst);
             sh.stats.lock().unwrap().cut_by_down += 1;
             cut_clients(sh);
-            reset(c);
-            return;
+            return End::Reset(c);
         }
         let head = req.start.starts_with("HEAD ");
-        let target = req.start.split_whitespace().nth(1).unwrap_or("").to_string();
+        let target = req
+            .start
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
         let (fault, latency, unprocessed) = {
             let mut rng = sh.rng.lock().unwrap();
             let fault = (!f.kinds.is_empty() && rng.chance(f.share))
@@ -552,12 +578,11 @@ fn serve(mut c: TcpStream, sh: &Shared) {
         }
         match fault {
             Some(Fault::ResetBefore) => {
-                reset(c);
-                return;
+                return End::Reset(c);
             }
             Some(k @ (Fault::Status500 | Fault::Status503 | Fault::Throttle)) => {
                 if c.write_all(&fault_response(sh.service, k, head)).is_err() {
-                    return;
+                    return End::Close;
                 }
                 continue;
             }
@@ -571,14 +596,12 @@ fn serve(mut c: TcpStream, sh: &Shared) {
         let resp = match forward(sh, &sent, head) {
             Ok(r) => r,
             Err(_) => {
-                reset(c);
-                return;
+                return End::Reset(c);
             }
         };
         sh.stats.lock().unwrap().forwarded += 1;
         if fault == Some(Fault::ResetAfter) {
-            reset(c);
-            return;
+            return End::Reset(c);
         }
         let hook = sh.hook.lock().unwrap().clone();
         let mut out = resp.raw.clone();
@@ -601,13 +624,13 @@ fn serve(mut c: TcpStream, sh: &Shared) {
             }
         }
         if c.write_all(&out).is_err() {
-            return;
+            return End::Close;
         }
         let close = resp
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         if close {
-            return;
+            return End::Close;
         }
     }
 }

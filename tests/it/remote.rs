@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cityflow::upload::aws::{clients, Clients};
-use cityflow::upload::plan::{plan, Destination, PlanOptions, Remote, Step};
+use cityflow::upload::plan::{self, plan, Destination, PlanOptions, Step};
 use cityflow::upload::select::{select, Selection, METRIC_TYPES};
 use cityflow::upload::{dynamo, read_item, s3};
 use serde_json::Value;
@@ -66,10 +66,10 @@ pub enum Held {
 
 pub fn held(c: &Clients, st: &Step) -> Result<Option<Held>, String> {
     match st.remote.as_ref().unwrap() {
-        Remote::Object { bucket, key, .. } => Ok(rt()
+        plan::Remote::Object { bucket, key, .. } => Ok(rt()
             .block_on(s3::get(&c.s3, bucket, key))?
             .map(|(b, _)| Held::Object(b))),
-        Remote::Item {
+        plan::Remote::Item {
             table,
             pk_name,
             pk,
@@ -92,8 +92,15 @@ pub fn equals(h: &Held, st: &Step) -> bool {
     }
 }
 
-/// Every item of a table (paginated scan), as "<pk>|<date>".
-pub fn scan_keys(c: &Clients, table: &str) -> Vec<String> {
+/// Every item of a table (paginated scan): ("<pk>|<date>", its payload key when offloaded).
+pub fn scan(c: &Clients, table: &str) -> Vec<(String, Option<String>)> {
+    let s = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+             k: &str| {
+        i.get(k)
+            .and_then(|a| a.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
     rt().block_on(async {
         let mut out = Vec::new();
         let mut start = None;
@@ -107,18 +114,20 @@ pub fn scan_keys(c: &Clients, table: &str) -> Vec<String> {
                 .await
                 .unwrap();
             for i in o.items() {
-                let pk = i
-                    .get("metric_type")
-                    .or(i.get("report_id"))
-                    .and_then(|a| a.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                let date = i
-                    .get("date")
-                    .and_then(|a| a.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                out.push(format!("{pk}|{date}"));
+                let pk = if i.contains_key("metric_type") {
+                    s(i, "metric_type")
+                } else {
+                    s(i, "report_id")
+                };
+                let payload = i.contains_key("payload_s3_uri").then(|| {
+                    let uri = s(i, "payload_s3_uri");
+                    let bucket_and_key = uri.trim_start_matches("s3://");
+                    bucket_and_key
+                        .split_once('/')
+                        .map(|(_, k)| k.to_string())
+                        .unwrap_or_default()
+                });
+                out.push((format!("{pk}|{}", s(i, "date")), payload));
             }
             match o.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -145,7 +154,11 @@ pub fn all_keys(c: &Clients, bucket: &str) -> Vec<String> {
                 Ok(o) => o,
                 Err(_) => return out,
             };
-            out.extend(o.contents().iter().filter_map(|x| x.key().map(str::to_string)));
+            out.extend(
+                o.contents()
+                    .iter()
+                    .filter_map(|x| x.key().map(str::to_string)),
+            );
             match o.next_continuation_token {
                 Some(t) => token = Some(t),
                 None => return out,
@@ -154,13 +167,20 @@ pub fn all_keys(c: &Clients, bucket: &str) -> Vec<String> {
     })
 }
 
-/// The remote state against several versions of the same targets: for each target present,
-/// the index of the version it equals. A target equal to no version (torn, mixed, foreign) or
-/// an item or object that is no target at all (a duplicate under another key) is an error.
-pub fn remote_state(
-    d: &Dest,
-    versions: &[BTreeMap<String, Step>],
-) -> Result<BTreeMap<String, usize>, String> {
+/// What the servers hold.
+pub struct Remote {
+    /// For each target present, the index of the version it equals.
+    pub state: BTreeMap<String, usize>,
+    /// Items whose payload is in S3.
+    pub offloaded: usize,
+    /// Payload objects no item points at.
+    pub orphans: usize,
+}
+
+/// The remote state against several versions of the same targets. A target equal to no
+/// version (torn, mixed, foreign) or an item or object that is no target at all (a duplicate
+/// under another key) is an error.
+pub fn remote(d: &Dest, versions: &[BTreeMap<String, Step>]) -> Result<Remote, String> {
     let c = rt().block_on(clients(&d.options()));
     let mut state = BTreeMap::new();
     let mut items = BTreeSet::new();
@@ -173,12 +193,13 @@ pub fn remote_state(
             .ok_or_else(|| format!("{key}: the remote copy equals no version of the file"))?;
         state.insert(key.clone(), v);
         match st.remote.as_ref().unwrap() {
-            Remote::Item { pk, date, .. } => items.insert(format!("{pk}|{date}")),
-            Remote::Object { key, .. } => objects.insert(key.clone()),
+            plan::Remote::Item { pk, date, .. } => items.insert(format!("{pk}|{date}")),
+            plan::Remote::Object { key, .. } => objects.insert(key.clone()),
         };
     }
-    let mut stored: Vec<String> = scan_keys(&c, &d.metrics());
-    stored.extend(scan_keys(&c, &d.reports()));
+    let mut scanned = scan(&c, &d.metrics());
+    scanned.extend(scan(&c, &d.reports()));
+    let mut stored: Vec<String> = scanned.iter().map(|(k, _)| k.clone()).collect();
     stored.sort();
     let want: Vec<String> = items.into_iter().collect();
     if stored != want {
@@ -188,9 +209,11 @@ pub fn remote_state(
             want.len()
         ));
     }
-    let listed: BTreeSet<String> = all_keys(&c, &d.bucket())
-        .into_iter()
+    let keys = all_keys(&c, &d.bucket());
+    let listed: BTreeSet<String> = keys
+        .iter()
         .filter(|k| !k.starts_with("payloads/"))
+        .cloned()
         .collect();
     if listed != objects {
         return Err(format!(
@@ -199,7 +222,18 @@ pub fn remote_state(
             objects.difference(&listed).collect::<Vec<_>>()
         ));
     }
-    Ok(state)
+    // Payloads: each pointer names one that exists (read_item checked it and its hash); any
+    // other is an orphan of an interrupted write, removed by the next write of that item.
+    let pointed: BTreeSet<String> = scanned.into_iter().filter_map(|(_, p)| p).collect();
+    let orphans = keys
+        .iter()
+        .filter(|k| k.starts_with("payloads/") && !pointed.contains(*k))
+        .count();
+    Ok(Remote {
+        state,
+        offloaded: pointed.len(),
+        orphans,
+    })
 }
 
 /// The ledger of `out`: key -> hash of what it says was confirmed written, and the failed set.
@@ -246,4 +280,36 @@ pub fn assert_ledger_consistent(
         );
     }
     written.len()
+}
+
+/// A generated raw tree (every dataset, `arcs` road counters over `days` days from 2025-10-25,
+/// generator seed `seed`) under `<dir>/raw-<seed>`, processed into `out` (fixed clock).
+pub fn generated_output(dir: &Path, out: &Path, arcs: usize, days: u32, seed: u64) {
+    let raw = dir.join(format!("raw-{seed}"));
+    if !raw.exists() {
+        let o = cityflow::generate::GenOptions {
+            seed,
+            arcs,
+            days,
+            ..Default::default()
+        };
+        cityflow::generate::write_tree(&raw, &o).unwrap();
+    }
+    let o = crate::support::process(&raw, out, &[]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Creates the destination's tables and bucket directly on the servers.
+pub fn init(d: &Dest) {
+    let c = rt().block_on(clients(&d.options()));
+    rt().block_on(cityflow::upload::aws::init(
+        &c,
+        &[(&d.metrics(), "metric_type"), (&d.reports(), "report_id")],
+        Some(&d.bucket()),
+    ))
+    .unwrap();
 }
