@@ -78,7 +78,9 @@ pub struct UploadArgs {
         long,
         env = "MONGODB_URL",
         value_name = "URL",
-        default_value = "mongodb://localhost:27017/"
+        default_value = "mongodb://localhost:27017/",
+        // `--help` would print the variable's value, password included.
+        hide_env_values = true
     )]
     pub mongodb_url: String,
     #[arg(
@@ -496,7 +498,11 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         )
         .map_err(|e| (Exit::Backend, format!("MongoDB unreachable: {e}")))
         .and_then(|m| select::mongo_entries(&m, &s.selection).map_err(|e| (Exit::Backend, e)))
-        .map(|entries| select::select_entries(entries, &s.selection)),
+        .map(|(entries, mut odd)| {
+            let (locals, invalid) = select::select_entries(entries, &s.selection);
+            odd.extend(invalid);
+            (locals, odd)
+        }),
     };
     let (locals, invalid) = match selected {
         Ok(x) => x,
