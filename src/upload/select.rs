@@ -324,6 +324,9 @@ pub fn select_entries(
     (ok, bad)
 }
 
+/// Candidate outputs: where the bytes are, and the output file's relative name.
+pub type Candidates = Vec<(Content, String)>;
+
 /// The candidates of a MongoDB database written by `process --backend mongo`: each metrics and
 /// report document rebuilt into the exact bytes of the file the files backend writes.
 /// Documents whose keys are not what `process` writes (a `report_id` other than
@@ -332,7 +335,7 @@ pub fn select_entries(
 pub fn mongo_entries(
     store: &crate::store::mongo::MongoStore,
     sel: &Selection,
-) -> Result<(Vec<(Content, String)>, Vec<Invalid>), String> {
+) -> Result<(Candidates, Vec<Invalid>), String> {
     use crate::store::mongo::target_of;
     let mut out = Vec::new();
     let mut invalid = Vec::new();

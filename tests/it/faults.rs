@@ -4,7 +4,7 @@
 //! and a server that goes down. The remote side is always checked directly on the servers.
 //!
 //! Scale and seed: `CITYFLOW_FAULT_DAYS` (default 12), `CITYFLOW_FAULT_SEED` (default fixed);
-//! `scripts/fault-test.sh` runs the long version.
+//! `scripts/reliability.sh faults` runs the long version.
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -5,7 +5,7 @@
 //! remote target is torn or duplicated. At the end a re-run gives exactly an uninterrupted
 //! run's outputs, and every remote item and object exists exactly once, equal to the files.
 //!
-//! CI runs `CITYFLOW_KILLS` (default 3) kills each on small inputs; `scripts/kill-test.sh 20`
+//! CI runs `CITYFLOW_KILLS` (default 3) kills each on small inputs; `scripts/reliability.sh kill 20`
 //! runs the long version (20 kills each, bigger inputs, offloaded items).
 
 use std::collections::BTreeMap;
@@ -184,6 +184,18 @@ fn process_killed_at_random_moments_leaves_no_torn_file() {
     );
 }
 
+/// Runs `upload` to completion; it must exit 0.
+fn upload_ok(d: &Dest, work: &Path, args: &[&str]) {
+    let o = upload_cmd(d, work, args).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "upload {args:?}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Makes `work` hold the files of `version` (the ledger stays).
 fn switch_to(work: &Path, version: &Path) {
     for sub in ["metrics", "reports"] {
@@ -226,14 +238,8 @@ fn upload_killed_at_random_moments_resumes_without_loss_or_duplicates() {
     // An uninterrupted run of version 1 first: its time sets the range of the kill moments.
     switch_to(&work, &versions[1]);
     let started = Instant::now();
-    let o = upload_cmd(&d, &work, &[]).output().unwrap();
+    upload_ok(&d, &work, &[]);
     let took = started.elapsed();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let r = remote(&d, &t).unwrap();
     // Targets whose content is the same in both versions count as version 0.
     let same = t[0]
@@ -277,13 +283,7 @@ fn upload_killed_at_random_moments_resumes_without_loss_or_duplicates() {
     }
     // Re-run to completion with version 0: every target exactly once, equal to the files.
     switch_to(&work, &versions[0]);
-    let o = upload_cmd(&d, &work, &[]).output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    upload_ok(&d, &work, &[]);
     let r = remote(&d, &t).unwrap();
     assert_eq!(r.state.len(), t[0].len(), "every target stored");
     assert!(
@@ -292,13 +292,7 @@ fn upload_killed_at_random_moments_resumes_without_loss_or_duplicates() {
     );
     assert_eq!(r.orphans, 0, "no payload left behind");
     assert_eq!(assert_ledger_consistent(&work, &t, &r.state), t[0].len());
-    let o = upload_cmd(&d, &work, &["--verify"]).output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    upload_ok(&d, &work, &["--verify"]);
     let temps = all_files(&work)
         .keys()
         .filter(|k| temp_owner(k.rsplit('/').next().unwrap()).is_some())

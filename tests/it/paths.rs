@@ -35,6 +35,18 @@ fn is_output_name(rel: &str) -> bool {
     false
 }
 
+/// Runs a command whose stdout is a JSON summary.
+fn json_run(c: &mut Command) -> (std::process::Output, Value) {
+    let o = c.output().unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON summary ({e}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    });
+    (o, v)
+}
+
 fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -189,18 +201,14 @@ fn raw_pull_refuses_keys_that_would_leave_the_raw_folder() {
     let root = dir.path().join("r");
     let raw = root.join("raw");
     std::fs::create_dir_all(&raw).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_raw"))
-        .env_clear()
+    let mut c = Command::new(env!("CARGO_BIN_EXE_raw"));
+    c.env_clear()
         .env("AWS_ACCESS_KEY_ID", env("CITYFLOW_TEST_S3_KEY"))
         .env("AWS_SECRET_ACCESS_KEY", env("CITYFLOW_TEST_S3_SECRET"))
         .env("AWS_REGION", "us-east-1")
         .args(["pull", "--raw", raw.to_str().unwrap(), "--bucket", &bucket])
-        .args(["--s3-endpoint-url", &proxy.url(), "--json"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&o.stderr));
-    });
+        .args(["--s3-endpoint-url", &proxy.url(), "--json"]);
+    let (o, v) = json_run(&mut c);
     assert_eq!(o.status.code(), Some(1), "{v:#}");
     let items = v["items"].as_array().unwrap();
     for k in hostile {
@@ -272,16 +280,12 @@ fn upload_from_mongo_refuses_documents_with_hostile_keys() {
             .unwrap();
     }
     let ledger = dir.path().join("ledger");
-    let o = Command::new(env!("CARGO_BIN_EXE_upload"))
-        .env_clear()
+    let mut c = Command::new(env!("CARGO_BIN_EXE_upload"));
+    c.env_clear()
         .args(["--output", ledger.to_str().unwrap(), "--source", "mongo"])
         .args(["--mongodb-url", &url, "--mongodb-database", &db])
-        .args(["--dry-run", "--json"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&o.stderr));
-    });
+        .args(["--dry-run", "--json"]);
+    let (o, v) = json_run(&mut c);
     assert_eq!(o.status.code(), Some(1), "{v:#}");
     let targets = v["targets"].as_array().unwrap();
     let errors: Vec<&Value> = targets.iter().filter(|t| t["action"] == "error").collect();

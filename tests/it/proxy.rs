@@ -131,6 +131,9 @@ impl Message {
     }
 }
 
+/// A message head as read: (raw bytes, start line, headers).
+type Head = (Vec<u8>, String, Vec<(String, String)>);
+
 type Hook = dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync;
 
 struct Shared {
@@ -304,9 +307,7 @@ fn reset(c: TcpStream) {
     drop(c);
 }
 
-fn read_head<R: BufRead>(
-    r: &mut R,
-) -> std::io::Result<Option<(Vec<u8>, String, Vec<(String, String)>)>> {
+fn read_head<R: BufRead>(r: &mut R) -> std::io::Result<Option<Head>> {
     let mut raw = Vec::new();
     let mut lines = Vec::new();
     loop {

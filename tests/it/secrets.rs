@@ -98,46 +98,36 @@ fn canary_secrets_never_appear_in_any_output() {
     ] {
         r.check(&format!("{bin} {args:?}"), r.cmd(bin, &args), &[0]);
     }
-    // process: MongoDB selected but unreachable (the URL is in the warning, masked), most verbose.
-    r.check(
-        "process --backend mongo -vv",
-        r.cmd(
-            process,
-            &[
-                "--raw",
-                sample,
-                "--output",
-                "out",
-                "--backend",
-                "mongo",
-                "-vv",
-            ],
+    // process: MongoDB selected but unreachable (the URL is in the warning, masked), most
+    // verbose; a malformed URL (the driver's parse error is shown, never the URL's secrets);
+    // a normal run to files.
+    let malformed = mongo_url("127.0.0.1:notaport");
+    for (what, backend, extra, url, code) in [
+        ("process, MongoDB unreachable", "mongo", "-vv", None, 3),
+        (
+            "process, malformed MongoDB URL",
+            "mongo",
+            "-v",
+            Some(&malformed),
+            3,
         ),
-        &[3],
-    );
-    // A malformed URL: the driver's parse error is shown, never the URL's secrets.
-    let mut c = r.cmd(
-        process,
-        &["--raw", sample, "--output", "out", "--backend", "mongo"],
-    );
-    c.env("MONGODB_URL", mongo_url("127.0.0.1:notaport"));
-    r.check("process, malformed MongoDB URL", c, &[3]);
-    r.check(
-        "process --backend files --json",
-        r.cmd(
-            process,
-            &[
-                "--raw",
-                sample,
-                "--output",
-                "out",
-                "--backend",
-                "files",
-                "--json",
-            ],
-        ),
-        &[0],
-    );
+        ("process to files", "files", "--json", None, 0),
+    ] {
+        let args = [
+            "--raw",
+            sample,
+            "--output",
+            "out",
+            "--backend",
+            backend,
+            extra,
+        ];
+        let mut c = r.cmd(process, &args);
+        if let Some(u) = url {
+            c.env("MONGODB_URL", u);
+        }
+        r.check(what, c, &[code]);
+    }
 
     // upload: dry-run, dead endpoint, refused credentials, MongoDB source unreachable.
     r.check(
@@ -159,23 +149,24 @@ fn canary_secrets_never_appear_in_any_output() {
             .env("S3_REPORTS_BUCKET", d.bucket());
     };
     // DynamoDB (dynoxide) takes any credentials, S3 (SeaweedFS) refuses the canaries.
-    let mut c = r.cmd(
-        upload,
-        &["--output", "out", "--init", "--create-bucket", "--json"],
-    );
-    dest_env(
-        &mut c,
-        &env("CITYFLOW_TEST_DYNAMODB_ENDPOINT"),
-        &env("CITYFLOW_TEST_S3_ENDPOINT"),
-    );
-    r.check("upload --init with refused S3 credentials", c, &[3]);
-    let mut c = r.cmd(upload, &["--output", "out", "--type", "reports"]);
-    dest_env(
-        &mut c,
-        &env("CITYFLOW_TEST_DYNAMODB_ENDPOINT"),
-        &env("CITYFLOW_TEST_S3_ENDPOINT"),
-    );
-    r.check("upload of reports with refused S3 credentials", c, &[3]);
+    for (what, args) in [
+        (
+            "upload --init with refused S3 credentials",
+            vec!["--output", "out", "--init", "--create-bucket", "--json"],
+        ),
+        (
+            "upload of reports with refused S3 credentials",
+            vec!["--output", "out", "--type", "reports"],
+        ),
+    ] {
+        let mut c = r.cmd(upload, &args);
+        dest_env(
+            &mut c,
+            &env("CITYFLOW_TEST_DYNAMODB_ENDPOINT"),
+            &env("CITYFLOW_TEST_S3_ENDPOINT"),
+        );
+        r.check(what, c, &[3]);
+    }
     // A successful upload with retries (30 % faults): the ledger and the summary are written.
     let proxy = Proxy::start(
         &env("CITYFLOW_TEST_DYNAMODB_ENDPOINT"),
@@ -202,60 +193,19 @@ fn canary_secrets_never_appear_in_any_output() {
     // raw pull / push: dead endpoint, refused credentials, dry-run.
     std::fs::create_dir_all(root.join("raw")).unwrap();
     let s3 = env("CITYFLOW_TEST_S3_ENDPOINT");
-    for (what, args, codes) in [
-        (
-            "raw pull, dead",
-            vec!["pull", "--raw", "raw", "--s3-endpoint-url", DEAD],
-            &[3][..],
-        ),
-        (
-            "raw pull, refused",
-            vec![
-                "pull",
-                "--raw",
-                "raw",
-                "--s3-endpoint-url",
-                &s3,
-                "--bucket",
-                "b",
-            ],
-            &[3],
-        ),
+    let pull = ["pull", "--raw", "raw", "--bucket", "b", "--s3-endpoint-url"];
+    let push = ["push", "out", "--bucket", "b", "--s3-endpoint-url"];
+    for (what, args) in [
+        ("raw pull, dead", [&pull[..], &[DEAD]].concat()),
+        ("raw pull, refused", [&pull[..], &[&s3]].concat()),
         (
             "raw pull --dry-run, refused",
-            vec![
-                "pull",
-                "--raw",
-                "raw",
-                "--s3-endpoint-url",
-                &s3,
-                "--bucket",
-                "b",
-                "--dry-run",
-                "--json",
-            ],
-            &[3],
+            [&pull[..], &[&s3, "--dry-run", "--json"]].concat(),
         ),
-        (
-            "raw push, dead",
-            vec!["push", "out", "--s3-endpoint-url", DEAD],
-            &[3],
-        ),
-        (
-            "raw push, refused",
-            vec![
-                "push",
-                "out",
-                "--s3-endpoint-url",
-                &s3,
-                "--bucket",
-                "b",
-                "--json",
-            ],
-            &[3],
-        ),
+        ("raw push, dead", [&push[..], &[DEAD]].concat()),
+        ("raw push, refused", [&push[..], &[&s3, "--json"]].concat()),
     ] {
-        r.check(what, r.cmd(raw, &args), codes);
+        r.check(what, r.cmd(raw, &args), &[3]);
     }
 
     // Every file left behind: outputs, quality reports, ledgers.
