@@ -149,11 +149,12 @@ fn raw_pull_refuses_keys_that_would_leave_the_raw_folder() {
         .as_millis()
         % 1_000_000_000;
     let bucket = format!("it-paths-{}-{nonce}", std::process::id());
-    let c = rt().block_on(clients(&s3_options()));
+    let s3 = rt().block_on(clients(&s3_options()));
     rt().block_on(async {
-        c.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        s3.s3.create_bucket().bucket(&bucket).send().await.unwrap();
         for k in ["a.csv", "sub/b.json"] {
-            c.s3.put_object()
+            s3.s3
+                .put_object()
                 .bucket(&bucket)
                 .key(format!("cityflow-raw/raw/{k}"))
                 .body(k.as_bytes().to_vec().into())
@@ -232,6 +233,7 @@ fn raw_pull_refuses_keys_that_would_leave_the_raw_folder() {
     got.sort();
     assert_eq!(got, vec!["a.csv", "sub/b.json"]);
     assert!(!Path::new("/tmp/escape-4.json").exists());
+    crate::upload::delete_bucket(&s3, &bucket);
     eprintln!(
         "FIGURES paths/raw pull: {} hostile keys refused, 2 objects pulled, nothing outside",
         hostile.len()

@@ -58,6 +58,46 @@ impl Dest {
     }
 }
 
+/// Deletes a bucket and everything in it; errors are ignored (cleanup). The shared S3 server
+/// (SeaweedFS) gives each bucket holding data a volume of its own, out of a fixed number: tests
+/// that leave their buckets behind end up making every later write fail.
+pub fn delete_bucket(c: &Clients, bucket: &str) {
+    rt().block_on(async {
+        let mut token = None;
+        loop {
+            let Ok(o) =
+                c.s3.list_objects_v2()
+                    .bucket(bucket)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+            else {
+                return;
+            };
+            for k in o.contents().iter().filter_map(|x| x.key()) {
+                let _ = c.s3.delete_object().bucket(bucket).key(k).send().await;
+            }
+            match o.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        let _ = c.s3.delete_bucket().bucket(bucket).send().await;
+    });
+}
+
+impl Drop for Dest {
+    fn drop(&mut self) {
+        let c = rt().block_on(clients(&self.options()));
+        delete_bucket(&c, &self.bucket());
+        rt().block_on(async {
+            for t in [self.metrics(), self.reports()] {
+                let _ = c.dynamodb.delete_table().table_name(t).send().await;
+            }
+        });
+    }
+}
+
 pub fn upload_cmd(d: &Dest, output: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_upload"));
     c.env_clear()
