@@ -174,7 +174,9 @@ fn unprocessed_items_are_sent_again() {
         Faults::none(),
     );
     let n = s.targets().len();
-    let (o, v) = s.upload(&[]);
+    // Batches of 5: about ten BatchWriteItem calls, so that some get UnprocessedItems whatever
+    // the seed.
+    let (o, v) = s.upload(&["--batch-size", "5"]);
     assert_eq!(o.status.code(), Some(0), "{v:#}\n{}", stderr(&o));
     let st = s.dynamodb.stats();
     report("dynamodb proxy", &s.dynamodb);

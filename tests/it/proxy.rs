@@ -56,7 +56,7 @@ impl Fault {
 #[derive(Debug, Clone)]
 pub struct Faults {
     pub seed: u64,
-    /// Share of requests that get one of `kinds` (chosen uniformly).
+    /// Share of requests that get one of `kinds` (in turn).
     pub share: f64,
     pub kinds: Vec<Fault>,
     /// Added latency range (ms) for [`Fault::Latency`].
@@ -143,6 +143,7 @@ struct Shared {
     rng: Mutex<Rng>,
     stats: Mutex<Stats>,
     seen: AtomicU64,
+    fault_turn: AtomicU64,
     down: AtomicBool,
     stop: AtomicBool,
     /// Clones of the open client connections (to cut them when going down), by id.
@@ -180,6 +181,7 @@ impl Proxy {
             faults: Mutex::new(faults),
             stats: Mutex::new(Stats::default()),
             seen: AtomicU64::new(0),
+            fault_turn: AtomicU64::new(0),
             down: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             clients: Mutex::new(BTreeMap::new()),
@@ -555,8 +557,12 @@ fn serve(mut c: TcpStream, sh: &Shared) -> End {
             .to_string();
         let (fault, latency, unprocessed) = {
             let mut rng = sh.rng.lock().unwrap();
-            let fault = (!f.kinds.is_empty() && rng.chance(f.share))
-                .then(|| f.kinds[rng.below(f.kinds.len() as u64) as usize]);
+            // Which requests fail is drawn (seeded); the kinds take turns, so that every kind
+            // shows up in a short run.
+            let fault = (!f.kinds.is_empty() && rng.chance(f.share)).then(|| {
+                let n = sh.fault_turn.fetch_add(1, Ordering::SeqCst);
+                f.kinds[(n % f.kinds.len() as u64) as usize]
+            });
             let (lo, hi) = f.latency_ms;
             let latency = lo + rng.below(hi.saturating_sub(lo) + 1);
             let batch = sh.service == Service::DynamoDb
