@@ -122,7 +122,9 @@ pub struct ProcessArgs {
         long,
         env = "MONGODB_URL",
         value_name = "URL",
-        default_value = "mongodb://localhost:27017/"
+        default_value = "mongodb://localhost:27017/",
+        // `--help` would print the variable's value, password included.
+        hide_env_values = true
     )]
     pub mongodb_url: String,
     #[arg(

@@ -3,8 +3,13 @@
 //! Each `put` writes a temporary file (`.<name>.<pid>.tmp`) beside its target. `flush`, at the end
 //! of a run, makes them durable with one `syncfs` (one fsync per file elsewhere), renames each over
 //! its target, then fsyncs each folder once. A crash leaves every target either old or new, never
-//! torn; leftover temporary files are ignored and replaced by the next run. Batching the syncs
-//! keeps a run that writes a thousand daily files from paying a thousand disk flushes.
+//! torn. Temporary files left by a killed run are never taken as outputs (their names start with
+//! a dot) and the next run's `flush` removes them: only names of exactly our pattern whose writer
+//! process is gone ([`remove_stale_temps`]). Batching the syncs keeps a run that writes a
+//! thousand daily files from paying a thousand disk flushes.
+//!
+//! Relative output paths are checked ([`check_rel_path`]) before anything is written: no
+//! absolute path, `..`, `.`, empty component or NUL byte can come from the data.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -27,6 +32,106 @@ impl LocalStore {
             pending: Mutex::new(Vec::new()),
         }
     }
+}
+
+/// Refuses a relative output path that could leave the output folder or is not a plain file
+/// path: absolute, empty, with an empty, `.` or `..` component, a backslash or a NUL byte.
+pub fn check_rel_path(rel: &str) -> Result<(), String> {
+    if rel.is_empty() || rel.starts_with('/') || Path::new(rel).is_absolute() {
+        return Err(format!("output path {rel:?} is empty or absolute"));
+    }
+    if rel.contains('\0') || rel.contains('\\') {
+        return Err(format!(
+            "output path {rel:?} contains a NUL byte or a backslash"
+        ));
+    }
+    if rel
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(format!(
+            "output path {rel:?} has an empty, `.` or `..` component"
+        ));
+    }
+    Ok(())
+}
+
+/// The writer's process id when `name` is one of our temporary files (`.<name>.<pid>.tmp`).
+pub fn temp_owner(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (target, pid) = inner.rsplit_once('.')?;
+    if target.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Is this process id running (or not ours to know)?
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(p) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: kill with signal 0 only checks that the process exists; it sends nothing.
+        if unsafe { libc::kill(p, 0) } == 0 {
+            return true;
+        }
+        // EPERM: it exists, under another user.
+        std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+/// Removes, in `dir` (not below), the temporary files of ours whose writer is no longer running
+/// (a killed run). Anything else is left alone. Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path) -> std::io::Result<usize> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for e in rd {
+        let e = e?;
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if !e.file_type()?.is_file() || alive(pid) {
+            continue;
+        }
+        match fs::remove_file(e.path()) {
+            Ok(()) => removed += 1,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(removed)
+}
+
+/// [`remove_stale_temps`] in `root` and each folder directly under it (the output layout).
+fn clean_output(root: &Path) -> Result<usize, StoreError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError { path, source }
+    };
+    let mut n = remove_stale_temps(root).map_err(err(root))?;
+    let Ok(rd) = fs::read_dir(root) else {
+        return Ok(n);
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            n += remove_stale_temps(&e.path()).map_err(err(&e.path()))?;
+        }
+    }
+    Ok(n)
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -131,6 +236,10 @@ impl Store for LocalStore {
 
     fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError> {
         let path = self.root.join(&doc.rel_path);
+        check_rel_path(&doc.rel_path).map_err(|e| StoreError {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
         match write_tmp(&path, &doc.body).map_err(|source| StoreError {
             path: path.clone(),
             source,
@@ -145,7 +254,15 @@ impl Store for LocalStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         let files = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
-        commit(&self.root, &files)
+        commit(&self.root, &files)?;
+        let removed = clean_output(&self.root)?;
+        if removed > 0 {
+            tracing::info!(
+                "removed {removed} temporary file(s) left by an interrupted run under {}",
+                self.root.display()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -163,6 +280,99 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn output_paths_stay_inside_the_folder() {
+        for ok in [
+            "metrics/comptages_metrics_2025-10-26.json",
+            "quality/quality_report_run.json",
+            "metrics/x_metrics_+10000-01-01.json",
+        ] {
+            assert_eq!(check_rel_path(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.json",
+            "metrics/../../x.json",
+            "metrics/./x.json",
+            "metrics//x.json",
+            "metrics/",
+            "metrics/a\0b.json",
+            "metrics\\..\\x.json",
+        ] {
+            assert!(check_rel_path(bad).is_err(), "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("out");
+        let store = LocalStore::new(&root);
+        for bad in ["../escape.json", "/tmp/escape.json", "a/../../escape.json"] {
+            let doc = OutputDoc {
+                rel_path: bad.into(),
+                body: b"x".to_vec(),
+            };
+            assert!(store.put(&doc).is_err(), "{bad}");
+        }
+        store.flush().unwrap();
+        assert!(!dir.path().join("escape.json").exists());
+        assert!(!root.exists(), "nothing written");
+    }
+
+    #[test]
+    fn stale_temporary_files_of_dead_writers_are_removed() {
+        assert_eq!(temp_owner(".x.json.123.tmp"), Some(123));
+        assert_eq!(temp_owner(".upload-ledger.json.9.tmp"), Some(9));
+        for not_ours in [
+            "x.json.123.tmp",
+            ".x.json.tmp",
+            "..123.tmp",
+            ".x.json.12a.tmp",
+            ".x.json.123.tmp.bak",
+        ] {
+            assert_eq!(temp_owner(not_ours), None, "{not_ours}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("metrics");
+        fs::create_dir_all(&m).unwrap();
+        // A pid that cannot be running (above the kernel's pid_max limit of 2^22).
+        let dead = 4_194_999u32;
+        let mine = std::process::id();
+        for name in [
+            format!(".a.json.{dead}.tmp"),
+            format!(".b.json.{mine}.tmp"),
+            "x.json".to_string(),
+            format!("a.json.{dead}.tmp"),
+            ".keep".to_string(),
+        ] {
+            fs::write(m.join(name), b"1").unwrap();
+        }
+        fs::write(
+            dir.path().join(format!(".upload-ledger.json.{dead}.tmp")),
+            b"{",
+        )
+        .unwrap();
+        fs::create_dir_all(m.join(format!(".d.{dead}.tmp"))).unwrap();
+        assert_eq!(clean_output(dir.path()).unwrap(), 2);
+        let mut left: Vec<String> = fs::read_dir(&m)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![
+                ".b.json.{mine}.tmp".replace("{mine}", &mine.to_string()),
+                ".d.{dead}.tmp".replace("{dead}", &dead.to_string()),
+                ".keep".to_string(),
+                "a.json.{dead}.tmp".replace("{dead}", &dead.to_string()),
+                "x.json".to_string(),
+            ]
+        );
+        assert!(!dir
+            .path()
+            .join(format!(".upload-ledger.json.{dead}.tmp"))
+            .exists());
     }
 
     #[test]

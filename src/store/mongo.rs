@@ -79,12 +79,38 @@ pub fn target_of(rel: &str) -> Option<Target> {
     }
 }
 
-/// The URL with any user:password replaced, for logs.
+/// The URL with any user:password replaced, and the values of options that can carry secrets
+/// (`authMechanismProperties` holds e.g. `AWS_SESSION_TOKEN:...`, `*password*`, `*token*`,
+/// `*secret*`), for logs and errors.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &base[..s], &base[at + 1..]),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let opts: Vec<String> = q
+            .split('&')
+            .map(|kv| {
+                let (k, _) = kv.split_once('=').unwrap_or((kv, ""));
+                let l = k.to_ascii_lowercase();
+                let secret = ["password", "token", "secret", "authmechanismproperties"]
+                    .iter()
+                    .any(|w| l.contains(w));
+                if secret {
+                    format!("{k}=***")
+                } else {
+                    kv.to_string()
+                }
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&opts.join("&"));
     }
+    out
 }
 
 /// Connects to `database` and pings it, failing within `timeout` when the server is unreachable.
@@ -540,6 +566,10 @@ mod tests {
         assert_eq!(
             redact("mongodb://127.0.0.1:27017/"),
             "mongodb://127.0.0.1:27017/"
+        );
+        assert_eq!(
+            redact("mongodb://u:p@ss@h:1/db?appName=a@b&authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok&tlsCertificateKeyFilePassword=pw&directConnection=true"),
+            "mongodb://***@h:1/db?appName=a@b&authMechanism=MONGODB-AWS&authMechanismProperties=***&tlsCertificateKeyFilePassword=***&directConnection=true"
         );
     }
 }

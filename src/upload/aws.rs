@@ -105,24 +105,93 @@ pub fn classify<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Failure {
     }
 }
 
-/// Throttling, 5xx and connection resets are worth retrying.
-pub fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+/// The raw HTTP response type of both SDKs.
+pub type HttpResponse = aws_sdk_dynamodb::config::http::HttpResponse;
+
+const RETRYABLE_CODES: [&str; 12] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Throttling, 5xx, 429, connection resets and timeouts are worth retrying.
+pub fn is_retryable<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
     match e {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             true
         }
-        _ => matches!(
-            e.code(),
-            Some(
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-                    | "SlowDown"
-                    | "InternalError"
-            )
-        ),
+        _ => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            matches!(status, Some(429 | 500..=599))
+                || e.code().is_some_and(|c| RETRYABLE_CODES.contains(&c))
+        }
+    }
+}
+
+/// Did the connection itself fail to open (nothing listens there)? The SDK has already retried
+/// such a request with its own backoff: retrying more only delays the verdict "unreachable".
+pub fn refused<E: std::error::Error + 'static>(e: &SdkError<E, HttpResponse>) -> bool {
+    if !matches!(e, SdkError::DispatchFailure(_)) {
+        return false;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = src {
+        if let Some(io) = x.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            ) {
+                return true;
+            }
+        }
+        if x.to_string().contains("Connection refused") {
+            return true;
+        }
+        src = x.source();
+    }
+    false
+}
+
+/// Our attempts around each request (the SDK tries each of them up to 3 times itself).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// 50 ms × 2^attempt, capped at 5 s, with full jitter.
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    let cap = (50u64 << attempt.min(7)).min(5_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::time::Duration::from_millis(u64::from(nanos) % cap.max(1) + 1)
+}
+
+/// Sends a request (built afresh by `send` for each attempt) until it succeeds, fails for good,
+/// or [`MAX_ATTEMPTS`] are spent, with backoff between attempts. Returns the last result and how
+/// many attempts were retried.
+pub async fn retry<T, E, F, Fut>(mut send: F) -> (Result<T, SdkError<E, HttpResponse>>, u32)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let mut retries = 0u32;
+    loop {
+        match send().await {
+            Err(e) if retries + 1 < MAX_ATTEMPTS && is_retryable(&e) && !refused(&e) => {
+                retries += 1;
+                tokio::time::sleep(backoff(retries)).await;
+            }
+            r => return (r, retries),
+        }
     }
 }
 
@@ -153,7 +222,8 @@ pub async fn health(
     bucket: Option<&str>,
 ) -> Result<(), (Failure, String)> {
     for t in tables {
-        if let Err(e) = c.dynamodb.describe_table().table_name(*t).send().await {
+        let (r, _) = retry(|| c.dynamodb.describe_table().table_name(*t).send()).await;
+        if let Err(e) = r {
             let f = classify(&e);
             let msg = match f {
                 Failure::Missing => {
@@ -173,7 +243,8 @@ pub async fn health(
         }
     }
     if let Some(b) = bucket {
-        if let Err(e) = c.s3.head_bucket().bucket(b).send().await {
+        let (r, _) = retry(|| c.s3.head_bucket().bucket(b).send()).await;
+        if let Err(e) = r {
             let status = e.raw_response().map(|r| r.status().as_u16());
             let f = match (classify(&e), status) {
                 (Failure::Other, Some(404)) => Failure::Missing,

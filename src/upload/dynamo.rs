@@ -3,12 +3,11 @@
 //!
 //! Items over the 400 KB limit (the référentiel is ~1 MB, a comptages day can be many MB) are
 //! stored without loss: the payload object (`metrics` or `report`) goes to S3 as compact JSON
-//! under `<payload prefix>/<table>/<pk>/<date>.json`, and the item keeps its keys, `timestamp`,
-//! `ttl` and a pointer `{payload_s3_uri, sha256, bytes}`. [`item_to_json`] + the S3 read in
+//! under `<payload prefix>/<table>/<pk>/<date>/<sha256>.json`, and the item keeps its keys,
+//! `timestamp`, `ttl` and a pointer `{payload_s3_uri, sha256, bytes}`. [`item_to_json`] + the S3 read in
 //! `upload::verify` give the whole object back.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Map, Number, Value};
@@ -113,13 +112,18 @@ pub fn item_to_json(item: &HashMap<String, AttributeValue>) -> Value {
     from_attr(&AttributeValue::M(item.clone()))
 }
 
-/// Writes items (≤ 25 per `BatchWriteItem`), retrying `UnprocessedItems` and throttling with
-/// exponential backoff and jitter. Returns the number of attempts that had to be retried.
+/// Rounds of `UnprocessedItems` accepted before a batch is reported as failed.
+pub const MAX_UNPROCESSED_ROUNDS: u32 = 15;
+
+/// Writes items (≤ 25 per `BatchWriteItem`), retrying errors worth retrying
+/// ([`super::aws::retry`]) and the `UnprocessedItems` the server hands back, with exponential
+/// backoff and jitter. Returns the number of retried attempts.
 pub async fn batch_put(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     items: Vec<HashMap<String, AttributeValue>>,
 ) -> Result<u32, (super::aws::Failure, String)> {
+    use super::aws::{backoff, classify, describe, retry, Failure};
     debug_assert!(items.len() <= 25);
     let mut pending: Vec<WriteRequest> = items
         .into_iter()
@@ -132,52 +136,36 @@ pub async fn batch_put(
         })
         .collect();
     let mut retries = 0u32;
-    let mut attempt = 0u32;
+    let mut rounds = 0u32;
     while !pending.is_empty() {
-        let res = client
-            .batch_write_item()
-            .request_items(table, pending.clone())
-            .send()
-            .await;
-        match res {
-            Ok(out) => {
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-            }
-            Err(e) => {
-                let retryable = super::aws::is_retryable(&e);
-                if !retryable || attempt >= 8 {
-                    return Err((super::aws::classify(&e), super::aws::describe(&e)));
-                }
-            }
+        let (res, r) = retry(|| {
+            client
+                .batch_write_item()
+                .request_items(table, pending.clone())
+                .send()
+        })
+        .await;
+        retries += r;
+        let out = res.map_err(|e| (classify(&e), describe(&e)))?;
+        pending = out
+            .unprocessed_items
+            .and_then(|mut m| m.remove(table))
+            .unwrap_or_default();
+        if pending.is_empty() {
+            break;
         }
-        attempt += 1;
-        retries += 1;
-        if attempt > 10 {
+        rounds += 1;
+        if rounds >= MAX_UNPROCESSED_ROUNDS {
             let msg = format!(
-                "{} item(s) still unprocessed after {attempt} attempts",
+                "{} item(s) still unprocessed after {rounds} rounds of UnprocessedItems",
                 pending.len()
             );
-            return Err((super::aws::Failure::Other, msg));
+            return Err((Failure::Other, msg));
         }
-        tokio::time::sleep(backoff(attempt)).await;
+        retries += 1;
+        tokio::time::sleep(backoff(rounds)).await;
     }
     Ok(retries)
-}
-
-/// 50 ms × 2^attempt, capped at 5 s, with full jitter.
-pub fn backoff(attempt: u32) -> Duration {
-    let cap = (50u64 << attempt.min(7)).min(5_000);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Duration::from_millis(u64::from(nanos) % cap.max(1) + 1)
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB
 S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS.
 
 Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
-s3://<bucket>/<payloads prefix>/<table>/<key>/<date>.json with {payload_s3_uri, sha256, bytes}.
+s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
+bytes}.
 
 Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
             2 usage or configuration error   3 credentials refused or endpoint unreachable";
@@ -77,7 +78,9 @@ pub struct UploadArgs {
         long,
         env = "MONGODB_URL",
         value_name = "URL",
-        default_value = "mongodb://localhost:27017/"
+        default_value = "mongodb://localhost:27017/",
+        // `--help` would print the variable's value, password included.
+        hide_env_values = true
     )]
     pub mongodb_url: String,
     #[arg(
@@ -365,13 +368,16 @@ pub fn build_item(
     } else {
         format!("{payloads_prefix}/")
     };
-    let key = format!("{prefix}{table}/{pk}/{date}.json");
+    // Named by its hash: the pointer in place keeps naming a whole payload while a new one is
+    // written; the older ones are removed once the new pointer is confirmed.
+    let sha = sha256_hex(&payload);
+    let key = format!("{prefix}{table}/{pk}/{date}/{sha}.json");
     item.insert(
         "payload_s3_uri".into(),
         AttributeValue::S(format!("s3://{bucket}/{key}")),
     );
     item.insert("payload_key".into(), AttributeValue::S(body_key.into()));
-    item.insert("sha256".into(), AttributeValue::S(sha256_hex(&payload)));
+    item.insert("sha256".into(), AttributeValue::S(sha));
     item.insert("bytes".into(), AttributeValue::N(payload.len().to_string()));
     BuiltItem {
         item,
@@ -388,16 +394,17 @@ pub async fn read_item(
     pk: &str,
     date: &str,
 ) -> Result<Option<Value>, String> {
-    let out = c
-        .dynamodb
-        .get_item()
-        .table_name(table)
-        .key(pk_name, AttributeValue::S(pk.to_string()))
-        .key("date", AttributeValue::S(date.to_string()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| aws::describe(&e))?;
+    let (out, _) = aws::retry(|| {
+        c.dynamodb
+            .get_item()
+            .table_name(table)
+            .key(pk_name, AttributeValue::S(pk.to_string()))
+            .key("date", AttributeValue::S(date.to_string()))
+            .consistent_read(true)
+            .send()
+    })
+    .await;
+    let out = out.map_err(|e| aws::describe(&e))?;
     let Some(item) = out.item else {
         return Ok(None);
     };
@@ -491,7 +498,11 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         )
         .map_err(|e| (Exit::Backend, format!("MongoDB unreachable: {e}")))
         .and_then(|m| select::mongo_entries(&m, &s.selection).map_err(|e| (Exit::Backend, e)))
-        .map(|entries| select::select_entries(entries, &s.selection)),
+        .map(|(entries, mut odd)| {
+            let (locals, invalid) = select::select_entries(entries, &s.selection);
+            odd.extend(invalid);
+            (locals, odd)
+        }),
     };
     let (locals, invalid) = match selected {
         Ok(x) => x,
@@ -530,6 +541,10 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         summary.exit_code = exit as u8;
         summary.elapsed_ms = started.elapsed().as_millis();
         return (summary, exit);
+    }
+    if !s.verify {
+        // Ledger copies left by a killed run (`.upload-ledger.json.<pid>.tmp`).
+        let _ = crate::store::local::remove_stale_temps(&s.output);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -624,6 +639,40 @@ async fn execute(
             return finish_with(summary, exit_of(f), m);
         }
     }
+    // Before anything is overwritten, the targets about to be written lose their "confirmed"
+    // entry and count as failed until confirmed: a run killed mid-write leaves a ledger that
+    // never claims a content the remote may no longer hold (the next run re-sends them).
+    let mut ledger = ledger;
+    for st in &work {
+        ledger.written.remove(&st.key);
+        ledger.failed.insert(st.key.clone());
+    }
+    if !work.is_empty() {
+        if let Err(e) = ledger.save(&ledger_path) {
+            let msg = format!(
+                "cannot save the ledger {}: {e}; nothing written",
+                ledger_path.display()
+            );
+            return finish_with(summary, Exit::Output, msg);
+        }
+    }
+    // What each unit is, to report the units a stop leaves unwritten.
+    let mut unwritten: BTreeMap<String, TargetReport> = work
+        .iter()
+        .map(|st| {
+            (
+                st.key.clone(),
+                TargetReport {
+                    action: Action::Error,
+                    target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
+                    file: st.rel.clone(),
+                    bytes: st.bytes,
+                    error: None,
+                    offloaded: false,
+                },
+            )
+        })
+        .collect();
     let ledger = Arc::new(Mutex::new(ledger));
     let sem = Arc::new(tokio::sync::Semaphore::new(s.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
@@ -642,7 +691,7 @@ async fn execute(
                     let _permit = sem.acquire_owned().await.expect("semaphore open");
                     let body = &st.local.as_ref().expect("planned").body;
                     let r = s3::put(&c.s3, &bucket, &key, body, content_type, checksums).await;
-                    (vec![st], r.map(|()| 0u32), Vec::<bool>::new())
+                    (vec![st], r, Vec::<bool>::new())
                 });
             }
         }
@@ -662,6 +711,8 @@ async fn execute(
                 let _permit = sem.acquire_owned().await.expect("semaphore open");
                 let mut items = Vec::new();
                 let mut offloaded = Vec::new();
+                let mut retries = 0u32;
+                let mut offloaded_keys = Vec::new();
                 for st in &chunk {
                     let l = st.local.as_ref().expect("planned");
                     let built = build_item(
@@ -673,7 +724,7 @@ async fn execute(
                     );
                     if let Some((key, payload)) = &built.offload {
                         // The payload first: a pointer never points at nothing.
-                        if let Err(e) = s3::put(
+                        match s3::put(
                             &c.s3,
                             &bucket,
                             key,
@@ -683,13 +734,29 @@ async fn execute(
                         )
                         .await
                         {
-                            return (chunk, Err(e), Vec::new());
+                            Ok(r) => {
+                                retries += r;
+                                offloaded_keys.push(key.clone());
+                            }
+                            Err(e) => return (chunk, Err(e), Vec::new()),
                         }
                     }
                     offloaded.push(built.offload.is_some());
                     items.push(built.item);
                 }
                 let r = dynamo::batch_put(&c.dynamodb, &table, items).await;
+                let mut r = r.map(|r| r + retries);
+                // The pointers now name the new payloads: remove the older ones.
+                for key in offloaded_keys {
+                    if let Ok(n) = &mut r {
+                        match s3::remove_other_payloads(&c.s3, &bucket, &key).await {
+                            Ok(k) => *n += k,
+                            Err((f, m)) => {
+                                r = Err((f, format!("older payloads of {key} not removed: {m}")))
+                            }
+                        }
+                    }
+                }
                 (chunk, r, offloaded)
             });
         }
@@ -717,6 +784,9 @@ async fn execute(
             continue;
         };
         let mut l = ledger.lock().expect("ledger lock");
+        for st in &chunk {
+            unwritten.remove(&st.key);
+        }
         match result {
             Ok(retries) => {
                 summary.retries += retries;
@@ -773,11 +843,30 @@ async fn execute(
         }
     }
     pb.finish_and_clear();
+    // Units cancelled by a stop: never confirmed, already recorded as failed in the ledger.
+    let stopped = unwritten.len();
+    for (_, mut t) in unwritten {
+        t.error = Some("not written: the run stopped before this target".into());
+        summary.failed += 1;
+        summary.targets.push(t);
+    }
     summary
         .targets
         .sort_by(|a, b| a.file.cmp(&b.file).then(a.target.cmp(&b.target)));
     match fatal {
-        Some((f, m)) => finish_with(summary, exit_of(f), m),
+        Some((f, m)) => {
+            let what = match f {
+                Failure::Credentials => "credentials refused",
+                _ => "endpoint unreachable",
+            };
+            let msg = format!(
+                "stopped, {what}: {m}; {} target(s) not written ({stopped} never attempted), \
+                 recorded as failed in {}: re-run (or --retry-failed) once the endpoint is back",
+                summary.failed,
+                ledger_path.display()
+            );
+            finish_with(summary, exit_of(f), msg)
+        }
         None if summary.failed > 0 => {
             summary.exit_code = Exit::Unclean as u8;
             (summary, Exit::Unclean)

@@ -324,20 +324,35 @@ pub fn select_entries(
     (ok, bad)
 }
 
+/// Candidate outputs: where the bytes are, and the output file's relative name.
+pub type Candidates = Vec<(Content, String)>;
+
 /// The candidates of a MongoDB database written by `process --backend mongo`: each metrics and
 /// report document rebuilt into the exact bytes of the file the files backend writes.
+/// Documents whose keys are not what `process` writes (a `report_id` other than
+/// `daily_report_<date>`, a date not written `YYYY-MM-DD`) come back as [`Invalid`]: their keys
+/// never become names or remote keys.
 pub fn mongo_entries(
     store: &crate::store::mongo::MongoStore,
     sel: &Selection,
-) -> Result<Vec<(Content, String)>, String> {
+) -> Result<(Candidates, Vec<Invalid>), String> {
     use crate::store::mongo::target_of;
     let mut out = Vec::new();
+    let mut invalid = Vec::new();
     for (coll, id_field) in [("metrics", "metric_type"), ("reports", "report_id")] {
         for key in store.keys(coll).map_err(|e| e.to_string())? {
             let (Ok(id), Ok(date)) = (key.get_str(id_field), key.get_str("date")) else {
                 continue;
             };
-            let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+            let d = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .ok()
+                .filter(|d| d.to_string() == date);
+            let expected = coll == "metrics" || id == format!("daily_report_{date}");
+            let Some(d) = d.filter(|_| expected) else {
+                invalid.push(Invalid {
+                    rel: format!("mongodb:{coll} {id_field}={id:?} date={date:?}"),
+                    reason: format!("not a key `process` writes: {id_field} and date disagree or the date is not YYYY-MM-DD"),
+                });
                 continue;
             };
             if !sel.wants_date(d)
@@ -369,7 +384,7 @@ pub fn mongo_entries(
             }
         }
     }
-    Ok(out)
+    Ok((out, invalid))
 }
 
 /// Parses and checks an item's file (envelope fields agree with its name): fills `l.json`.

@@ -51,6 +51,21 @@ pub fn process(raw: &Path, out: &Path, args: &[&str]) -> Output {
 }
 
 pub fn process_env(raw: &Path, out: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let o = process_command(raw, out, args, env)
+        .output()
+        .expect("process runs");
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "process panicked:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.code().is_some(), "process killed by a signal");
+    o
+}
+
+/// The `process` command of [`process_env`], to spawn.
+pub fn process_command(raw: &Path, out: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_process"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -65,15 +80,7 @@ pub fn process_env(raw: &Path, out: &Path, args: &[&str], env: &[(&str, &str)]) 
     for (k, v) in env {
         c.env(k, v);
     }
-    let o = c.output().expect("process runs");
-    assert_ne!(
-        o.status.code(),
-        Some(101),
-        "process panicked:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.code().is_some(), "process killed by a signal");
-    o
+    c
 }
 
 /// Every file under `root`, relative path -> bytes, sorted.

@@ -10,18 +10,18 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn env(name: &str) -> String {
+pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests through scripts/test.sh, which starts the servers")
     })
 }
 
-struct Dest {
-    name: String,
+pub struct Dest {
+    pub name: String,
 }
 
 impl Dest {
-    fn new(test: &str) -> Dest {
+    pub fn new(test: &str) -> Dest {
         // Unique per run: the servers may hold earlier runs' tables and buckets.
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -36,16 +36,16 @@ impl Dest {
             ),
         }
     }
-    fn metrics(&self) -> String {
+    pub fn metrics(&self) -> String {
         format!("{}-metrics", self.name)
     }
-    fn reports(&self) -> String {
+    pub fn reports(&self) -> String {
         format!("{}-reports", self.name)
     }
-    fn bucket(&self) -> String {
+    pub fn bucket(&self) -> String {
         self.name.chars().take(60).collect()
     }
-    fn options(&self) -> AwsOptions {
+    pub fn options(&self) -> AwsOptions {
         AwsOptions {
             region: "us-east-1".into(),
             endpoint: None,
@@ -58,7 +58,47 @@ impl Dest {
     }
 }
 
-fn upload_cmd(d: &Dest, output: &Path, args: &[&str]) -> Command {
+/// Deletes a bucket and everything in it; errors are ignored (cleanup). The shared S3 server
+/// (SeaweedFS) gives each bucket holding data a volume of its own, out of a fixed number: tests
+/// that leave their buckets behind end up making every later write fail.
+pub fn delete_bucket(c: &Clients, bucket: &str) {
+    rt().block_on(async {
+        let mut token = None;
+        loop {
+            let Ok(o) =
+                c.s3.list_objects_v2()
+                    .bucket(bucket)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+            else {
+                return;
+            };
+            for k in o.contents().iter().filter_map(|x| x.key()) {
+                let _ = c.s3.delete_object().bucket(bucket).key(k).send().await;
+            }
+            match o.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        let _ = c.s3.delete_bucket().bucket(bucket).send().await;
+    });
+}
+
+impl Drop for Dest {
+    fn drop(&mut self) {
+        let c = rt().block_on(clients(&self.options()));
+        delete_bucket(&c, &self.bucket());
+        rt().block_on(async {
+            for t in [self.metrics(), self.reports()] {
+                let _ = c.dynamodb.delete_table().table_name(t).send().await;
+            }
+        });
+    }
+}
+
+pub fn upload_cmd(d: &Dest, output: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_upload"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -80,7 +120,7 @@ fn upload_cmd(d: &Dest, output: &Path, args: &[&str]) -> Command {
     c
 }
 
-fn upload(d: &Dest, output: &Path, args: &[&str]) -> (Output, Value) {
+pub fn upload(d: &Dest, output: &Path, args: &[&str]) -> (Output, Value) {
     let o = upload_cmd(d, output, &[args, &["--json"]].concat())
         .output()
         .expect("upload runs");
@@ -101,7 +141,7 @@ fn upload(d: &Dest, output: &Path, args: &[&str]) -> (Output, Value) {
 }
 
 /// The sample processed into a fresh output folder.
-fn processed_sample() -> (tempfile::TempDir, PathBuf) {
+pub fn processed_sample() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("output");
     let o = process(&repo().join("sample/cityflow-raw/raw"), &out, &[]);
@@ -109,7 +149,7 @@ fn processed_sample() -> (tempfile::TempDir, PathBuf) {
     (dir, out)
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -132,7 +172,7 @@ fn scan_keys(c: &Clients, table: &str) -> Vec<String> {
     })
 }
 
-fn count_items(c: &Clients, table: &str) -> usize {
+pub fn count_items(c: &Clients, table: &str) -> usize {
     rt().block_on(async {
         c.dynamodb
             .scan()
@@ -144,7 +184,7 @@ fn count_items(c: &Clients, table: &str) -> usize {
     })
 }
 
-fn list_keys(c: &Clients, bucket: &str) -> Vec<String> {
+pub fn list_keys(c: &Clients, bucket: &str) -> Vec<String> {
     rt().block_on(async {
         match c.s3.list_objects_v2().bucket(bucket).send().await {
             Ok(o) => o
@@ -158,7 +198,7 @@ fn list_keys(c: &Clients, bucket: &str) -> Vec<String> {
 }
 
 /// Every metric and report file of `out` is stored exactly once and reads back equal.
-fn assert_remote_equals_local(d: &Dest, out: &Path) {
+pub fn assert_remote_equals_local(d: &Dest, out: &Path) {
     let c = rt().block_on(clients(&d.options()));
     let mut n_items = 0;
     for f in std::fs::read_dir(out.join("metrics")).unwrap() {
