@@ -21,7 +21,7 @@ use crate::metrics::comptages::{
     ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason};
-use crate::sources::{json_field, json_point, json_text, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
@@ -200,6 +200,11 @@ fn add_row(out: &mut FileOutput, file: &Arc<str>, line: u64, row: Row<'_>, sel: 
             Reason::MissingKey,
             "field `Identifiant arc` is empty".into(),
         );
+        return;
+    }
+    if let Some(e) = key_problem(arc) {
+        let detail = format!("field `Identifiant arc` {arc:?} {e}");
+        q.problem(SOURCE, d, file, line, Reason::MissingKey, detail);
         return;
     }
     let mut nums = [NONE; 2];

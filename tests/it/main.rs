@@ -9,6 +9,8 @@ mod cli;
 mod determinism;
 mod fixture_tree;
 mod formats;
+mod fuzz_replay;
+mod hostile;
 mod mongo;
 mod real_data;
 mod source_bikes;
