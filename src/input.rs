@@ -234,6 +234,23 @@ pub struct CsvInput {
     pub reader: csv::Reader<Tap>,
     pub header: Vec<String>,
     pub lines: LineTracker,
+    /// Nothing but line breaks follows the header (see [`HEADER_ONLY`]).
+    pub header_only: bool,
+}
+
+/// The message of a CSV file with a header and no data row (an `empty_file` failure: an export
+/// that lost its rows).
+pub const HEADER_ONLY: &str = "header only, no data rows";
+
+/// Whether the file holds nothing but line breaks from `offset` on (looks at 64 KB at most: a
+/// longer tail is taken as data).
+fn only_line_breaks_after(path: &Path, offset: u64) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut tail = Vec::new();
+    f.take(64 * 1024 + 1).read_to_end(&mut tail)?;
+    Ok(tail.len() <= 64 * 1024 && tail.iter().all(|b| matches!(b, b'\r' | b'\n')))
 }
 
 /// Opens a CSV file, sniffs its delimiter and reads its header (BOM stripped).
@@ -296,15 +313,17 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
         .map(|f| std::str::from_utf8(f).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| FileError::new(1, Reason::InvalidUtf8, "header is not UTF-8"))?;
+    let header_only = only_line_breaks_after(path, reader.position().byte()).map_err(io)?;
     Ok(CsvInput {
         reader,
         header,
         lines,
+        header_only,
     })
 }
 
 /// Opens a CSV file and finds its columns. When the file cannot be used (unreadable, empty,
-/// required columns missing), records it as failed in `q` (with its data rows counted as
+/// required columns missing, header only), records it as failed in `q` (with its data rows counted as
 /// rejected) and returns None.
 pub fn open_csv_columns(
     f: &crate::discover::InputFile,
@@ -320,6 +339,10 @@ pub fn open_csv_columns(
         }
     };
     match resolve_columns(&input.header, specs) {
+        Ok(_) if input.header_only => {
+            q.file_failed(source, &f.rel, 1, Reason::EmptyFile, HEADER_ONLY.into(), 0);
+            None
+        }
         Ok(cols) => Some((input, cols)),
         Err(missing) => {
             let rows = count_remaining(&mut input.reader);

@@ -11,6 +11,24 @@ use serde::Serialize;
 /// How many samples a report keeps per source and kind.
 pub const MAX_SAMPLES: usize = 20;
 
+/// Longest sample detail kept, in bytes (a 50 MB field must not end up in the report).
+pub const MAX_DETAIL: usize = 300;
+
+/// Cuts a detail to [`MAX_DETAIL`] bytes (on a character boundary), saying how long it was.
+pub fn clip_detail(mut detail: String) -> String {
+    if detail.len() <= MAX_DETAIL {
+        return detail;
+    }
+    let total = detail.len();
+    let mut cut = MAX_DETAIL;
+    while !detail.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    detail.truncate(cut);
+    detail.push_str(&format!("... ({total} bytes in all)"));
+    detail
+}
+
 /// Why a row (or a whole file) was not used, or what was wrong with a row that was used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +56,8 @@ pub enum Reason {
     InvalidUtf8Text,
     /// A value was replaced by a consistent one (e.g. a mean outside [min, max]).
     Corrected,
+    /// A column of a columnar file (Open-Meteo) is shorter than its `time` array.
+    ShortArray,
 }
 
 impl Reason {
@@ -49,6 +69,7 @@ impl Reason {
                 | Reason::UnknownState
                 | Reason::InvalidUtf8Text
                 | Reason::Corrected
+                | Reason::ShortArray
         )
     }
 
@@ -73,6 +94,7 @@ impl Reason {
             Reason::UnknownState => "unknown_state",
             Reason::InvalidUtf8Text => "invalid_utf8_text",
             Reason::Corrected => "corrected",
+            Reason::ShortArray => "short_array",
         }
     }
 }
@@ -120,6 +142,9 @@ pub struct SourceQuality {
     pub missing: BTreeMap<&'static str, u64>,
     /// Distribution of a categorical column worth watching (e.g. `Etat arc`).
     pub categories: BTreeMap<String, u64>,
+    /// Every file with a problem (rejection, warning or failure), with its reasons: the samples
+    /// show only the first [`MAX_SAMPLES`], this names them all.
+    pub file_problems: BTreeMap<String, BTreeMap<Reason, u64>>,
 }
 
 impl SourceQuality {
@@ -144,6 +169,20 @@ impl SourceQuality {
         for (k, v) in o.categories {
             *self.categories.entry(k).or_default() += v;
         }
+        for (f, reasons) in o.file_problems {
+            let e = self.file_problems.entry(f).or_default();
+            for (r, n) in reasons {
+                *e.entry(r).or_default() += n;
+            }
+        }
+    }
+
+    fn note_problem(&mut self, file: &str, reason: Reason, n: u64) {
+        let reasons = match self.file_problems.get_mut(file) {
+            Some(r) => r,
+            None => self.file_problems.entry(file.to_string()).or_default(),
+        };
+        *reasons.entry(reason).or_default() += n;
     }
 
     fn push_sample(list: &mut Vec<Sample>, s: Sample) {
@@ -188,11 +227,12 @@ impl QualityAcc {
         detail: String,
     ) {
         let c = self.cell(source, day);
+        c.note_problem(file, reason, 1);
         let sample = Sample {
             file: file.to_string(),
             line,
             reason,
-            detail,
+            detail: clip_detail(detail),
         };
         if reason.is_reject() {
             c.rows_rejected += 1;
@@ -220,13 +260,14 @@ impl QualityAcc {
         c.rows_read += rows;
         c.rows_rejected += rows;
         *c.rejects.entry(reason).or_default() += rows.max(1);
+        c.note_problem(file, reason, rows.max(1));
         SourceQuality::push_sample(
             &mut c.samples,
             Sample {
                 file: file.to_string(),
                 line,
                 reason,
-                detail,
+                detail: clip_detail(detail),
             },
         );
     }
@@ -299,6 +340,9 @@ pub struct SourceQualityReport {
     pub categories: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicate_samples: Vec<String>,
+    /// Every file with a problem: file -> reason -> rows (1 for a failed file without rows).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub problems_by_file: BTreeMap<String, BTreeMap<&'static str, u64>>,
 }
 
 impl SourceQualityReport {
@@ -335,6 +379,11 @@ impl SourceQualityReport {
             missing_values: q.missing.clone(),
             categories: q.categories.clone(),
             duplicate_samples,
+            problems_by_file: q
+                .file_problems
+                .iter()
+                .map(|(f, r)| (f.clone(), r.iter().map(|(k, v)| (k.as_str(), *v)).collect()))
+                .collect(),
         }
     }
 }

@@ -30,7 +30,10 @@ pub fn load<'a>(
                     line,
                     reason,
                     detail,
-                } => q.problem(SOURCE, None, &f.rel, line, reason, detail),
+                } => {
+                    q.row(SOURCE, None, &f.rel);
+                    q.problem(SOURCE, None, &f.rel, line, reason, detail);
+                }
             }
         }
         let n = feats.len() as u64;
@@ -39,8 +42,9 @@ pub fn load<'a>(
         let c = q.cell(SOURCE, None);
         c.files.insert(f.rel.clone());
         c.rows_read += n;
+        // A feature without a number or a polygon is not used: a rejected row.
         for p in problems {
-            q.problem(SOURCE, None, &f.rel, 1, Reason::BadGeometry, p);
+            q.problem(SOURCE, None, &f.rel, 1, Reason::NotARecord, p);
         }
         if one.is_empty() {
             q.file_failed(

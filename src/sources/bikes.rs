@@ -21,7 +21,7 @@ use crate::geo::{parse_lat_lon, Pt};
 use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::bikes::{BikesAcc, Slot, NONE};
 use crate::quality::{QualityAcc, Reason};
-use crate::sources::{json_field, json_point, json_text, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "bikes";
@@ -170,6 +170,11 @@ fn add_row(
     let id = row.id.trim();
     if id.is_empty() {
         let detail = "field `id_compteur` (Identifiant du compteur) is empty or missing".into();
+        q.problem(SOURCE, d, file, line, Reason::MissingKey, detail);
+        return;
+    }
+    if let Some(e) = key_problem(id) {
+        let detail = format!("field `id_compteur` (Identifiant du compteur) {id:?} {e}");
         q.problem(SOURCE, d, file, line, Reason::MissingKey, detail);
         return;
     }

@@ -27,7 +27,7 @@ use crate::metrics::chantiers::{
     Work,
 };
 use crate::quality::{QualityAcc, Reason};
-use crate::sources::{json_field, json_point, json_text, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "chantiers";
@@ -206,6 +206,11 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
     let id = row.id.trim();
     if id.is_empty() {
         let detail = format!("{at}field `{}` is empty", n[ID]);
+        q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
+        return;
+    }
+    if let Some(e) = key_problem(id) {
+        let detail = format!("{at}field `{}` {id:?} {e}", n[ID]);
         q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
         return;
     }

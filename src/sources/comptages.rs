@@ -24,7 +24,7 @@ use crate::metrics::comptages::{
     ArcHandle, ComptagesAcc, ShapeRef, SharedAcc, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
-use crate::sources::{json_field, json_point, json_text, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
@@ -238,6 +238,11 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
             Reason::MissingKey,
             "field `Identifiant arc` is empty".into(),
         );
+        return;
+    }
+    if let Some(e) = key_problem(arc) {
+        let detail = format!("field `Identifiant arc` {arc:?} {e}");
+        out.problem(d, line, Reason::MissingKey, detail);
         return;
     }
     let mut nums = [NONE; 2];

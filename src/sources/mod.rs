@@ -42,6 +42,18 @@ pub fn json_field<'a>(o: &'a Map<String, Value>, names: &[&str]) -> Option<&'a V
         .map(|(_, v)| v)
 }
 
+/// Why a non-empty id cannot be used: control characters (NUL, line breaks: binary garbage) or
+/// a byte-order mark (two files glued together). Such an id would make up a new arc or station.
+pub fn key_problem(id: &str) -> Option<&'static str> {
+    if id.contains('\u{feff}') {
+        Some("holds a byte-order mark (two files glued together?)")
+    } else if id.chars().any(char::is_control) {
+        Some("holds control characters")
+    } else {
+        None
+    }
+}
+
 /// A JSON scalar as text (`"5381"` and `5381` are the same id); null and missing are empty.
 pub fn json_text(v: Option<&Value>) -> Cow<'_, str> {
     match v {

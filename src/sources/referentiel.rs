@@ -9,7 +9,7 @@ use crate::geo;
 use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::referentiel::RefRow;
 use crate::quality::{QualityAcc, Reason};
-use crate::sources::{json_field, json_point, json_text};
+use crate::sources::{json_field, json_point, json_text, key_problem};
 
 pub const SOURCE: &str = "referentiel";
 
@@ -76,6 +76,11 @@ fn add(rows: &mut Vec<RefRow>, q: &mut QualityAcc, file: &str, line: u64, f: Fie
             Reason::MissingKey,
             "field `Identifiant arc` is empty".into(),
         );
+        return;
+    }
+    if let Some(e) = key_problem(arc) {
+        let detail = format!("field `Identifiant arc` {arc:?} {e}");
+        q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
         return;
     }
     if f.libelle.trim().is_empty() {

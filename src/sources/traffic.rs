@@ -391,6 +391,9 @@ fn parse_disruption(o: &Obj, tz: Tz, dialect: Dialect) -> Result<Parsed, (Reason
     if id.is_empty() {
         return Err((Reason::MissingKey, "field `id` is empty or missing".into()));
     }
+    if let Some(e) = crate::sources::key_problem(&id) {
+        return Err((Reason::MissingKey, format!("field `id` {id:?} {e}")));
+    }
     let mut disruption_id = text_of(o, &["disruption_id", "disruptionId"])
         .trim()
         .to_string();

@@ -351,7 +351,13 @@ fn station_id(v: Val<'_>) -> Result<String, String> {
         Val::Json(Some(v @ (Value::Array(_) | Value::Object(_) | Value::Bool(_)))) => {
             Err(format!("{v} is not an id"))
         }
-        _ => Ok(v.text().into_owned()),
+        _ => {
+            let id = v.text();
+            match crate::sources::key_problem(&id) {
+                Some(e) => Err(format!("{id:?} {e}")),
+                None => Ok(id.into_owned()),
+            }
+        }
     }
 }
 
@@ -913,6 +919,11 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
             return;
         }
     };
+    if input.header_only {
+        let detail = crate::input::HEADER_ONLY.to_string();
+        r.q.file_failed(SOURCE, r.file, 1, Reason::EmptyFile, detail, 0);
+        return;
+    }
     let width = input.header.len();
     fn raw<'r>(cols: &[Option<usize>], rec: &'r csv::ByteRecord, i: usize) -> Option<&'r [u8]> {
         cols.get(i).copied().flatten().and_then(|c| rec.get(c))
@@ -1262,6 +1273,9 @@ mod tests {
         assert_eq!(station_id(j(&json!(16107.0))).unwrap(), "16107");
         assert_eq!(station_id(Val::Json(None)).unwrap(), "");
         assert!(station_id(j(&json!({"a": 1}))).is_err());
+        // binary garbage and glued files do not make up stations
+        assert!(station_id(j(&json!("16\u{0}107"))).is_err());
+        assert!(station_id(Val::Text("\u{feff}16107")).is_err());
     }
 
     #[test]

@@ -916,6 +916,23 @@ impl Reader<'_> {
                 .collect();
             self.table_row(&table, &p, Cell::Json(Some(t)), &cells);
         }
+        // an array shorter than `time`: its last rows have no value (missing), said once
+        for (role, a) in arrays.iter().enumerate() {
+            let (Some(a), Some(c)) = (a, table.cols[role].as_ref()) else {
+                continue;
+            };
+            if a.len() < times.len() {
+                let detail = format!(
+                    "`{block}.{}` has {} values for {} times: the last {} are missing",
+                    c.name,
+                    a.len(),
+                    times.len(),
+                    times.len() - a.len()
+                );
+                self.q
+                    .problem(SOURCE, None, &self.file, line, Reason::ShortArray, detail);
+            }
+        }
         // values past the end of `time` cannot be dated
         let longest = arrays.iter().flatten().map(|a| a.len()).max().unwrap_or(0);
         for i in times.len()..longest {
@@ -1044,6 +1061,7 @@ impl Reader<'_> {
         let (i, offset, timezone) = csv_metadata(&lines);
         let clock = Clock::of(offset, &timezone);
         let mut table: Option<(Table, usize, u8, usize)> = None; // table, width, delimiter, time col
+        let mut data_lines = 0u64;
         for (k, l) in lines.iter().enumerate().skip(i) {
             let line = k as u64 + 1;
             let p = Pos {
@@ -1064,6 +1082,7 @@ impl Reader<'_> {
                 table = Some((t, fields.len(), delim, time_col));
                 continue;
             }
+            data_lines += 1;
             let Some((t, width, _, time_col)) = &table else {
                 let detail =
                     "line is neither metadata nor under a `time` header (blank line missing?)"
@@ -1083,6 +1102,11 @@ impl Reader<'_> {
                 })
                 .collect();
             self.table_row(t, &p, Cell::Text(fields[*time_col].as_str()), &cells);
+        }
+        if data_lines == 0 {
+            let detail = crate::input::HEADER_ONLY.to_string();
+            self.q
+                .file_failed(SOURCE, &self.file, 1, Reason::EmptyFile, detail, 0);
         }
     }
 }

@@ -10,6 +10,8 @@ mod determinism;
 mod faults;
 mod fixture_tree;
 mod formats;
+mod fuzz_replay;
+mod hostile;
 mod kill;
 mod mongo;
 mod paths;
