@@ -48,19 +48,33 @@ fn seed(what: &str) -> u64 {
     s
 }
 
-/// Kills `child` after `delay`; true when it had already finished.
-fn kill_after(child: &mut std::process::Child, delay: Duration) -> bool {
-    std::thread::sleep(delay);
-    let finished = child.try_wait().unwrap().is_some();
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
-    finished
+/// Kill moments: uniform over the length of a run, a range that shrinks by a quarter each time
+/// a run had already finished when killed (later runs have less to do).
+struct Moments {
+    rng: Rng,
+    range: Duration,
+}
+
+impl Moments {
+    /// Kills `child` at a random moment; (the moment, whether it had already finished).
+    fn kill(&mut self, child: &mut std::process::Child) -> (Duration, bool) {
+        let delay = self.range.mul_f64(self.rng.f64());
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if finished {
+            self.range = self.range.mul_f64(0.75);
+        }
+        (delay, finished)
+    }
 }
 
 /// Checks every file of `out` after a kill: our temporary files aside (counted), each file is a
-/// whole file of one of the reference runs, and parses. Returns (files per reference, temps).
-fn assert_no_torn_file(out: &Path, refs: &[&BTreeMap<String, Vec<u8>>]) -> (Vec<usize>, usize) {
-    let mut per_ref = vec![0; refs.len()];
+/// whole file of one of the two reference runs, and parses. Returns the files equal to run 0's
+/// only, to run 1's only, to both (the CSV reports carry no timestamp), and the temporary ones.
+fn assert_no_torn_file(out: &Path, refs: [&BTreeMap<String, Vec<u8>>; 2]) -> ([usize; 3], usize) {
+    let mut per_ref = [0; 3];
     let mut temps = 0;
     if !out.exists() {
         return (per_ref, temps);
@@ -85,15 +99,15 @@ fn assert_no_torn_file(out: &Path, refs: &[&BTreeMap<String, Vec<u8>>]) -> (Vec<
                 rec.unwrap_or_else(|e| panic!("{rel}: malformed CSV ({e})"));
             }
         }
-        let i = refs
-            .iter()
-            .position(|r| r.get(&rel) == Some(&bytes))
-            .unwrap_or_else(|| {
-                panic!(
-                    "{rel}: {} bytes, equal to no uninterrupted run's file",
-                    bytes.len()
-                )
-            });
+        let i = match refs.map(|r| r.get(&rel) == Some(&bytes)) {
+            [true, false] => 0,
+            [false, true] => 1,
+            [true, true] => 2,
+            [false, false] => panic!(
+                "{rel}: {} bytes, equal to no uninterrupted run's file",
+                bytes.len()
+            ),
+        };
         per_ref[i] += 1;
     }
     (per_ref, temps)
@@ -101,9 +115,9 @@ fn assert_no_torn_file(out: &Path, refs: &[&BTreeMap<String, Vec<u8>>]) -> (Vec<
 
 #[test]
 fn process_killed_at_random_moments_leaves_no_torn_file() {
-    let (arcs, days) = if long() { (400, 30) } else { (60, 10) };
+    let (arcs, days) = if long() { (400, 30) } else { (150, 14) };
     let n = kills();
-    let mut rng = Rng::new(seed("process"));
+    let rng = Rng::new(seed("process"));
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
     cityflow::generate::write_tree(
@@ -144,29 +158,38 @@ fn process_killed_at_random_moments_leaves_no_torn_file() {
         refs[0].len(),
         took.as_millis()
     );
+    // The killed runs start from run 1's outputs: each has every file to replace.
     let out = dir.path().join("out");
+    for (rel, body) in &refs[1] {
+        let p = out.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
     let (mut finished, mut torn_checks, mut temps_seen) = (0, 0, 0);
+    let mut last = [0, refs[1].len(), 0];
+    let mut moments = Moments { rng, range: took };
     for k in 0..n {
-        // Clocks alternate, so that every run has every file to replace.
-        let which = (k + 1) % 2;
-        let delay = Duration::from_micros((rng.f64() * 1.2 * took.as_micros() as f64) as u64);
+        // The clock most files are not of: every run has files to replace.
+        let which = usize::from(last[0] > last[1]);
         let mut child = process_command(&raw, &out, &[], &[("SOURCE_DATE_EPOCH", clocks[which])])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let done = kill_after(&mut child, delay);
+        let (delay, done) = moments.kill(&mut child);
         finished += usize::from(done);
-        let (per_ref, temps) = assert_no_torn_file(&out, &[&refs[0], &refs[1]]);
+        let (per_ref, temps) = assert_no_torn_file(&out, [&refs[0], &refs[1]]);
+        last = per_ref;
         torn_checks += per_ref.iter().sum::<usize>();
         temps_seen += temps;
         eprintln!(
-            "process kill {}: run with clock {which} killed at {} ms{}: {} files of run 0, {} of run 1, {temps} temporary",
+            "process kill {}: run with clock {which} killed at {} ms{}: {} files of run 0, {} of run 1, {} the same in both, {temps} temporary",
             k + 1,
             delay.as_millis(),
             if done { " (had finished)" } else { "" },
             per_ref[0],
-            per_ref[1]
+            per_ref[1],
+            per_ref[2]
         );
     }
     // Re-run to completion: exactly the uninterrupted run's files, no temporary file left.
@@ -180,7 +203,7 @@ fn process_killed_at_random_moments_leaves_no_torn_file() {
     );
     assert!(got == refs[0], "byte-identical to the uninterrupted run");
     eprintln!(
-        "FIGURES process kills: {n} kills ({finished} after the run had finished), {torn_checks} files checked whole, {temps_seen} temporary files seen after kills and removed"
+        "FIGURES process kills: {n} kills ({finished} after the run had finished), {torn_checks} files checked whole, {temps_seen} temporary files seen after kills (summed over kills), none left at the end"
     );
 }
 
@@ -214,7 +237,7 @@ fn upload_killed_at_random_moments_resumes_without_loss_or_duplicates() {
     // (offloaded to S3).
     let (arcs, days) = if long() { (1000, 20) } else { (8, 16) };
     let n = kills();
-    let mut rng = Rng::new(seed("upload"));
+    let rng = Rng::new(seed("upload"));
     let dir = tempfile::tempdir().unwrap();
     // Two versions of the same targets (generator seeds 7 and 8): each run pushes one of them,
     // so a run overwrites what an earlier one wrote.
@@ -253,17 +276,17 @@ fn upload_killed_at_random_moments_resumes_without_loss_or_duplicates() {
         took.as_millis()
     );
     let (mut finished, mut checked, mut max_orphans) = (0, 0, 0);
+    let mut moments = Moments { rng, range: took };
     for k in 0..n {
         // Versions alternate, so that every run has targets to overwrite.
         let which = k % 2;
         switch_to(&work, &versions[which]);
-        let delay = Duration::from_micros((rng.f64() * 1.1 * took.as_micros() as f64) as u64);
         let mut child = upload_cmd(&d, &work, &[])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let done = kill_after(&mut child, delay);
+        let (delay, done) = moments.kill(&mut child);
         finished += usize::from(done);
         // No torn or duplicated target, and the ledger claims only what is there.
         let r = remote(&d, &t).unwrap_or_else(|e| panic!("after kill {}: {e}", k + 1));
