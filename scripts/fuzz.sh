@@ -36,7 +36,7 @@ cargo fuzz build -a -s "$sanitizer" >&2
 # Seed corpus of one target from fuzz/seeds.txt (big CSV files cut to their first 200 lines, so
 # that a seed is a complete file under max_len).
 seed() {
-    local target=$1 dir=$2 n=0
+    local target=$1 dir=$2 n=0 t sel src
     rm -rf "$dir" && mkdir -p "$dir"
     while read -r t sel src; do
         [ "$t" = "$target" ] || continue
@@ -54,7 +54,7 @@ seed() {
             local f
             case $src in real:*) f=$real/${src#real:} ;; *) f=$root/$src ;; esac
             [ -f "$f" ] || { echo "  (seed $src absent, skipped)" >&2; continue; }
-            { [ -z "$prefix" ] || printf "\\x$prefix"; head -n 200 "$f" | head -c "$max_len"; } \
+            { [ -z "$prefix" ] || printf "\\x$prefix"; head -n 200 "$f" | head -c "$max_len" || true; } \
                 >"$dir/$n-$(basename "$f")"
             ;;
         esac
