@@ -323,8 +323,8 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
 }
 
 /// Opens a CSV file and finds its columns. When the file cannot be used (unreadable, empty,
-/// required columns missing, header only), records it as failed in `q` (with its data rows counted as
-/// rejected) and returns None.
+/// required columns missing, header only), records it as failed in `q` (with its data rows
+/// counted as rejected) and returns None.
 pub fn open_csv_columns(
     f: &crate::discover::InputFile,
     source: &'static str,
