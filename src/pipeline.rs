@@ -393,6 +393,12 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
             .reduce(comptages::FileOutput::default, comptages::FileOutput::merge)
     });
     pb.finish_and_clear();
+    let phase = |name: &str, since: &mut WallClock| {
+        tracing::debug!("phase {name}: {} ms", since.elapsed().as_millis());
+        *since = WallClock::now();
+    };
+    let mut since = started;
+    phase("read road counters", &mut since);
     quality.merge(out.quality);
     let rows_outside = out.rows_outside;
     let active: BTreeSet<String> = out.acc.arc_ids().map(str::to_string).collect();
@@ -404,6 +410,7 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         referentiel: &ref_arcs,
     };
     let prepared: Prepared = pool.install(|| cm::prepare(out.acc, &ctx));
+    phase("prepare road counters", &mut since);
     for w in &prepared.warnings {
         quality.problem(
             comptages::SOURCE,
@@ -415,6 +422,7 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         );
     }
     let others = pool.install(|| Others::read(&tree, &settings.days, &mut quality));
+    phase("read other datasets", &mut since);
     let quality = quality.finish();
     let mut dated: BTreeSet<NaiveDate> = prepared.days().collect();
     dated.extend(others.days());
@@ -518,6 +526,7 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
             })
             .collect()
     });
+    phase("metrics written", &mut since);
     let mut day_metrics: BTreeMap<NaiveDate, report::DayMetrics> = BTreeMap::new();
     for (day, dm, res) in per_day {
         outcomes.extend(res);
@@ -627,10 +636,12 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         body: to_json_bytes(&run_q),
     }));
 
+    phase("reports written", &mut since);
     if let Err(e) = store.flush() {
         tracing::error!("{e}");
         outcomes.push((e.path.display().to_string(), Err(e.to_string())));
     }
+    phase("outputs synced and renamed", &mut since);
     let count = |w: Written| outcomes.iter().filter(|(_, r)| *r == Ok(w)).count();
     let write_errors: Vec<String> = outcomes
         .iter()

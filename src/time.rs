@@ -225,14 +225,21 @@ fn paris_day_slow(t: Instant) -> NaiveDate {
 
 /// RFC 3339 in Paris local time with its offset, e.g. `2024-01-04T20:00:00+01:00`.
 pub fn format_paris(t: Instant) -> String {
+    use chrono::{Datelike, Timelike};
     let utc = DateTime::<Utc>::from_timestamp(i64::from(t), 0).expect("u32 seconds are in range");
     let local = utc.with_timezone(&Paris);
     let off = local.offset().fix().local_minus_utc();
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.abs();
+    // Written field by field (a strftime pattern is parsed again on every call).
     format!(
-        "{}{}{:02}:{:02}",
-        local.format("%Y-%m-%dT%H:%M:%S"),
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
         sign,
         off / 3600,
         (off % 3600) / 60

@@ -18,6 +18,7 @@
 //!   vehicle (flow-weighted). Both are null when the arc's length is unknown (no invented 500 m).
 //! - Arrondissement: point-in-polygon of the arc's point against the arrondissements file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -136,19 +137,38 @@ impl Slot {
 }
 
 /// The static fields of the row that describes an arc (the latest one; ties broken by value).
+/// The shape is kept as read (quotes still doubled when `shape_escaped`): unescaped when used.
 #[derive(Debug, Clone, PartialEq)]
 struct ArcStatic {
     t: Instant,
     libelle: String,
     geo_point: String,
-    geo_shape: String,
+    shape: String,
+    shape_escaped: bool,
     file: Arc<str>,
     line: u64,
 }
 
+/// `""` → `"` (the inside of a quoted CSV field).
+fn unescape_quotes(s: &str) -> Cow<'_, str> {
+    if s.contains("\"\"") {
+        Cow::Owned(s.replace("\"\"", "\""))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 impl ArcStatic {
-    fn key(&self) -> (Instant, &str, &str, &str) {
-        (self.t, &self.libelle, &self.geo_point, &self.geo_shape)
+    fn geo_shape(&self) -> Cow<'_, str> {
+        if self.shape_escaped {
+            unescape_quotes(&self.shape)
+        } else {
+            Cow::Borrowed(&self.shape)
+        }
+    }
+
+    fn key(&self) -> (Instant, &str, &str, Cow<'_, str>) {
+        (self.t, &self.libelle, &self.geo_point, self.geo_shape())
     }
 }
 
@@ -159,29 +179,30 @@ pub struct StaticRef<'a> {
     pub geo_shape: ShapeRef<'a>,
 }
 
+#[derive(Clone, Copy)]
 pub enum ShapeRef<'a> {
     Text(&'a str),
     /// The inside of a quoted CSV field whose quotes are still doubled (`{""type"": ...}`):
-    /// unescaped only when kept, not on every row.
+    /// unescaped only when used, not on every row.
     Escaped(&'a str),
     Json(&'a Value),
 }
 
 impl ShapeRef<'_> {
-    fn write_to(&self, buf: &mut String) {
-        buf.clear();
+    /// The text as read, and whether its quotes are doubled.
+    fn raw(&self) -> (Cow<'_, str>, bool) {
         match self {
-            ShapeRef::Text(s) => buf.push_str(s),
-            ShapeRef::Escaped(s) => {
-                let mut parts = s.split("\"\"");
-                buf.push_str(parts.next().unwrap_or(""));
-                for p in parts {
-                    buf.push('"');
-                    buf.push_str(p);
-                }
-            }
-            ShapeRef::Json(Value::Null) => {}
-            ShapeRef::Json(v) => buf.push_str(&v.to_string()),
+            ShapeRef::Text(s) => (Cow::Borrowed(s), false),
+            ShapeRef::Escaped(s) => (Cow::Borrowed(s), true),
+            ShapeRef::Json(Value::Null) => (Cow::Borrowed(""), false),
+            ShapeRef::Json(v) => (Cow::Owned(v.to_string()), false),
+        }
+    }
+
+    fn unescaped(&self) -> Cow<'_, str> {
+        match self.raw() {
+            (s, true) => Cow::Owned(unescape_quotes(&s).into_owned()),
+            (s, false) => s,
         }
     }
 }
@@ -452,50 +473,85 @@ struct ArcAcc {
     days: DayMap,
 }
 
-impl ArcAcc {
-    fn offer_static(&mut self, t: Instant, s: &StaticRef<'_>, file: &Arc<str>, line: u64) {
-        let replace = match &self.info {
-            None => true,
-            Some(cur) if t != cur.t => t > cur.t,
-            Some(_) => {
-                let mut shape = String::new();
-                s.geo_shape.write_to(&mut shape);
-                let cur = self.info.as_ref().expect("checked");
-                (t, s.libelle, s.geo_point, shape.as_str()) > cur.key()
+/// Offers a row's static fields (label, point, shape): the latest row's are kept, ties broken by
+/// value, then by the earliest line of the same file, so the result does not depend on the order
+/// rows come in (threads, chunks).
+fn offer_static(
+    info: &mut Option<ArcStatic>,
+    t: Instant,
+    s: &StaticRef<'_>,
+    file: &Arc<str>,
+    line: u64,
+) {
+    let replace = match info.as_ref() {
+        None => true,
+        Some(cur) if t != cur.t => t > cur.t,
+        Some(cur) => {
+            let key = (t, s.libelle, s.geo_point, s.geo_shape.unescaped());
+            match key.cmp(&cur.key()) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => Arc::ptr_eq(&cur.file, file) && line < cur.line,
+                std::cmp::Ordering::Less => false,
             }
-        };
-        if !replace {
-            return;
         }
-        let info = self.info.get_or_insert_with(|| ArcStatic {
-            t,
-            libelle: String::new(),
-            geo_point: String::new(),
-            geo_shape: String::new(),
-            file: file.clone(),
-            line,
-        });
-        info.t = t;
+    };
+    if !replace {
+        return;
+    }
+    let (shape, escaped) = s.geo_shape.raw();
+    let info = info.get_or_insert_with(|| ArcStatic {
+        t,
+        libelle: String::new(),
+        geo_point: String::new(),
+        shape: String::new(),
+        shape_escaped: escaped,
+        file: file.clone(),
+        line,
+    });
+    info.t = t;
+    info.line = line;
+    if !Arc::ptr_eq(&info.file, file) {
+        info.file = file.clone();
+    }
+    // A newer row of an arc mostly repeats its fields: copied only when they differ.
+    if info.libelle != s.libelle {
         info.libelle.clear();
         info.libelle.push_str(s.libelle);
+    }
+    if info.geo_point != s.geo_point {
         info.geo_point.clear();
         info.geo_point.push_str(s.geo_point);
-        s.geo_shape.write_to(&mut info.geo_shape);
-        if !Arc::ptr_eq(&info.file, file) {
-            info.file = file.clone();
-        }
-        info.line = line;
+    }
+    if info.shape != shape || info.shape_escaped != escaped {
+        info.shape.clear();
+        info.shape.push_str(&shape);
+        info.shape_escaped = escaped;
+    }
+}
+
+/// [`offer_static`] for fields already kept (merging accumulators).
+fn merge_static(info: &mut Option<ArcStatic>, o: ArcStatic) {
+    let replace = match info.as_ref() {
+        None => true,
+        Some(cur) => match o.key().cmp(&cur.key()) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => cur.file == o.file && o.line < cur.line,
+            std::cmp::Ordering::Less => false,
+        },
+    };
+    if replace {
+        *info = Some(o);
+    }
+}
+
+impl ArcAcc {
+    fn offer_static(&mut self, t: Instant, s: &StaticRef<'_>, file: &Arc<str>, line: u64) {
+        offer_static(&mut self.info, t, s, file, line);
     }
 
     fn merge(&mut self, o: ArcAcc) {
-        match (&self.info, o.info) {
-            (_, None) => {}
-            (None, Some(i)) => self.info = Some(i),
-            (Some(cur), Some(i)) => {
-                if i.key() > cur.key() {
-                    self.info = Some(i);
-                }
-            }
+        if let Some(i) = o.info {
+            merge_static(&mut self.info, i);
         }
         for (d, acc) in o.days {
             self.days.merge_day(d, acc);
@@ -517,7 +573,7 @@ pub struct SharedAcc {
     arcs: Mutex<HashMap<String, ArcHandle>>,
 }
 
-/// One arc of a [`SharedAcc`]; threads keep these in a local cache.
+/// One arc of a [`SharedAcc`]; each [`SharedWriter`] keeps its own.
 #[derive(Clone, Default)]
 pub struct ArcHandle(Arc<Mutex<ArcAcc>>);
 
@@ -544,12 +600,123 @@ impl SharedAcc {
     }
 }
 
-impl ArcHandle {
-    /// Adds one row of this arc (see [`ComptagesAcc::add`]).
-    pub fn add(&self, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, file: &Arc<str>, line: u64) {
-        let mut a = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        a.offer_static(slot.t, st, file, line);
-        a.days.entry(day).insert(slot);
+/// One thread's writer into a [`SharedAcc`]. Rows are queued (arc, day, slot: 32 bytes each) and
+/// applied in batches grouped by arc, one lock per arc and batch rather than per row, so that the
+/// memory accesses of successive rows overlap instead of waiting on each lock. The static fields
+/// are kept per thread and merged into the shared arcs at [`SharedWriter::finish`].
+pub struct SharedWriter<'a> {
+    shared: &'a SharedAcc,
+    arcs: Vec<LocalArc>,
+    pending: Vec<Pending>,
+    /// Scratch space of [`SharedWriter::flush`].
+    sorted: Vec<Pending>,
+    starts: Vec<u32>,
+}
+
+struct LocalArc {
+    handle: ArcHandle,
+    info: Option<ArcStatic>,
+}
+
+#[derive(Clone, Copy)]
+struct Pending {
+    arc: u32,
+    day: NaiveDate,
+    slot: Slot,
+}
+
+/// Rows queued before a flush: large enough that each arc has several rows per batch, small
+/// enough to stay in cache (1 MiB).
+const BATCH_ROWS: usize = 32 * 1024;
+
+impl<'a> SharedWriter<'a> {
+    pub fn new(shared: &'a SharedAcc) -> SharedWriter<'a> {
+        SharedWriter {
+            shared,
+            arcs: Vec::new(),
+            pending: Vec::with_capacity(BATCH_ROWS),
+            sorted: Vec::new(),
+            starts: Vec::new(),
+        }
+    }
+
+    /// A number for the arc `id`, to pass to [`SharedWriter::add`] (callers cache it).
+    pub fn arc(&mut self, id: &str) -> u32 {
+        self.arcs.push(LocalArc {
+            handle: self.shared.handle(id),
+            info: None,
+        });
+        (self.arcs.len() - 1) as u32
+    }
+
+    /// Adds one row of arc `arc` (see [`ComptagesAcc::add`]).
+    pub fn add(
+        &mut self,
+        arc: u32,
+        day: NaiveDate,
+        slot: Slot,
+        st: &StaticRef<'_>,
+        file: &Arc<str>,
+        line: u64,
+    ) {
+        offer_static(&mut self.arcs[arc as usize].info, slot.t, st, file, line);
+        self.pending.push(Pending { arc, day, slot });
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush();
+        }
+    }
+
+    /// Applies the queued rows: a counting sort by arc, then each arc's rows under one lock.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let n = self.arcs.len();
+        self.starts.clear();
+        self.starts.resize(n + 1, 0);
+        for p in &self.pending {
+            self.starts[p.arc as usize + 1] += 1;
+        }
+        for i in 0..n {
+            self.starts[i + 1] += self.starts[i];
+        }
+        let mut next = self.starts.clone();
+        self.sorted.clear();
+        self.sorted.resize(
+            self.pending.len(),
+            Pending {
+                arc: 0,
+                day: NaiveDate::MIN,
+                slot: Slot::new(0, NONE, NONE, State::Empty),
+            },
+        );
+        for p in &self.pending {
+            let at = &mut next[p.arc as usize];
+            self.sorted[*at as usize] = *p;
+            *at += 1;
+        }
+        self.pending.clear();
+        for (i, la) in self.arcs.iter().enumerate() {
+            let rows = &self.sorted[self.starts[i] as usize..self.starts[i + 1] as usize];
+            if rows.is_empty() {
+                continue;
+            }
+            let mut a = la.handle.0.lock().unwrap_or_else(|e| e.into_inner());
+            for p in rows {
+                a.days.entry(p.day).insert(p.slot);
+            }
+        }
+    }
+
+    /// Applies every queued row and hands the static fields over (then the handles are dropped).
+    pub fn finish(mut self) {
+        self.flush();
+        for la in self.arcs.drain(..) {
+            if let Some(info) = la.info {
+                let mut a = la.handle.0.lock().unwrap_or_else(|e| e.into_inner());
+                merge_static(&mut a.info, info);
+            }
+        }
     }
 }
 
@@ -603,9 +770,10 @@ impl ComptagesAcc {
 /// Per-arc output of one day (the prototype's keys, in its order, then ours).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ArcDayMetrics {
-    pub date: String,
-    pub identifiant_arc: String,
-    pub libelle: String,
+    /// Text shared by every arc of the day, or by every day of the arc (no copy per arc-day).
+    pub date: Arc<str>,
+    pub identifiant_arc: Arc<str>,
+    pub libelle: Arc<str>,
     pub debit_horaire_moyen: Option<f64>,
     pub debit_journalier_total: f64,
     pub debit_max: Option<f64>,
@@ -615,9 +783,9 @@ pub struct ArcDayMetrics {
     pub temps_perdu_minutes: Option<f64>,
     pub temps_perdu_total_minutes: Option<f64>,
     pub congestion_alerte: bool,
-    pub arrondissement: Option<String>,
-    pub geo_point_2d: Option<String>,
-    pub zone_fallback: String,
+    pub arrondissement: Option<Arc<str>>,
+    pub geo_point_2d: Option<Arc<str>>,
+    pub zone_fallback: Arc<str>,
     pub longueur_metres: Option<f64>,
     pub nombre_releves: u32,
     pub heures_avec_debit: u32,
@@ -678,7 +846,7 @@ pub struct ComptagesMetrics {
 /// Days are turned into metrics one at a time ([`Prepared::metrics`]), so memory holds the rows
 /// and one day's output, not every day's output.
 pub struct Prepared {
-    arcs: Vec<(String, ArcFacts)>,
+    arcs: Vec<(Arc<str>, ArcFacts)>,
     days: BTreeMap<NaiveDate, Vec<(usize, Box<DayAcc>)>>,
     pub duplicates: BTreeMap<NaiveDate, DayDuplicates>,
     /// Problems with arcs' static fields (geometry, point): not dated.
@@ -693,9 +861,10 @@ impl Prepared {
     /// The metrics of one day (None if the day has no rows).
     pub fn metrics(&self, day: NaiveDate) -> Option<ComptagesMetrics> {
         let rows = self.days.get(&day)?;
+        let date: Arc<str> = day.to_string().into();
         let stats = rows.iter().map(|(i, d)| {
             let (id, facts) = &self.arcs[*i];
-            day_metrics(id, day, facts, d)
+            day_metrics(id, &date, facts, d)
         });
         Some(build_day(day, stats.collect()))
     }
@@ -717,11 +886,11 @@ pub struct Context<'a> {
 
 /// Static facts of an arc, resolved once.
 struct ArcFacts {
-    libelle: String,
+    libelle: Arc<str>,
     length_m: Option<f64>,
-    geo_point: Option<String>,
-    arrondissement: Option<String>,
-    zone: String,
+    geo_point: Option<Arc<str>>,
+    arrondissement: Option<Arc<str>>,
+    zone: Arc<str>,
 }
 
 fn resolve_arc(
@@ -748,8 +917,8 @@ fn resolve_arc(
         }
     };
     let mut geometry = None;
-    if let Some(i) = info.filter(|i| !i.geo_shape.trim().is_empty()) {
-        match geo::parse_geometry_str(&i.geo_shape) {
+    if let Some(i) = info.filter(|i| !i.shape.trim().is_empty()) {
+        match geo::parse_geometry_str(&i.geo_shape()) {
             Ok(g) => geometry = Some(g),
             Err(e) => warn_at(
                 Reason::BadGeometry,
@@ -788,11 +957,11 @@ fn resolve_arc(
         _ => "Unknown".to_string(),
     };
     ArcFacts {
-        libelle,
+        libelle: libelle.into(),
         length_m,
-        geo_point: point.map(|(_, s)| s),
-        arrondissement,
-        zone,
+        geo_point: point.map(|(_, s)| s.into()),
+        arrondissement: arrondissement.map(Arc::from),
+        zone: zone.into(),
     }
 }
 
@@ -822,7 +991,7 @@ struct DayStats {
     states: [u64; 6],
 }
 
-fn day_metrics(id: &str, day: NaiveDate, facts: &ArcFacts, d: &DayAcc) -> DayStats {
+fn day_metrics(id: &Arc<str>, date: &Arc<str>, facts: &ArcFacts, d: &DayAcc) -> DayStats {
     let mut sum_q: i64 = 0;
     let mut n_q: u32 = 0;
     let mut max: Option<(i32, Instant)> = None;
@@ -880,8 +1049,8 @@ fn day_metrics(id: &str, day: NaiveDate, facts: &ArcFacts, d: &DayAcc) -> DaySta
         }
     };
     let m = ArcDayMetrics {
-        date: day.to_string(),
-        identifiant_arc: id.to_string(),
+        date: date.clone(),
+        identifiant_arc: id.clone(),
         libelle: facts.libelle.clone(),
         debit_horaire_moyen: (n_q > 0).then(|| sum_q as f64 / Q_SCALE / f64::from(n_q)),
         debit_journalier_total: sum_q as f64 / Q_SCALE,
@@ -965,7 +1134,7 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
     // Zones
     let mut zones: BTreeMap<&str, Vec<&ArcDayMetrics>> = BTreeMap::new();
     for m in &metrics {
-        zones.entry(m.zone_fallback.as_str()).or_default().push(m);
+        zones.entry(&*m.zone_fallback).or_default().push(m);
     }
     let mut affluence: Vec<ZoneAffluence> = zones
         .into_iter()
@@ -990,7 +1159,7 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
                     .iter()
                     .take(5)
                     .map(|m| ZoneTopArc {
-                        libelle: m.libelle.clone(),
+                        libelle: m.libelle.to_string(),
                         debit_journalier_total: m.debit_journalier_total,
                         etat_trafic: m.etat_trafic_dominant,
                     })
@@ -1066,7 +1235,7 @@ pub fn prepare(acc: ComptagesAcc, ctx: &Context<'_>) -> Prepared {
     let mut dup_samples: BTreeMap<NaiveDate, Vec<(usize, Instant)>> = BTreeMap::new();
     for (i, (id, arc)) in ids.into_iter().enumerate() {
         let facts = resolve_arc(&id, arc.info.as_ref(), ctx, &mut p.warnings);
-        p.arcs.push((id, facts));
+        p.arcs.push((id.into(), facts));
         for (day, d) in arc.days {
             if d.duplicates > 0 {
                 let e = p.duplicates.entry(day).or_default();
@@ -1216,7 +1385,90 @@ mod tests {
         assert_eq!(g.repartition_etat_trafic["Fluide"], 2);
         assert_eq!(g.repartition_etat_trafic["Non renseigné"], 1);
         assert_eq!(g.nombre_troncons_actifs, 1);
-        assert_eq!(m.zone_fallback, "Unknown");
+        assert_eq!(&*m.zone_fallback, "Unknown");
+    }
+
+    #[test]
+    fn shared_writers_give_the_simple_path_whatever_the_split_and_order() {
+        // Rows of 3 arcs over 2 days, with repeats, equal static fields on several lines, and
+        // an escaped shape; one row per line of one file.
+        let file: Arc<str> = Arc::from("f.csv");
+        let escaped =
+            r#"{""type"": ""LineString"", ""coordinates"": [[2.3, 48.8], [2.31, 48.81]]}"#;
+        let mut rows = Vec::new();
+        for (n, h) in (0..60).enumerate() {
+            let arc = ["1", "2", "777"][n % 3];
+            let ts = format!("2025-01-0{}T{:02}:00:00+01:00", 1 + (h / 24) % 2, h % 24);
+            let q = Some((n * 7 % 50) as f64);
+            let shape = if n % 2 == 0 {
+                ShapeRef::Escaped(escaped)
+            } else {
+                ShapeRef::Text(SHAPE)
+            };
+            let lib = if n % 5 == 0 { "Rue_B" } else { "Rue_A" };
+            rows.push((arc, ts, q, shape, lib, n as u64 + 2));
+        }
+        // Repeats later in the file, at each arc's latest instant (45, 46, 47: the rows whose
+        // static fields are kept): the same fields (the earliest line must win), the same shape
+        // written unescaped (equal fields, another form: the earliest line's form), another
+        // shape (the larger wins). And a repeat elsewhere.
+        let plain: &'static str = Box::leak(escaped.replace("\"\"", "\"").into_boxed_str());
+        for (k, shape) in [
+            (45usize, None),
+            (46, None),
+            (47, None),
+            (46, Some(ShapeRef::Text(plain))),
+            (45, Some(ShapeRef::Text(SHAPE))),
+            (10, Some(ShapeRef::Text(SHAPE))),
+        ] {
+            let (arc, ts, q, same, lib, _) = rows[k].clone();
+            let line = 100 + rows.len() as u64;
+            rows.push((arc, ts, q, shape.unwrap_or(same), lib, line));
+        }
+        type R<'a> = (&'a str, String, Option<f64>, ShapeRef<'a>, &'a str, u64);
+        // A row as the readers pass it: (day, slot, static fields).
+        let parts = |r: &R<'static>| {
+            let s = slot(&r.1, r.2, Some(10.0), State::Fluide);
+            let sr = StaticRef {
+                libelle: r.4,
+                geo_point: "48.8, 2.3",
+                geo_shape: r.3,
+            };
+            (crate::time::paris_day(s.t), s, sr)
+        };
+        let mut simple = ComptagesAcc::default();
+        for r in &rows {
+            let (d, s, sr) = parts(r);
+            simple.add(r.0, d, s, &sr, &file, r.5);
+        }
+        for split in [1usize, 2, 3, 7] {
+            for reverse in [false, true] {
+                let shared = SharedAcc::default();
+                let mut writers: Vec<SharedWriter<'_>> =
+                    (0..split).map(|_| SharedWriter::new(&shared)).collect();
+                let mut ids: Vec<BTreeMap<&str, u32>> = vec![BTreeMap::new(); split];
+                let order: Vec<usize> = if reverse {
+                    (0..rows.len()).rev().collect()
+                } else {
+                    (0..rows.len()).collect()
+                };
+                for (j, i) in order.into_iter().enumerate() {
+                    let r = &rows[i];
+                    let w = j % split;
+                    let a = *ids[w].entry(r.0).or_insert_with(|| writers[w].arc(r.0));
+                    let (d, s, sr) = parts(r);
+                    writers[w].add(a, d, s, &sr, &file, r.5);
+                }
+                for w in writers {
+                    w.finish();
+                }
+                assert_eq!(
+                    shared.into_acc(),
+                    simple,
+                    "split {split}, reverse {reverse}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
 use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
 use crate::metrics::comptages::{
-    ArcHandle, ComptagesAcc, ShapeRef, SharedAcc, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
+    ComptagesAcc, ShapeRef, SharedAcc, SharedWriter, Slot, State, StaticRef, K_DIGITS, NONE,
+    Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
@@ -185,6 +186,15 @@ impl Sink for FileSink<'_> {
     }
 }
 
+/// `str::trim`, without its Unicode scan when both ends are visible ASCII (every row of the
+/// export).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Validates one row and adds it. Returns nothing: every outcome is counted in `out`.
 fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
     let t = match parse_instant(&row.t) {
@@ -221,7 +231,7 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
             format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
         out.problem(d, line, Reason::InvalidUtf8Text, detail);
     }
-    let etat_arc = row.etat_arc.trim();
+    let etat_arc = trim(&row.etat_arc);
     out.category(
         day,
         if etat_arc.is_empty() {
@@ -230,7 +240,7 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
             etat_arc
         },
     );
-    let arc = row.arc.trim();
+    let arc = trim(&row.arc);
     if arc.is_empty() {
         out.problem(
             d,
@@ -417,7 +427,7 @@ fn read_csv_sequential(
                     file: &file,
                 };
                 for (rec, line) in &batch {
-                    csv_record(&mut sink, *line, rec, &cols, width, sel);
+                    csv_record(&mut sink, *line, rec, None, &cols, width, sel);
                 }
                 o
             })
@@ -461,10 +471,26 @@ impl Record for [Field<'_>] {
     }
 }
 
-fn csv_record<R: Record + ?Sized>(
+/// `b` as text: when it lies inside `base` (text already checked, e.g. a whole chunk), that part
+/// of it (no second check); otherwise checked here.
+fn as_text<'a>(b: &'a [u8], base: Option<&'a str>) -> Option<&'a str> {
+    if let Some(s) = base {
+        let start = (b.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
+        if start <= s.len() && b.len() <= s.len() - start {
+            if let Some(t) = s.get(start..start + b.len()) {
+                return Some(t);
+            }
+        }
+    }
+    simdutf8::basic::from_utf8(b).ok()
+}
+
+/// One record: `base`, when given, is valid text holding every field of `rec`.
+fn csv_record<'r, R: Record + ?Sized>(
     out: &mut impl Sink,
     line: u64,
-    rec: &R,
+    rec: &'r R,
+    base: Option<&'r str>,
     cols: &[Option<usize>],
     width: usize,
     sel: &DaySelection,
@@ -485,9 +511,9 @@ fn csv_record<R: Record + ?Sized>(
         (K, "Taux d'occupation"),
         (ETAT, "Etat trafic"),
     ]) {
-        match simdutf8::basic::from_utf8(raw(i)) {
-            Ok(s) => *slot = s,
-            Err(_) => {
+        match as_text(raw(i), base) {
+            Some(s) => *slot = s,
+            None => {
                 out.row(None);
                 let detail = format!("field `{name}` is not valid UTF-8");
                 out.problem(None, line, Reason::InvalidUtf8, detail);
@@ -498,9 +524,9 @@ fn csv_record<R: Record + ?Sized>(
     let mut bad_text = None;
     let mut lossy = |i: usize, name: &'static str| -> Cow<'_, str> {
         let b = raw(i);
-        match simdutf8::basic::from_utf8(b) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => {
+        match as_text(b, base) {
+            Some(s) => Cow::Borrowed(s),
+            None => {
                 bad_text.get_or_insert(name);
                 String::from_utf8_lossy(b)
             }
@@ -539,35 +565,54 @@ fn csv_record<R: Record + ?Sized>(
 /// local cache of arc handles), per-day counters stay local until the end (no shared map touched
 /// per row), problems go to a local [`QualityAcc`].
 struct ChunkSink<'a> {
-    shared: &'a SharedAcc,
+    writer: SharedWriter<'a>,
     file: Arc<str>,
-    /// Arc ids of up to 15 bytes, packed in a `u128` (compared without following a pointer).
-    arcs: FxHashMap<u128, ArcHandle>,
-    long_arcs: FxHashMap<Box<str>, ArcHandle>,
-    days: FxHashMap<NaiveDate, SourceQuality>,
+    /// The writer's numbers of the arcs: ids of up to 15 bytes packed in a `u128` (compared
+    /// without following a pointer), longer ones apart.
+    arcs: FxHashMap<u128, u32>,
+    long_arcs: FxHashMap<Box<str>, u32>,
+    /// Per-day counters: `days[day_index[d]]`, the last day used remembered (a row touches its
+    /// day's counters several times).
+    days: Vec<(NaiveDate, SourceQuality)>,
+    day_index: FxHashMap<NaiveDate, usize>,
+    last_day: Option<(NaiveDate, usize)>,
     quality: QualityAcc,
     outside: u64,
 }
 
 impl ChunkSink<'_> {
     fn day(&mut self, day: NaiveDate) -> &mut SourceQuality {
-        self.days.entry(day).or_insert_with(|| SourceQuality {
-            files: [self.file.to_string()].into(),
-            ..SourceQuality::default()
-        })
+        let i = match self.last_day {
+            Some((d, i)) if d == day => i,
+            _ => {
+                let i = match self.day_index.get(&day) {
+                    Some(i) => *i,
+                    None => {
+                        self.days.push((
+                            day,
+                            SourceQuality {
+                                files: [self.file.to_string()].into(),
+                                ..SourceQuality::default()
+                            },
+                        ));
+                        self.day_index.insert(day, self.days.len() - 1);
+                        self.days.len() - 1
+                    }
+                };
+                self.last_day = Some((day, i));
+                i
+            }
+        };
+        &mut self.days[i].1
     }
 
     fn merge(mut self, o: Self) -> Self {
         self.quality.merge(o.quality);
         for (d, c) in o.days {
-            match self.days.get_mut(&d) {
-                Some(cur) => cur.merge(c),
-                None => {
-                    self.days.insert(d, c);
-                }
-            }
+            self.day(d).merge(c);
         }
         self.outside += o.outside;
+        o.writer.finish();
         self
     }
 }
@@ -599,18 +644,18 @@ impl Sink for ChunkSink<'_> {
         self.outside += 1;
     }
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
-        let shared = self.shared;
-        let h = match inline_key(arc) {
-            Some(k) => self.arcs.entry(k).or_insert_with(|| shared.handle(arc)),
+        let w = &mut self.writer;
+        let a = match inline_key(arc) {
+            Some(k) => *self.arcs.entry(k).or_insert_with(|| w.arc(arc)),
             None => match self.long_arcs.get(arc) {
-                Some(h) => h,
-                None => self
+                Some(a) => *a,
+                None => *self
                     .long_arcs
                     .entry(arc.into())
-                    .or_insert_with(|| shared.handle(arc)),
+                    .or_insert_with(|| w.arc(arc)),
             },
         };
-        h.add(day, slot, st, &self.file, line);
+        w.add(a, day, slot, st, &self.file, line);
     }
 }
 
@@ -659,16 +704,21 @@ fn read_csv_parallel(
     drop(input);
     let shared = SharedAcc::default();
     let init = || ChunkSink {
-        shared: &shared,
+        writer: SharedWriter::new(&shared),
         file: file.clone(),
         arcs: FxHashMap::default(),
         long_arcs: FxHashMap::default(),
-        days: FxHashMap::default(),
+        days: Vec::new(),
+        day_index: FxHashMap::default(),
+        last_day: None,
         quality: QualityAcc::default(),
         outside: 0,
     };
     let work = |sink: &mut ChunkSink<'_>, chunk: &[u8], first: u64| -> bool {
         let mut f: Vec<Field<'_>> = Vec::with_capacity(width + 1);
+        // One UTF-8 check for the whole chunk (lines end on ASCII bytes, so each of its lines and
+        // fields is text too); a chunk with bad bytes is checked field by field.
+        let text = simdutf8::basic::from_utf8(chunk).ok();
         for (line, bytes) in bigcsv::lines(chunk, first) {
             if bytes.is_empty() {
                 continue;
@@ -676,7 +726,7 @@ fn read_csv_parallel(
             if bigcsv::split_line(bytes, delim, &mut f)
                 && !(0..f.len()).any(|i| f[i].escaped && Some(i) != cols[SHAPE])
             {
-                csv_record(sink, line, f.as_slice(), &cols, width, sel);
+                csv_record(sink, line, f.as_slice(), text, &cols, width, sel);
             } else if bigcsv::ends_in_quotes(bytes, delim) {
                 return false;
             } else {
@@ -712,7 +762,7 @@ fn read_csv_parallel(
     for (d, c) in sink.days {
         out.quality.cell(SOURCE, Some(d)).merge(c);
     }
-    drop((sink.arcs, sink.long_arcs));
+    sink.writer.finish();
     out.acc = shared.into_acc();
     Some(out)
 }
@@ -734,7 +784,7 @@ fn csv_line(
         .from_reader(bytes);
     let mut rec = csv::ByteRecord::new();
     while let Ok(true) = r.read_byte_record(&mut rec) {
-        csv_record(sink, line, &rec, cols, width, sel);
+        csv_record(sink, line, &rec, None, cols, width, sel);
     }
 }
 
