@@ -18,17 +18,15 @@ BENCH_DIR="${BENCH_DIR:-$PWD/target/bench-scale}"
 SIZES="${SIZES:-620M 6200M}"
 THREADS="${THREADS:-1 2}"
 RUNS="${RUNS:-2}"
-DUCKDB_SPEC="${DUCKDB_SPEC:-duckdb>=1.4,<2}"
+DUCKDB_SPEC="${DUCKDB_SPEC:-duckdb==2.0.0}"
 VENV="${CITYFLOW_CACHE:-$HOME/.cache/cityflow}/duckdb-venv"
 TARGET="${CARGO_TARGET_DIR:-target}"
 command -v /usr/bin/time >/dev/null || { echo "bench: needs GNU time (apt-get install time)" >&2; exit 2; }
 
 cargo build --release --quiet --bin process --example scale
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-  echo "bench: installing $DUCKDB_SPEC into $VENV" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$DUCKDB_SPEC"
-fi
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+# A no-op (no network) when the installed version already satisfies the spec.
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "$DUCKDB_SPEC"
 DUCKDB_VERSION=$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')
 REF_ARGS=()
 REF="$REAL/referentiel-comptages-routiers/referentiel-comptages-routiers_nezarbr.csv"

@@ -153,7 +153,11 @@ fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Writt
         fs::create_dir_all(dir)?;
     }
     let tmp = tmp_path(path);
-    let res = File::create(&tmp).and_then(|mut f| f.write_all(body));
+    let res = File::create(&tmp).and_then(|mut f| {
+        f.write_all(body)?;
+        start_writeback(&f);
+        Ok(())
+    });
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -166,6 +170,21 @@ fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Writt
             Written::Created
         },
     )))
+}
+
+/// Starts writing a file's data to disk without waiting (Linux; a hint, errors ignored), so that
+/// the flush at the end of a run finds most of it already written.
+fn start_writeback(f: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range takes a valid open file descriptor, owned by `f` for the call.
+        unsafe {
+            libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = f;
 }
 
 /// Flushes the data of every file of the filesystem holding `dir` (Linux), else of each file.
