@@ -627,7 +627,7 @@ struct Pending {
 
 /// Rows queued before a flush: large enough that each arc has several rows per batch, small
 /// enough to stay in cache (1 MiB).
-const BATCH_ROWS: usize = 32 * 1024;
+const BATCH_ROWS: usize = 128 * 1024;
 
 impl<'a> SharedWriter<'a> {
     pub fn new(shared: &'a SharedAcc) -> SharedWriter<'a> {
@@ -697,13 +697,22 @@ impl<'a> SharedWriter<'a> {
         }
         self.pending.clear();
         for (i, la) in self.arcs.iter().enumerate() {
-            let rows = &self.sorted[self.starts[i] as usize..self.starts[i + 1] as usize];
+            let rows = &mut self.sorted[self.starts[i] as usize..self.starts[i + 1] as usize];
+            rows.sort_unstable_by_key(|p| p.day);
+            let rows = &*rows;
             if rows.is_empty() {
                 continue;
             }
             let mut a = la.handle.0.lock().unwrap_or_else(|e| e.into_inner());
-            for p in rows {
-                a.days.entry(p.day).insert(p.slot);
+            let mut run = rows;
+            while let Some(first) = run.first() {
+                // Rows of the same day in a row: one lookup of the day for them.
+                let n = run.iter().take_while(|p| p.day == first.day).count();
+                let d = a.days.entry(first.day);
+                for p in &run[..n] {
+                    d.insert(p.slot);
+                }
+                run = &run[n..];
             }
         }
     }

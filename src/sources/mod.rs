@@ -45,6 +45,13 @@ pub fn json_field<'a>(o: &'a Map<String, Value>, names: &[&str]) -> Option<&'a V
 /// Why a non-empty id cannot be used: control characters (NUL, line breaks: binary garbage) or
 /// a byte-order mark (two files glued together). Such an id would make up a new arc or station.
 pub fn key_problem(id: &str) -> Option<&'static str> {
+    if id.is_ascii() {
+        // The usual case, without a search for a 3-byte character: only C0 controls and DEL.
+        return id
+            .bytes()
+            .any(|b| b.is_ascii_control())
+            .then_some("holds control characters");
+    }
     if id.contains('\u{feff}') {
         Some("holds a byte-order mark (two files glued together?)")
     } else if id.chars().any(char::is_control) {
@@ -78,5 +85,24 @@ pub fn json_point(v: Option<&Value>) -> Result<Option<crate::geo::Pt>, String> {
             Ok(Some([lon, lat]))
         }
         Some(_) => Err("point is neither {lon, lat}, [lat, lon] nor \"lat, lon\"".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_problem;
+
+    #[test]
+    fn key_problems_on_both_paths() {
+        for ok in ["5381", "X_12-b", "Rue de l'Été", "a b"] {
+            assert_eq!(key_problem(ok), None, "{ok:?}");
+        }
+        let control = Some("holds control characters");
+        for bad in ["53\t81", "\u{7f}1", "1\n", "é\u{1}", "é\u{85}"] {
+            assert_eq!(key_problem(bad), control, "{bad:?}");
+        }
+        assert!(key_problem("\u{feff}5381")
+            .unwrap()
+            .contains("byte-order mark"));
     }
 }
