@@ -16,8 +16,36 @@ fn env(name: &str) -> String {
     })
 }
 
+/// A test's bucket, deleted with everything in it when the test ends (pass or fail): the shared
+/// SeaweedFS gives every bucket holding data a volume of its own, out of a fixed number.
+struct TestBucket(String);
+
+impl std::ops::Deref for TestBucket {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TestBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for TestBucket {
+    fn drop(&mut self) {
+        let c = rt().block_on(clients(&options()));
+        crate::upload::delete_bucket(&c, &self.0);
+    }
+}
+
 /// A unique bucket per test and run (the server may hold earlier runs' buckets).
-fn bucket(test: &str) -> String {
+fn bucket(test: &str) -> TestBucket {
+    TestBucket(bucket_name(test))
+}
+
+fn bucket_name(test: &str) -> String {
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -555,7 +583,7 @@ fn configuration_and_endpoint_errors_have_their_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains(&b));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&*b));
     // Usage errors: 2.
     for args in [
         vec!["push", "/nonexistent/cityflow"],
