@@ -68,7 +68,7 @@ impl State {
 
     /// Recognises the dataset's spellings and their upper-case / unaccented variants.
     pub fn parse(s: &str) -> Option<State> {
-        let s = s.trim();
+        let s = crate::sources::trim(s);
         Some(match s {
             "" => State::Empty,
             "Fluide" => State::Fluide,
@@ -330,19 +330,41 @@ impl DayAcc {
 
     /// The rows, in time order.
     fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        let mut dense = self
+        let dense = self
             .dense
             .iter()
             .enumerate()
             .filter(|(_, v)| **v & PRESENT != 0)
-            .map(|(i, v)| unpack(*v, self.midnight + 3600 * i as Instant))
-            .peekable();
+            .map(|(i, v)| unpack(*v, self.midnight + 3600 * i as Instant));
+        if self.extra.is_empty() {
+            // Every row on the hour (the export's case): no merge.
+            return Slots::Dense(dense);
+        }
+        let mut dense = dense.peekable();
         let mut extra = self.extra.iter().copied().peekable();
-        std::iter::from_fn(move || match (dense.peek(), extra.peek()) {
-            (Some(a), Some(b)) if b.t < a.t => extra.next(),
-            (Some(_), _) => dense.next(),
-            (None, _) => extra.next(),
-        })
+        Slots::Merged(std::iter::from_fn(move || {
+            match (dense.peek(), extra.peek()) {
+                (Some(a), Some(b)) if b.t < a.t => extra.next(),
+                (Some(_), _) => dense.next(),
+                (None, _) => extra.next(),
+            }
+        }))
+    }
+}
+
+/// [`DayAcc::slots`]: the dense slots alone, or merged with the others.
+enum Slots<D, M> {
+    Dense(D),
+    Merged(M),
+}
+
+impl<D: Iterator<Item = Slot>, M: Iterator<Item = Slot>> Iterator for Slots<D, M> {
+    type Item = Slot;
+    fn next(&mut self) -> Option<Slot> {
+        match self {
+            Slots::Dense(d) => d.next(),
+            Slots::Merged(m) => m.next(),
+        }
     }
 }
 

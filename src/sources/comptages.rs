@@ -25,7 +25,7 @@ use crate::metrics::comptages::{
     Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
-use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, trim, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
@@ -183,15 +183,6 @@ impl Sink for FileSink<'_> {
     }
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
         self.out.acc.add(arc, day, slot, st, self.file, line);
-    }
-}
-
-/// `str::trim`, without its Unicode scan when both ends are visible ASCII (every row of the
-/// export).
-fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
-        _ => s.trim(),
     }
 }
 
