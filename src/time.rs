@@ -161,6 +161,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 struct Midnights {
     first_day: i64,
     at: Vec<Instant>,
+    /// The dates themselves (building a `NaiveDate` from a day number is not free either).
+    dates: Vec<NaiveDate>,
 }
 
 const EPOCH_CE_DAYS: i32 = 719_163;
@@ -170,14 +172,11 @@ fn midnights() -> &'static Midnights {
     M.get_or_init(|| {
         let first = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
         let last = NaiveDate::from_ymd_opt(2050, 1, 1).expect("valid date");
-        let at = first
-            .iter_days()
-            .take_while(|d| *d <= last)
-            .map(paris_midnight_slow)
-            .collect();
+        let dates: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
         Midnights {
             first_day: i64::from(first.num_days_from_ce() - EPOCH_CE_DAYS),
-            at,
+            at: dates.iter().copied().map(paris_midnight_slow).collect(),
+            dates,
         }
     })
 }
@@ -208,12 +207,11 @@ pub fn paris_day(t: Instant) -> NaiveDate {
     // Paris is UTC+1 or UTC+2: the local date is that of t+1h, or the day after.
     let d = (i64::from(t) + 3600).div_euclid(86_400) - m.first_day;
     if let (Ok(i), true) = (usize::try_from(d), d + 1 < m.at.len() as i64) {
-        let day = if t >= m.at[i + 1] { d + 1 } else { d };
-        if let Some(date) =
-            NaiveDate::from_num_days_from_ce_opt((day + m.first_day) as i32 + EPOCH_CE_DAYS)
-        {
-            return date;
-        }
+        return if t >= m.at[i + 1] {
+            m.dates[i + 1]
+        } else {
+            m.dates[i]
+        };
     }
     paris_day_slow(t)
 }
