@@ -622,7 +622,7 @@ impl SharedAcc {
     }
 }
 
-/// One thread's writer into a [`SharedAcc`]. Rows are queued (arc, day, slot: 32 bytes each) and
+/// One thread's writer into a [`SharedAcc`]. Rows are queued (arc, day, slot: a few words) and
 /// applied in batches grouped by arc, one lock per arc and batch rather than per row, so that the
 /// memory accesses of successive rows overlap instead of waiting on each lock. The static fields
 /// are kept per thread and merged into the shared arcs at [`SharedWriter::finish`].
@@ -647,8 +647,8 @@ struct Pending {
     slot: Slot,
 }
 
-/// Rows queued before a flush: large enough that each arc has several rows per batch, small
-/// enough to stay in cache (1 MiB).
+/// Rows queued before a flush: large enough that each arc has dozens of rows per batch (a few
+/// per arc-day), small enough to keep memory flat (two buffers of 128 k rows per thread, ~6 MB).
 const BATCH_ROWS: usize = 128 * 1024;
 
 impl<'a> SharedWriter<'a> {
