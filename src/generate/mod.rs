@@ -174,6 +174,25 @@ pub struct Measure {
     pub etat_arc: &'static str,
 }
 
+/// An hour's occupancy (%, 5 decimals) from the hour's profile and the arc's congestion.
+fn occupancy(prof: f64, congestion: f64, rng: &mut Rng) -> f64 {
+    let load = (prof * congestion).min(1.2);
+    ((3.0 + 85.0 * load * load + 4.0 * rng.f64()).min(99.0) * 100_000.0).round() / 100_000.0
+}
+
+/// The traffic state an occupancy reads as in the export.
+fn state_of(k: f64) -> &'static str {
+    if k < 15.0 {
+        "Fluide"
+    } else if k < 30.0 {
+        "Pré-saturé"
+    } else if k < 50.0 {
+        "Saturé"
+    } else {
+        "Bloqué"
+    }
+}
+
 /// The measurement of `arc` at `t`: a function of (seed, arc, instant) only, so an API snapshot
 /// repeats the CSV's values for the same hour.
 fn measure(arc: &Arc, t: chrono::DateTime<chrono_tz::Tz>, o: &GenOptions) -> Measure {
@@ -182,19 +201,11 @@ fn measure(arc: &Arc, t: chrono::DateTime<chrono_tz::Tz>, o: &GenOptions) -> Mea
     let h = t.hour();
     let prof = hourly_profile(h);
     let q = (arc.base_flow * prof * (0.85 + 0.3 * rng.f64())).round();
-    let load = (prof * arc.congestion).min(1.2);
-    let k =
-        ((3.0 + 85.0 * load * load + 4.0 * rng.f64()).min(99.0) * 100_000.0).round() / 100_000.0;
+    let k = occupancy(prof, arc.congestion, rng);
     let state = if rng.chance(0.03) {
         "Inconnu"
-    } else if k < 15.0 {
-        "Fluide"
-    } else if k < 30.0 {
-        "Pré-saturé"
-    } else if k < 50.0 {
-        "Saturé"
     } else {
-        "Bloqué"
+        state_of(k)
     };
     Measure {
         ts: t.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
 
-use super::{hourly_profile, hours, make_arcs, GenOptions, Rng};
+use super::{hourly_profile, hours, make_arcs, occupancy, state_of, GenOptions, Rng};
 
 /// Options of a full-scale tree.
 #[derive(Debug, Clone)]
@@ -220,22 +220,14 @@ fn reading(seed: u64, arc_no: usize, arc: &ScaleArc, t: i64, hour: u32, presence
     let present = rng.chance(presence);
     let prof = hourly_profile(hour);
     let q = (arc.base_flow * prof * (0.85 + 0.3 * rng.f64())).round();
-    let load = (prof * arc.congestion).min(1.2);
-    let k =
-        ((3.0 + 85.0 * load * load + 4.0 * rng.f64()).min(99.0) * 100_000.0).round() / 100_000.0;
+    let k = occupancy(prof, arc.congestion, rng);
     let u = rng.f64();
     let state = if u < 0.045 {
         "Inconnu"
     } else if u < 0.048 {
         ""
-    } else if k < 15.0 {
-        "Fluide"
-    } else if k < 30.0 {
-        "Pré-saturé"
-    } else if k < 50.0 {
-        "Saturé"
     } else {
-        "Bloqué"
+        state_of(k)
     };
     Reading {
         present,
