@@ -562,39 +562,17 @@ struct ChunkSink<'a> {
     /// without following a pointer), longer ones apart.
     arcs: FxHashMap<u128, u32>,
     long_arcs: FxHashMap<Box<str>, u32>,
-    /// Per-day counters: `days[day_index[d]]`, the last day used remembered (a row touches its
-    /// day's counters several times).
-    days: Vec<(NaiveDate, SourceQuality)>,
-    day_index: FxHashMap<NaiveDate, usize>,
-    last_day: Option<(NaiveDate, usize)>,
+    days: FxHashMap<NaiveDate, SourceQuality>,
     quality: QualityAcc,
     outside: u64,
 }
 
 impl ChunkSink<'_> {
     fn day(&mut self, day: NaiveDate) -> &mut SourceQuality {
-        let i = match self.last_day {
-            Some((d, i)) if d == day => i,
-            _ => {
-                let i = match self.day_index.get(&day) {
-                    Some(i) => *i,
-                    None => {
-                        self.days.push((
-                            day,
-                            SourceQuality {
-                                files: [self.file.to_string()].into(),
-                                ..SourceQuality::default()
-                            },
-                        ));
-                        self.day_index.insert(day, self.days.len() - 1);
-                        self.days.len() - 1
-                    }
-                };
-                self.last_day = Some((day, i));
-                i
-            }
-        };
-        &mut self.days[i].1
+        self.days.entry(day).or_insert_with(|| SourceQuality {
+            files: [self.file.to_string()].into(),
+            ..SourceQuality::default()
+        })
     }
 
     fn merge(mut self, o: Self) -> Self {
@@ -699,9 +677,7 @@ fn read_csv_parallel(
         file: file.clone(),
         arcs: FxHashMap::default(),
         long_arcs: FxHashMap::default(),
-        days: Vec::new(),
-        day_index: FxHashMap::default(),
-        last_day: None,
+        days: FxHashMap::default(),
         quality: QualityAcc::default(),
         outside: 0,
     };
