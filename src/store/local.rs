@@ -153,11 +153,7 @@ fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Writt
         fs::create_dir_all(dir)?;
     }
     let tmp = tmp_path(path);
-    let res = File::create(&tmp).and_then(|mut f| {
-        f.write_all(body)?;
-        start_writeback(&f);
-        Ok(())
-    });
+    let res = write_new(&tmp, body);
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -170,6 +166,150 @@ fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Writt
             Written::Created
         },
     )))
+}
+
+/// Writes `body` to a new file `tmp`. A large body goes to the disk without passing through the
+/// page cache ([`direct`], Linux), which costs little CPU where copying into fresh page-cache
+/// memory costs much (measured: 800 MB written buffered 0.9-1.3 s of kernel CPU, direct 0.07 s).
+/// Durability is unchanged: the data still reaches the disk's cache only, and the flush at the
+/// end of the run (`syncfs` or fsync) makes it stable, as for buffered files.
+fn write_new(tmp: &Path, body: &[u8]) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if body.len() >= direct::MIN_LEN && direct::write(tmp, body)? {
+        return Ok(());
+    }
+    let mut f = File::create(tmp)?;
+    f.write_all(body)?;
+    start_writeback(&f);
+    Ok(())
+}
+
+/// Writing with `O_DIRECT`: the whole 4 KiB blocks of the body from an aligned buffer, the
+/// remaining tail (under 4 KiB) through the page cache.
+#[cfg(target_os = "linux")]
+mod direct {
+    use std::cell::RefCell;
+    use std::fs::{File, OpenOptions};
+    use std::io::{Seek, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::Path;
+
+    /// Bodies shorter than this are written through the page cache.
+    pub const MIN_LEN: usize = 256 * 1024;
+    /// Alignment of buffer, length and offset; every Linux block device accepts it.
+    const ALIGN: usize = 4096;
+    /// Bytes copied to the aligned buffer and written per call (bounds the buffer).
+    const PIECE: usize = 8 << 20;
+
+    #[repr(C, align(4096))]
+    #[derive(Clone, Copy)]
+    struct Block([u8; ALIGN]);
+
+    thread_local! {
+        static BUF: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Writes `body` to a new file `tmp`; `Ok(false)` (nothing left behind) when the file system
+    /// refuses `O_DIRECT` at open (tmpfs, some FUSE), so the caller writes it the usual way.
+    pub fn write(tmp: &Path, body: &[u8]) -> std::io::Result<bool> {
+        let f = match OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let whole = body.len() / ALIGN * ALIGN;
+        let direct = BUF.with(|buf| -> std::io::Result<bool> {
+            let mut buf = buf.borrow_mut();
+            for piece in body[..whole].chunks(PIECE) {
+                let blocks = piece.len() / ALIGN;
+                if buf.len() < blocks {
+                    buf.resize(blocks, Block([0; ALIGN]));
+                }
+                // SAFETY: `Block` is `repr(C)` around `[u8; ALIGN]` (no padding), and the vector
+                // holds at least `blocks` initialised blocks, i.e. `piece.len()` bytes.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), piece.len())
+                };
+                bytes.copy_from_slice(piece);
+                match (&f).write_all(bytes) {
+                    Ok(()) => {}
+                    // A device wanting a larger alignment: start again through the page cache.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(true)
+        })?;
+        clear_direct(&f)?;
+        let rest = if direct {
+            &body[whole..]
+        } else {
+            f.set_len(0)?;
+            (&f).rewind()?;
+            body
+        };
+        (&f).write_all(rest)?;
+        super::start_writeback(&f);
+        Ok(true)
+    }
+
+    fn clear_direct(f: &File) -> std::io::Result<()> {
+        // SAFETY: fcntl on a valid descriptor owned by `f`, with integer arguments only.
+        let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        // SAFETY: as above.
+        if flags < 0
+            || unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_DIRECT) } < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn large_bodies_of_any_length_read_back_whole() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            for len in [
+                MIN_LEN,
+                MIN_LEN + 1,
+                2 * PIECE + ALIGN - 1,
+                PIECE + 3 * ALIGN,
+            ] {
+                let body: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                let p = dir.path().join(format!("f{len}"));
+                // `false` only where the file system refuses O_DIRECT (then nothing was written).
+                if write(&p, &body).unwrap() {
+                    assert_eq!(std::fs::read(&p).unwrap(), body, "{len} bytes");
+                } else {
+                    assert!(!p.exists() || std::fs::read(&p).unwrap().is_empty());
+                }
+                let q = dir.path().join(format!("g{len}"));
+                assert_eq!(
+                    super::super::write_atomic(&q, &body).unwrap(),
+                    super::super::Written::Created
+                );
+                assert_eq!(std::fs::read(&q).unwrap(), body, "{len} bytes, atomic");
+            }
+        }
+    }
 }
 
 /// Starts writing a file's data to disk without waiting (Linux; a hint, errors ignored), so that
