@@ -430,7 +430,7 @@ fn read_csv_sequential(
     out
 }
 
-/// A CSV record's fields: the csv crate's, or a line split in place by [`bigcsv::split_line`].
+/// A CSV record's fields: the csv crate's, or a line split in place by [`bigcsv::split_line_blocks`].
 trait Record {
     fn width(&self) -> usize;
     fn raw(&self, i: usize) -> &[u8];
@@ -690,7 +690,7 @@ fn read_csv_parallel(
             if bytes.is_empty() {
                 continue;
             }
-            if bigcsv::split_line(bytes, delim, &mut f)
+            if bigcsv::split_line_blocks(bytes, delim, &mut f)
                 && !(0..f.len()).any(|i| f[i].escaped && Some(i) != cols[SHAPE])
             {
                 csv_record(sink, line, f.as_slice(), text, &cols, width, sel);
