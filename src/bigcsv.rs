@@ -287,10 +287,31 @@ pub enum Chunked {
     QuotedLineBreak,
 }
 
+/// A chunk of the file: mapped (no copy), or read into a buffer (where mapping fails).
+enum Chunk {
+    Mapped(memmap2::Mmap, usize),
+    Read(Vec<u8>, usize),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Mapped(m, len) => &m[..*len],
+            Chunk::Read(b, len) => &b[..*len],
+        }
+    }
+}
+
 /// Reads `path` from byte `start` (a record boundary on physical line `first_line`) in chunks
 /// ending on line breaks, and folds them on the rayon pool: `work(acc, chunk, first_line)`
 /// returns false to stop everything (see [`Chunked::QuotedLineBreak`]). The per-thread
-/// accumulators are combined with `merge`. Memory: a few chunks in flight, recycled.
+/// accumulators are combined with `merge`. Memory: a few chunks in flight.
+///
+/// Chunks are memory-mapped one by one (each unmapped once parsed), which spares copying the
+/// file out of the page cache; where mapping fails (not a regular file, a file system without
+/// it), they are read into recycled buffers. A mapped file cut shorter while its chunk is being
+/// parsed makes the kernel stop the process (SIGBUS): the length is checked before each chunk is
+/// mapped, and outputs are written atomically, so such a run leaves no torn file.
 pub fn read_chunks<T, I, W, M>(
     path: &Path,
     start: u64,
@@ -306,68 +327,58 @@ where
     W: Fn(&mut T, &[u8], u64) -> bool + Sync + Send,
     M: Fn(T, T) -> T + Sync + Send,
 {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start))?;
+    read_chunks_as(true, path, start, first_line, progress, init, work, merge)
+}
+
+/// [`read_chunks`], mapping the chunks or not.
+#[allow(clippy::too_many_arguments)]
+fn read_chunks_as<T, I, W, M>(
+    try_map: bool,
+    path: &Path,
+    start: u64,
+    first_line: u64,
+    progress: &(dyn Fn(u64) + Sync),
+    init: I,
+    work: W,
+    merge: M,
+) -> std::io::Result<(Chunked, T)>
+where
+    T: Send,
+    I: Fn() -> T + Sync + Send,
+    W: Fn(&mut T, &[u8], u64) -> bool + Sync + Send,
+    M: Fn(T, T) -> T + Sync + Send,
+{
+    let file = File::open(path)?;
     let threads = rayon::current_num_threads().max(1);
-    let (tx, rx) = sync_channel::<(Vec<u8>, usize, u64)>(threads + 1);
+    let (tx, rx) = sync_channel::<(Chunk, u64)>(threads + 1);
     let (free_tx, free_rx) = channel::<Vec<u8>>();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         let stop = &stop;
         let reader = s.spawn(move || -> std::io::Result<()> {
-            let mut carry: Vec<u8> = Vec::new();
-            let mut line = first_line;
-            let mut eof = false;
-            while !eof && !stop.load(Ordering::Relaxed) {
-                let mut buf = free_rx.try_recv().unwrap_or_default();
-                let want = CHUNK.max(carry.len() * 2);
-                if buf.len() < want {
-                    buf.resize(want, 0);
+            let mut send = |chunk: Chunk, line: u64| tx.send((chunk, line)).is_ok();
+            let mapped = if try_map {
+                map_chunks(&file, start, first_line, stop, progress, &mut send)?
+            } else {
+                Some((start, first_line))
+            };
+            match mapped {
+                None => Ok(()),
+                Some((pos, line)) => {
+                    read_chunks_into_buffers(file, pos, line, stop, progress, &free_rx, &mut send)
                 }
-                buf[..carry.len()].copy_from_slice(&carry);
-                let mut len = carry.len();
-                while len < buf.len() {
-                    let n = file.read(&mut buf[len..])?;
-                    if n == 0 {
-                        eof = true;
-                        break;
-                    }
-                    len += n;
-                }
-                // Cut after the last line break; the rest starts the next chunk.
-                let cut = if eof {
-                    len
-                } else {
-                    match memchr::memrchr(b'\n', &buf[..len]) {
-                        Some(i) => i + 1,
-                        None => {
-                            // One line longer than the buffer: grow and read on.
-                            carry.clear();
-                            carry.extend_from_slice(&buf[..len]);
-                            continue;
-                        }
-                    }
-                };
-                carry.clear();
-                carry.extend_from_slice(&buf[cut..len]);
-                let lines = memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
-                progress(cut as u64);
-                if cut > 0 && tx.send((buf, cut, line)).is_err() {
-                    break;
-                }
-                line += lines;
             }
-            drop(tx);
-            Ok(())
         });
         let acc = rx
             .into_iter()
             .par_bridge()
-            .fold(&init, |mut acc, (buf, len, line)| {
-                if !stop.load(Ordering::Relaxed) && !work(&mut acc, &buf[..len], line) {
+            .fold(&init, |mut acc, (chunk, line)| {
+                if !stop.load(Ordering::Relaxed) && !work(&mut acc, chunk.bytes(), line) {
                     stop.store(true, Ordering::Relaxed);
                 }
-                let _ = free_tx.send(buf);
+                if let Chunk::Read(buf, _) = chunk {
+                    let _ = free_tx.send(buf);
+                }
                 acc
             })
             .reduce(&init, &merge);
@@ -382,6 +393,117 @@ where
         };
         Ok((end, acc))
     })
+}
+
+/// Sends mapped chunks from `pos` to the end of the file. `Some((pos, line))` when mapping
+/// fails before anything past `pos` was sent: the caller reads the rest into buffers.
+fn map_chunks(
+    file: &File,
+    mut pos: u64,
+    mut line: u64,
+    stop: &AtomicBool,
+    progress: &(dyn Fn(u64) + Sync),
+    send: &mut dyn FnMut(Chunk, u64) -> bool,
+) -> std::io::Result<Option<(u64, u64)>> {
+    let mut want = CHUNK as u64;
+    while !stop.load(Ordering::Relaxed) {
+        // The length now, so that a file cut shorter since the last chunk is not mapped past
+        // its end.
+        let len = file.metadata()?.len();
+        if pos >= len {
+            break;
+        }
+        let end = len.min(pos + want);
+        // SAFETY: the mapping is read-only and private to this function until sent; its bytes
+        // are only read. A file modified while mapped can show the new bytes (parsed as they
+        // are, like a read racing a write) or, cut shorter, raise SIGBUS (see `read_chunks`).
+        let map = match unsafe {
+            memmap2::MmapOptions::new()
+                .offset(pos)
+                .len((end - pos) as usize)
+                .populate()
+                .map(file)
+        } {
+            Ok(m) => m,
+            Err(_) => return Ok(Some((pos, line))),
+        };
+        let cut = if end == len {
+            map.len()
+        } else {
+            match memchr::memrchr(b'\n', &map) {
+                Some(i) => i + 1,
+                None => {
+                    // One line longer than the chunk: map more.
+                    want *= 2;
+                    continue;
+                }
+            }
+        };
+        want = CHUNK as u64;
+        let lines = memchr::memchr_iter(b'\n', &map[..cut]).count() as u64;
+        progress(cut as u64);
+        if !send(Chunk::Mapped(map, cut), line) {
+            break;
+        }
+        pos += cut as u64;
+        line += lines;
+    }
+    Ok(None)
+}
+
+/// Sends chunks read into (recycled) buffers, from `pos` to the end of the file.
+fn read_chunks_into_buffers(
+    mut file: File,
+    pos: u64,
+    mut line: u64,
+    stop: &AtomicBool,
+    progress: &(dyn Fn(u64) + Sync),
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+    send: &mut dyn FnMut(Chunk, u64) -> bool,
+) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(pos))?;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut eof = false;
+    while !eof && !stop.load(Ordering::Relaxed) {
+        let mut buf = free.try_recv().unwrap_or_default();
+        let want = CHUNK.max(carry.len() * 2);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        buf[..carry.len()].copy_from_slice(&carry);
+        let mut len = carry.len();
+        while len < buf.len() {
+            let n = file.read(&mut buf[len..])?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            len += n;
+        }
+        // Cut after the last line break; the rest starts the next chunk.
+        let cut = if eof {
+            len
+        } else {
+            match memchr::memrchr(b'\n', &buf[..len]) {
+                Some(i) => i + 1,
+                None => {
+                    // One line longer than the buffer: grow and read on.
+                    carry.clear();
+                    carry.extend_from_slice(&buf[..len]);
+                    continue;
+                }
+            }
+        };
+        carry.clear();
+        carry.extend_from_slice(&buf[cut..len]);
+        let lines = memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
+        progress(cut as u64);
+        if cut > 0 && !send(Chunk::Read(buf, cut), line) {
+            break;
+        }
+        line += lines;
+    }
+    Ok(())
 }
 
 /// The lines of a chunk with their physical line numbers, terminators (`\n`, `\r\n`) removed.
@@ -625,30 +747,33 @@ mod tests {
         body.extend_from_slice(&vec![b'y'; CHUNK * 2 + 5]);
         body.extend_from_slice(b"\nlast");
         std::fs::write(&p, &body).unwrap();
-        let (end, mut got) = read_chunks(
-            &p,
-            8,
-            2,
-            &|_| {},
-            Vec::new,
-            |acc: &mut Vec<(u64, usize)>, chunk, first| {
-                acc.extend(lines(chunk, first).map(|(n, l)| (n, l.len())));
-                true
-            },
-            |mut a, b| {
-                a.extend(b);
-                a
-            },
-        )
-        .unwrap();
-        assert_eq!(end, Chunked::Done);
-        got.sort();
-        assert_eq!(got.len(), 20_002);
-        for (i, (n, len)) in got.iter().take(20_000).enumerate() {
-            assert_eq!(*n, i as u64 + 2);
-            assert_eq!(*len, format!("{i};").len() + i % 7);
+        for mapped in [true, false] {
+            let (end, mut got) = read_chunks_as(
+                mapped,
+                &p,
+                8,
+                2,
+                &|_| {},
+                Vec::new,
+                |acc: &mut Vec<(u64, usize)>, chunk, first| {
+                    acc.extend(lines(chunk, first).map(|(n, l)| (n, l.len())));
+                    true
+                },
+                |mut a, b| {
+                    a.extend(b);
+                    a
+                },
+            )
+            .unwrap();
+            assert_eq!(end, Chunked::Done);
+            got.sort();
+            assert_eq!(got.len(), 20_002);
+            for (i, (n, len)) in got.iter().take(20_000).enumerate() {
+                assert_eq!(*n, i as u64 + 2);
+                assert_eq!(*len, format!("{i};").len() + i % 7);
+            }
+            assert_eq!(got[20_000], (20_002, CHUNK * 2 + 5));
+            assert_eq!(got[20_001], (20_003, 4));
         }
-        assert_eq!(got[20_000], (20_002, CHUNK * 2 + 5));
-        assert_eq!(got[20_001], (20_003, 4));
     }
 }

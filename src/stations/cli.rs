@@ -61,7 +61,7 @@ pub enum Command {
     Run(RunArgs),
     /// Post-import verification of the collection and the timed query.
     Verify(VerifyArgs),
-    /// Compressed, timestamped export of the collection to s3://<bucket>/<prefix>/.
+    /// Compressed, timestamped export of the collection to `s3://<bucket>/<prefix>/`.
     Backup(BackupArgs),
     /// Reload a backup (the latest by default) and verify it.
     Restore(RestoreArgs),
