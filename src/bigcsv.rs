@@ -311,28 +311,10 @@ impl Chunk {
 /// file out of the page cache; where mapping fails (not a regular file, a file system without
 /// it), they are read into recycled buffers. A mapped file cut shorter while its chunk is being
 /// parsed makes the kernel stop the process (SIGBUS): the length is checked before each chunk is
-/// mapped, and outputs are written atomically, so such a run leaves no torn file.
-pub fn read_chunks<T, I, W, M>(
-    path: &Path,
-    start: u64,
-    first_line: u64,
-    progress: &(dyn Fn(u64) + Sync),
-    init: I,
-    work: W,
-    merge: M,
-) -> std::io::Result<(Chunked, T)>
-where
-    T: Send,
-    I: Fn() -> T + Sync + Send,
-    W: Fn(&mut T, &[u8], u64) -> bool + Sync + Send,
-    M: Fn(T, T) -> T + Sync + Send,
-{
-    read_chunks_as(true, path, start, first_line, progress, init, work, merge)
-}
-
-/// [`read_chunks`], mapping the chunks or not.
+/// mapped, and outputs are written atomically, so such a run leaves no torn file. `try_map`
+/// false reads into buffers from the start (tests).
 #[allow(clippy::too_many_arguments)]
-fn read_chunks_as<T, I, W, M>(
+pub fn read_chunks<T, I, W, M>(
     try_map: bool,
     path: &Path,
     start: u64,
@@ -748,7 +730,7 @@ mod tests {
         body.extend_from_slice(b"\nlast");
         std::fs::write(&p, &body).unwrap();
         for mapped in [true, false] {
-            let (end, mut got) = read_chunks_as(
+            let (end, mut got) = read_chunks(
                 mapped,
                 &p,
                 8,

@@ -703,6 +703,7 @@ fn read_csv_parallel(
         true
     };
     let (end, sink) = bigcsv::read_chunks(
+        true,
         &f.path,
         start,
         first_line,
