@@ -1112,19 +1112,23 @@ fn desc(a: f64, b: f64) -> std::cmp::Ordering {
     b.total_cmp(&a)
 }
 
-/// The first `n` items by `order` (a total order), cloned; only those are copied.
+/// The first `n` items by `order`, then by their position (items come in arc order, one per
+/// arc: the position is the arc-id order without parsing ids), cloned; only those are copied.
 fn first_n<'a>(
     items: impl Iterator<Item = &'a ArcDayMetrics>,
     n: usize,
     order: impl Fn(&ArcDayMetrics, &ArcDayMetrics) -> std::cmp::Ordering,
 ) -> Vec<ArcDayMetrics> {
-    let mut v: Vec<&ArcDayMetrics> = items.collect();
+    let mut v: Vec<(usize, &ArcDayMetrics)> = items.enumerate().collect();
+    let cmp = |a: &(usize, &ArcDayMetrics), b: &(usize, &ArcDayMetrics)| {
+        order(a.1, b.1).then(a.0.cmp(&b.0))
+    };
     if v.len() > n {
-        v.select_nth_unstable_by(n, |a, b| order(a, b));
+        v.select_nth_unstable_by(n, cmp);
         v.truncate(n);
     }
-    v.sort_by(|a, b| order(a, b));
-    v.into_iter().cloned().collect()
+    v.sort_unstable_by(cmp);
+    v.into_iter().map(|(_, m)| m.clone()).collect()
 }
 
 /// Builds one day's metrics from its arcs (sorted by arc id).
@@ -1139,27 +1143,31 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
             states[i] += n;
         }
     }
+    // In arc order (ids unique): ties below are broken by position, which is that order.
     let metrics: Vec<ArcDayMetrics> = arcs.into_iter().map(|a| a.m).collect();
-    let by_id =
-        |a: &ArcDayMetrics, b: &ArcDayMetrics| arc_order(&a.identifiant_arc, &b.identifiant_arc);
+    debug_assert!(metrics.windows(2).all(|w| arc_order(
+        &w[0].identifiant_arc,
+        &w[1].identifiant_arc
+    )
+    .is_lt()));
     let lost_of = |m: &ArcDayMetrics| m.temps_perdu_total_minutes.unwrap_or(0.0);
 
     let top = first_n(metrics.iter(), 10, |a, b| {
-        desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b))
+        desc(a.debit_journalier_total, b.debit_journalier_total)
     });
     let congested = first_n(
         metrics
             .iter()
             .filter(|m| m.temps_perdu_total_minutes.is_some()),
         10,
-        |a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)),
+        |a, b| desc(lost_of(a), lost_of(b)),
     );
     let alerts = first_n(
         metrics
             .iter()
             .filter(|m| m.congestion_alerte && m.debit_journalier_total > 0.0),
         usize::MAX,
-        |a, b| desc(lost_of(a), lost_of(b)).then(by_id(a, b)),
+        |a, b| desc(lost_of(a), lost_of(b)),
     );
 
     // Zones
@@ -1174,10 +1182,9 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
             let veh: f64 = ms.iter().map(|m| m.debit_journalier_total).sum();
             let lost: f64 = ms.iter().map(|m| lost_of(m)).sum();
             let sat = ms.iter().filter(|m| m.congestion_alerte).count() as u64;
+            // A stable sort: ties stay in arc order.
             let mut tops = ms.clone();
-            tops.sort_by(|a, b| {
-                desc(a.debit_journalier_total, b.debit_journalier_total).then(by_id(a, b))
-            });
+            tops.sort_by(|a, b| desc(a.debit_journalier_total, b.debit_journalier_total));
             ZoneAffluence {
                 zone: zone.to_string(),
                 nombre_troncons: n,
