@@ -21,8 +21,10 @@ use super::{OutputDoc, Store, StoreError, Written};
 
 pub struct LocalStore {
     pub root: PathBuf,
-    /// (temporary file, target) written but not yet renamed.
+    /// (temporary file, target) written (or queued) but not yet renamed.
     pending: Mutex<Vec<(PathBuf, PathBuf)>>,
+    /// The thread writing large bodies while the callers go on computing.
+    writer: Mutex<Option<Writer>>,
 }
 
 impl LocalStore {
@@ -30,6 +32,70 @@ impl LocalStore {
         LocalStore {
             root: root.into(),
             pending: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Queues `body` for the writer thread (started on first use).
+    fn queue(&self, tmp: PathBuf, body: Vec<u8>) {
+        let mut w = self.writer.lock().expect("writer lock");
+        let w = w.get_or_insert_with(Writer::start);
+        if let Err(std::sync::mpsc::SendError((tmp, body))) = w.tx.send((tmp, body)) {
+            // The thread is gone (it cannot panic short of a bug): write here instead.
+            if let Err(e) = write_new(&tmp, &body) {
+                w.failed_here.push((tmp, e));
+            }
+        }
+    }
+
+    /// Waits for the writer thread; the files it could not write, with why.
+    fn drain(&self) -> Vec<(PathBuf, std::io::Error)> {
+        let Some(w) = self.writer.lock().expect("writer lock").take() else {
+            return Vec::new();
+        };
+        let mut failed = w.failed_here;
+        drop(w.tx);
+        match w.handle.join() {
+            Ok(f) => failed.extend(f),
+            Err(_) => failed.push((
+                self.root.clone(),
+                std::io::Error::other("output writer thread panicked"),
+            )),
+        }
+        failed
+    }
+}
+
+/// Bodies at least this large are written by the writer thread (the small ones cost less to
+/// write than to hand over).
+const QUEUED_MIN: usize = 256 * 1024;
+
+/// A thread writing temporary files from a short queue (a few bodies in memory at most). Large
+/// bodies go to the disk directly ([`direct`]), which blocks the writing thread until the disk
+/// has them: better this thread than a computing one.
+struct Writer {
+    tx: std::sync::mpsc::SyncSender<(PathBuf, Vec<u8>)>,
+    handle: std::thread::JoinHandle<Vec<(PathBuf, std::io::Error)>>,
+    failed_here: Vec<(PathBuf, std::io::Error)>,
+}
+
+impl Writer {
+    fn start() -> Writer {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, Vec<u8>)>(2);
+        let handle = std::thread::spawn(move || {
+            let mut failed = Vec::new();
+            for (tmp, body) in rx {
+                if let Err(e) = write_new(&tmp, &body) {
+                    let _ = fs::remove_file(&tmp);
+                    failed.push((tmp, e));
+                }
+            }
+            failed
+        });
+        Writer {
+            tx,
+            handle,
+            failed_here: Vec::new(),
         }
     }
 }
@@ -142,8 +208,13 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
-/// Writes `body` to a temporary file beside `path`; `None` when `path` already holds these bytes.
-fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Written)>> {
+/// Writes `body` to a temporary file beside `path` (or has `queue` write it); `None` when `path`
+/// already holds these bytes.
+fn write_tmp(
+    path: &Path,
+    body: &[u8],
+    queue: Option<&dyn Fn(PathBuf, Vec<u8>)>,
+) -> std::io::Result<Option<(PathBuf, Written)>> {
     let existed = match fs::read(path) {
         Ok(old) if old == body => return Ok(None),
         Ok(_) => true,
@@ -153,10 +224,14 @@ fn write_tmp(path: &Path, body: &[u8]) -> std::io::Result<Option<(PathBuf, Writt
         fs::create_dir_all(dir)?;
     }
     let tmp = tmp_path(path);
-    let res = write_new(&tmp, body);
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    match queue {
+        Some(q) if body.len() >= QUEUED_MIN => q(tmp.clone(), body.to_vec()),
+        _ => {
+            if let Err(e) = write_new(&tmp, body) {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
     }
     Ok(Some((
         tmp,
@@ -375,7 +450,7 @@ fn commit(root: &Path, files: &[(PathBuf, PathBuf)]) -> Result<(), StoreError> {
 
 /// Writes one file atomically and durably, on its own.
 pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<Written> {
-    match write_tmp(path, body)? {
+    match write_tmp(path, body, None)? {
         None => Ok(Written::Unchanged),
         Some((tmp, w)) => {
             let dir = path
@@ -399,7 +474,8 @@ impl Store for LocalStore {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         })?;
-        match write_tmp(&path, &doc.body).map_err(|source| StoreError {
+        let queue = |tmp: PathBuf, body: Vec<u8>| self.queue(tmp, body);
+        match write_tmp(&path, &doc.body, Some(&queue)).map_err(|source| StoreError {
             path: path.clone(),
             source,
         })? {
@@ -412,8 +488,20 @@ impl Store for LocalStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let failed = self.drain();
         let files = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        // A file the writer thread could not write is not renamed (as when `put` fails); the
+        // others are, and the first failure is the answer.
+        let failed_tmps: BTreeSet<&Path> = failed.iter().map(|(t, _)| t.as_path()).collect();
+        let (lost, files): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(tmp, _)| failed_tmps.contains(tmp.as_path()));
         commit(&self.root, &files)?;
+        if let Some((tmp, source)) = failed.into_iter().next() {
+            let path =
+                (lost.iter().find(|(t, _)| *t == tmp)).map_or(tmp, |(_, target)| target.clone());
+            return Err(StoreError { path, source });
+        }
         let removed = clean_output(&self.root)?;
         if removed > 0 {
             tracing::info!(
@@ -532,6 +620,39 @@ mod tests {
             .path()
             .join(format!(".upload-ledger.json.{dead}.tmp"))
             .exists());
+    }
+
+    #[test]
+    fn large_bodies_written_by_the_writer_thread_land_or_fail_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let big = |c: u8, n: usize| vec![c; QUEUED_MIN + n];
+        let doc = |p: &str, b: Vec<u8>| OutputDoc {
+            rel_path: p.into(),
+            body: b,
+        };
+        for i in 0..5 {
+            let d = doc(&format!("m/{i}.json"), big(b'a' + i as u8, i * 4097));
+            assert_eq!(store.put(&d).unwrap(), Written::Created);
+        }
+        // The temporary name of this one is taken by a folder: its write fails in the thread.
+        fs::create_dir_all(tmp_path(&dir.path().join("m/bad.json"))).unwrap();
+        assert_eq!(
+            store.put(&doc("m/bad.json", big(b'x', 1))).unwrap(),
+            Written::Created
+        );
+        let err = store.flush().unwrap_err();
+        assert_eq!(err.path, dir.path().join("m/bad.json"));
+        assert!(!dir.path().join("m/bad.json").exists());
+        for i in 0..5 {
+            let got = fs::read(dir.path().join(format!("m/{i}.json"))).unwrap();
+            assert_eq!(got, big(b'a' + i as u8, i * 4097), "{i}");
+        }
+        // The store goes on: a later put and flush work.
+        fs::remove_dir(tmp_path(&dir.path().join("m/bad.json"))).unwrap();
+        store.put(&doc("m/bad.json", big(b'y', 0))).unwrap();
+        store.flush().unwrap();
+        assert_eq!(fs::read(dir.path().join("m/bad.json")).unwrap(), big(b'y', 0));
     }
 
     #[test]
