@@ -303,9 +303,14 @@ impl Chunk {
 }
 
 /// Reads `path` from byte `start` (a record boundary on physical line `first_line`) in chunks
-/// ending on line breaks, and folds them on the rayon pool: `work(acc, chunk, first_line)`
-/// returns false to stop everything (see [`Chunked::QuotedLineBreak`]). The per-thread
-/// accumulators are combined with `merge`. Memory: a few chunks in flight.
+/// ending on line breaks, and folds them on the rayon pool: `work(acc, chunk, key)` returns the
+/// number of lines of the chunk, or `None` to stop everything (see
+/// [`Chunked::QuotedLineBreak`]). The per-thread accumulators are combined with `merge`. Memory:
+/// a few chunks in flight.
+///
+/// Nobody counts lines ahead of the parsers: `key` numbers the chunk's first line as
+/// [`LineMap::key`] does (chunk number, line within the chunk; keys sort like lines), and the
+/// returned [`LineMap`] turns keys into physical line numbers once every chunk is counted.
 ///
 /// Chunks are memory-mapped one by one (each unmapped once parsed), which spares copying the
 /// file out of the page cache; where mapping fails (not a regular file, a file system without
@@ -323,11 +328,11 @@ pub fn read_chunks<T, I, W, M>(
     init: I,
     work: W,
     merge: M,
-) -> std::io::Result<(Chunked, T)>
+) -> std::io::Result<(Chunked, T, LineMap)>
 where
     T: Send,
     I: Fn() -> T + Sync + Send,
-    W: Fn(&mut T, &[u8], u64) -> bool + Sync + Send,
+    W: Fn(&mut T, &[u8], u64) -> Option<u64> + Sync + Send,
     M: Fn(T, T) -> T + Sync + Send,
 {
     let file = File::open(path)?;
@@ -338,32 +343,49 @@ where
     std::thread::scope(|s| {
         let stop = &stop;
         let reader = s.spawn(move || -> std::io::Result<()> {
-            let mut send = |chunk: Chunk, line: u64| tx.send((chunk, line)).is_ok();
+            let mut no = 0u64;
+            let mut send = |chunk: Chunk| {
+                let key = LineMap::key(no, 0);
+                no += 1;
+                match key {
+                    Some(key) => Ok(tx.send((chunk, key)).is_ok()),
+                    None => Err(std::io::Error::other(
+                        "too many chunks to number their lines (over 16 million)",
+                    )),
+                }
+            };
             let mapped = if try_map {
-                map_chunks(&file, start, first_line, stop, progress, &mut send)?
+                map_chunks(&file, start, stop, progress, &mut send)?
             } else {
-                Some((start, first_line))
+                Some(start)
             };
             match mapped {
                 None => Ok(()),
-                Some((pos, line)) => {
-                    read_chunks_into_buffers(file, pos, line, stop, progress, &free_rx, &mut send)
+                Some(pos) => {
+                    read_chunks_into_buffers(file, pos, stop, progress, &free_rx, &mut send)
                 }
             }
         });
-        let acc = rx
+        let with_counts = || (init(), Vec::new());
+        let (acc, counts) = rx
             .into_iter()
             .par_bridge()
-            .fold(&init, |mut acc, (chunk, line)| {
-                if !stop.load(Ordering::Relaxed) && !work(&mut acc, chunk.bytes(), line) {
-                    stop.store(true, Ordering::Relaxed);
+            .fold(with_counts, |(mut acc, mut counts), (chunk, key)| {
+                if !stop.load(Ordering::Relaxed) {
+                    match work(&mut acc, chunk.bytes(), key) {
+                        Some(n) => counts.push((key >> LineMap::LINE_BITS, n)),
+                        None => stop.store(true, Ordering::Relaxed),
+                    }
                 }
                 if let Chunk::Read(buf, _) = chunk {
                     let _ = free_tx.send(buf);
                 }
-                acc
+                (acc, counts)
             })
-            .reduce(&init, &merge);
+            .reduce(with_counts, |(a, mut ca), (b, cb)| {
+                ca.extend(cb);
+                (merge(a, b), ca)
+            });
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("chunk reader thread panicked")));
@@ -373,8 +395,46 @@ where
         } else {
             Chunked::Done
         };
-        Ok((end, acc))
+        Ok((end, acc, LineMap::new(first_line, counts)))
     })
+}
+
+/// From line keys (chunk number, line within the chunk) to physical line numbers.
+#[derive(Debug)]
+pub struct LineMap {
+    first_line: u64,
+    /// The number of lines before each chunk.
+    before: Vec<u64>,
+}
+
+impl LineMap {
+    /// Bits of a key for the line within its chunk (a chunk holds fewer than 2^40 lines: it
+    /// would need a terabyte of line breaks); the chunk number takes the other 24.
+    const LINE_BITS: u32 = 40;
+
+    /// The key of line `line` (from 0) of chunk `chunk`; `None` past 2^24 chunks.
+    pub fn key(chunk: u64, line: u64) -> Option<u64> {
+        (chunk < 1 << (64 - Self::LINE_BITS) && line < 1 << Self::LINE_BITS)
+            .then_some((chunk << Self::LINE_BITS) | line)
+    }
+
+    fn new(first_line: u64, mut counts: Vec<(u64, u64)>) -> LineMap {
+        counts.sort_unstable();
+        let mut before = Vec::with_capacity(counts.len());
+        let mut sum = 0;
+        for (_, n) in counts {
+            before.push(sum);
+            sum += n;
+        }
+        LineMap { first_line, before }
+    }
+
+    /// The physical line of a key given to `work` (plus lines counted from it).
+    pub fn line(&self, key: u64) -> u64 {
+        let chunk = (key >> Self::LINE_BITS) as usize;
+        let within = key & ((1 << Self::LINE_BITS) - 1);
+        self.first_line + self.before.get(chunk).copied().unwrap_or(0) + within
+    }
 }
 
 /// Sends mapped chunks from `pos` to the end of the file. `Some((pos, line))` when mapping
@@ -382,11 +442,10 @@ where
 fn map_chunks(
     file: &File,
     mut pos: u64,
-    mut line: u64,
     stop: &AtomicBool,
     progress: &(dyn Fn(u64) + Sync),
-    send: &mut dyn FnMut(Chunk, u64) -> bool,
-) -> std::io::Result<Option<(u64, u64)>> {
+    send: &mut dyn FnMut(Chunk) -> std::io::Result<bool>,
+) -> std::io::Result<Option<u64>> {
     let mut want = CHUNK as u64;
     while !stop.load(Ordering::Relaxed) {
         // The length now, so that a file cut shorter since the last chunk is not mapped past
@@ -407,7 +466,7 @@ fn map_chunks(
                 .map(file)
         } {
             Ok(m) => m,
-            Err(_) => return Ok(Some((pos, line))),
+            Err(_) => return Ok(Some(pos)),
         };
         let cut = if end == len {
             map.len()
@@ -422,13 +481,11 @@ fn map_chunks(
             }
         };
         want = CHUNK as u64;
-        let lines = memchr::memchr_iter(b'\n', &map[..cut]).count() as u64;
         progress(cut as u64);
-        if !send(Chunk::Mapped(map, cut), line) {
+        if !send(Chunk::Mapped(map, cut))? {
             break;
         }
         pos += cut as u64;
-        line += lines;
     }
     Ok(None)
 }
@@ -437,11 +494,10 @@ fn map_chunks(
 fn read_chunks_into_buffers(
     mut file: File,
     pos: u64,
-    mut line: u64,
     stop: &AtomicBool,
     progress: &(dyn Fn(u64) + Sync),
     free: &std::sync::mpsc::Receiver<Vec<u8>>,
-    send: &mut dyn FnMut(Chunk, u64) -> bool,
+    send: &mut dyn FnMut(Chunk) -> std::io::Result<bool>,
 ) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(pos))?;
     let mut carry: Vec<u8> = Vec::new();
@@ -478,12 +534,10 @@ fn read_chunks_into_buffers(
         };
         carry.clear();
         carry.extend_from_slice(&buf[cut..len]);
-        let lines = memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
         progress(cut as u64);
-        if cut > 0 && !send(Chunk::Read(buf, cut), line) {
+        if cut > 0 && !send(Chunk::Read(buf, cut))? {
             break;
         }
-        line += lines;
     }
     Ok(())
 }
@@ -730,7 +784,7 @@ mod tests {
         body.extend_from_slice(b"\nlast");
         std::fs::write(&p, &body).unwrap();
         for mapped in [true, false] {
-            let (end, mut got) = read_chunks(
+            let (end, got, map) = read_chunks(
                 mapped,
                 &p,
                 8,
@@ -738,8 +792,9 @@ mod tests {
                 &|_| {},
                 Vec::new,
                 |acc: &mut Vec<(u64, usize)>, chunk, first| {
+                    let before = acc.len();
                     acc.extend(lines(chunk, first).map(|(n, l)| (n, l.len())));
-                    true
+                    Some((acc.len() - before) as u64)
                 },
                 |mut a, b| {
                     a.extend(b);
@@ -748,6 +803,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(end, Chunked::Done);
+            let mut got: Vec<(u64, usize)> =
+                got.into_iter().map(|(k, len)| (map.line(k), len)).collect();
             got.sort();
             assert_eq!(got.len(), 20_002);
             for (i, (n, len)) in got.iter().take(20_000).enumerate() {

@@ -203,6 +203,18 @@ pub struct QualityAcc {
 }
 
 impl QualityAcc {
+    /// Rewrites the line numbers of the samples of `file` (an order-keeping map, so the samples
+    /// kept stay the smallest).
+    pub fn map_lines(&mut self, file: &str, line: impl Fn(u64) -> u64) {
+        for c in self.cells.values_mut() {
+            for s in c.samples.iter_mut().chain(c.warning_samples.iter_mut()) {
+                if s.file == file {
+                    s.line = line(s.line);
+                }
+            }
+        }
+    }
+
     pub fn cell(&mut self, source: &'static str, day: Option<NaiveDate>) -> &mut SourceQuality {
         self.cells.entry((source, day)).or_default()
     }

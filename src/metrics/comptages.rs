@@ -606,15 +606,20 @@ impl SharedAcc {
     }
 
     /// The rows, once every thread is done (handles dropped).
-    pub fn into_acc(self) -> ComptagesAcc {
+    /// The accumulated arcs; `line` turns the line numbers the rows came with into those to
+    /// keep (see [`crate::bigcsv::LineMap`]).
+    pub fn into_acc(self, line: impl Fn(u64) -> u64) -> ComptagesAcc {
         let m = self.arcs.into_inner().unwrap_or_else(|e| e.into_inner());
         let arcs = m
             .into_iter()
             .map(|(id, h)| {
-                let a = match Arc::try_unwrap(h.0) {
+                let mut a = match Arc::try_unwrap(h.0) {
                     Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
                     Err(shared) => shared.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                 };
+                if let Some(i) = a.info.as_mut() {
+                    i.line = line(i.line);
+                }
                 (id, a)
             })
             .collect();
@@ -1501,7 +1506,7 @@ mod tests {
                     w.finish();
                 }
                 assert_eq!(
-                    shared.into_acc(),
+                    shared.into_acc(|l| l),
                     simple,
                     "split {split}, reverse {reverse}"
                 );

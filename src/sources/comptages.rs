@@ -681,12 +681,14 @@ fn read_csv_parallel(
         quality: QualityAcc::default(),
         outside: 0,
     };
-    let work = |sink: &mut ChunkSink<'_>, chunk: &[u8], first: u64| -> bool {
+    let work = |sink: &mut ChunkSink<'_>, chunk: &[u8], first: u64| -> Option<u64> {
         let mut f: Vec<Field<'_>> = Vec::with_capacity(width + 1);
         // One UTF-8 check for the whole chunk (lines end on ASCII bytes, so each of its lines and
         // fields is text too); a chunk with bad bytes is checked field by field.
         let text = simdutf8::basic::from_utf8(chunk).ok();
+        let mut n = 0;
         for (line, bytes) in bigcsv::lines(chunk, first) {
+            n += 1;
             if bytes.is_empty() {
                 continue;
             }
@@ -695,14 +697,14 @@ fn read_csv_parallel(
             {
                 csv_record(sink, line, f.as_slice(), text, &cols, width, sel);
             } else if bigcsv::ends_in_quotes(bytes, delim) {
-                return false;
+                return None;
             } else {
                 csv_line(sink, line, bytes, delim, &cols, width, sel);
             }
         }
-        true
+        Some(n)
     };
-    let (end, sink) = bigcsv::read_chunks(
+    let (end, mut sink, lines) = bigcsv::read_chunks(
         true,
         &f.path,
         start,
@@ -726,12 +728,14 @@ fn read_csv_parallel(
         quality,
         rows_outside: sink.outside,
     };
+    // Rows were numbered by chunk (nobody counted lines ahead of the parsers): physical lines.
+    sink.quality.map_lines(&f.rel, |k| lines.line(k));
     out.quality.merge(sink.quality);
     for (d, c) in sink.days {
         out.quality.cell(SOURCE, Some(d)).merge(c);
     }
     sink.writer.finish();
-    out.acc = shared.into_acc();
+    out.acc = shared.into_acc(|k| lines.line(k));
     Some(out)
 }
 

@@ -652,7 +652,10 @@ mod tests {
         fs::remove_dir(tmp_path(&dir.path().join("m/bad.json"))).unwrap();
         store.put(&doc("m/bad.json", big(b'y', 0))).unwrap();
         store.flush().unwrap();
-        assert_eq!(fs::read(dir.path().join("m/bad.json")).unwrap(), big(b'y', 0));
+        assert_eq!(
+            fs::read(dir.path().join("m/bad.json")).unwrap(),
+            big(b'y', 0)
+        );
     }
 
     #[test]
