@@ -1,24 +1,26 @@
 //! Big CSV files, read as byte ranges parsed on all threads.
 //!
-//! One thread reads the file in chunks that end on a line break (counting the breaks, so every
-//! chunk knows the physical line it starts on); the rayon pool parses the chunks. Lines are split
-//! in place ([`split_line_blocks`], by 64-byte bit masks; [`split_line`] is the same by searches,
-//! kept as its reference: no allocation, quotes resolved without copying), and anything that is
-//! not plain CSV goes back to the csv crate, line by line, so the results are those of the simple
-//! path exactly.
+//! The file is cut into regions (one per thread) on line breaks; one thread maps each region's
+//! chunks in turn (chunks end on a line break), and the rayon pool parses them, a task per
+//! region. Lines are numbered by (region, chunk, line within) while parsed and turned into
+//! physical line numbers at the end ([`LineMap`]). Lines are split in place
+//! ([`split_line_blocks`], by 64-byte bit masks; [`split_line`] is the same by searches, kept as
+//! its reference: no allocation, quotes resolved without copying), and anything that is not plain
+//! CSV goes back to the csv crate, line by line, so the results are those of the simple path
+//! exactly.
 //!
 //! Splitting on line breaks is only right when no quoted field spans lines. The road-counter
 //! export has none, but the reader does not assume it: a line with an odd number of quotes (the
 //! sign of a quoted line break) makes [`read_chunks`] report [`Chunked::QuotedLineBreak`], and
 //! the caller reads the file with the sequential reader instead.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel};
-
-use rayon::prelude::*;
+use std::sync::mpsc::channel;
+use std::sync::{Condvar, Mutex};
 
 /// Bytes per chunk: large enough to amortise the hand-offs, small enough to keep memory flat.
 pub const CHUNK: usize = 4 << 20;
@@ -294,6 +296,10 @@ enum Chunk {
 }
 
 impl Chunk {
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Chunk::Mapped(m, len) => &m[..*len],
@@ -305,12 +311,18 @@ impl Chunk {
 /// Reads `path` from byte `start` (a record boundary on physical line `first_line`) in chunks
 /// ending on line breaks, and folds them on the rayon pool: `work(acc, chunk, key)` returns the
 /// number of lines of the chunk, or `None` to stop everything (see
-/// [`Chunked::QuotedLineBreak`]). The per-thread accumulators are combined with `merge`. Memory:
+/// [`Chunked::QuotedLineBreak`]). The per-task accumulators are combined with `merge`. Memory:
 /// a few chunks in flight.
 ///
+/// With several threads the file is cut into as many regions (on line breaks), each read in
+/// order and parsed by its own task (a task whose region is done helps the others): exports are
+/// roughly in time order, so the threads then fill different days of the arcs instead of taking
+/// turns at the same cache lines.
+///
 /// Nobody counts lines ahead of the parsers: `key` numbers the chunk's first line as
-/// [`LineMap::key`] does (chunk number, line within the chunk; keys sort like lines), and the
-/// returned [`LineMap`] turns keys into physical line numbers once every chunk is counted.
+/// [`LineMap::key`] does (region and chunk within it, then line within the chunk; keys sort like
+/// lines), and the returned [`LineMap`] turns keys into physical line numbers once every chunk is
+/// counted.
 ///
 /// Chunks are memory-mapped one by one (each unmapped once parsed), which spares copying the
 /// file out of the page cache; where mapping fails (not a regular file, a file system without
@@ -337,75 +349,340 @@ where
 {
     let file = File::open(path)?;
     let threads = rayon::current_num_threads().max(1);
-    let (tx, rx) = sync_channel::<(Chunk, u64)>(threads + 1);
+    let mut regions = split_regions(&file, start, threads)?;
+    for r in regions.iter_mut() {
+        r.map = try_map;
+    }
+    let n = regions.len();
+    let hub = Hub {
+        state: Mutex::new(HubState {
+            queues: (0..n).map(|_| VecDeque::new()).collect(),
+            region_done: vec![false; n],
+            finished: false,
+        }),
+        wake: Condvar::new(),
+        cap: threads + 1,
+    };
     let (free_tx, free_rx) = channel::<Vec<u8>>();
     let stop = AtomicBool::new(false);
+    // Per region task: its accumulator and the line counts of the chunks it parsed.
+    type Done<T> = Option<(T, Vec<(u64, u64)>)>;
+    let results: Mutex<Vec<Done<T>>> = Mutex::new((0..n).map(|_| None).collect());
     std::thread::scope(|s| {
-        let stop = &stop;
+        let (hub, stop) = (&hub, &stop);
         let reader = s.spawn(move || -> std::io::Result<()> {
-            let mut no = 0u64;
-            let mut send = |chunk: Chunk| {
-                let key = LineMap::key(no, 0);
-                no += 1;
-                match key {
-                    Some(key) => Ok(tx.send((chunk, key)).is_ok()),
-                    None => Err(std::io::Error::other(
-                        "too many chunks to number their lines (over 16 million)",
-                    )),
-                }
-            };
-            let mapped = if try_map {
-                map_chunks(&file, start, stop, progress, &mut send)?
-            } else {
-                Some(start)
-            };
-            match mapped {
-                None => Ok(()),
-                Some(pos) => {
-                    read_chunks_into_buffers(file, pos, stop, progress, &free_rx, &mut send)
-                }
+            // However the reader ends (error, panic), the parsers stop waiting for it.
+            let _finish = FinishOnDrop(hub);
+            feed(&file, &mut regions, hub, stop, progress, &free_rx)
+        });
+        rayon::scope(|rs| {
+            for r in 0..n {
+                let (init, work, free_tx, results) = (&init, &work, free_tx.clone(), &results);
+                rs.spawn(move |_| {
+                    let mut acc = init();
+                    let mut counts = Vec::new();
+                    while let Some((chunk, key)) = hub.next(r) {
+                        if !stop.load(Ordering::Relaxed) {
+                            match work(&mut acc, chunk.bytes(), key) {
+                                Some(lines) => counts.push((key >> LineMap::LINE_BITS, lines)),
+                                None => stop.store(true, Ordering::Relaxed),
+                            }
+                        }
+                        if let Chunk::Read(buf, _) = chunk {
+                            let _ = free_tx.send(buf);
+                        }
+                    }
+                    lock(results)[r] = Some((acc, counts));
+                });
             }
         });
-        let with_counts = || (init(), Vec::new());
-        let (acc, counts) = rx
-            .into_iter()
-            .par_bridge()
-            .fold(with_counts, |(mut acc, mut counts), (chunk, key)| {
-                if !stop.load(Ordering::Relaxed) {
-                    match work(&mut acc, chunk.bytes(), key) {
-                        Some(n) => counts.push((key >> LineMap::LINE_BITS, n)),
-                        None => stop.store(true, Ordering::Relaxed),
-                    }
-                }
-                if let Chunk::Read(buf, _) = chunk {
-                    let _ = free_tx.send(buf);
-                }
-                (acc, counts)
-            })
-            .reduce(with_counts, |(a, mut ca), (b, cb)| {
-                ca.extend(cb);
-                (merge(a, b), ca)
-            });
         let read = reader
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("chunk reader thread panicked")));
         read?;
+        let mut acc: Option<T> = None;
+        let mut counts = Vec::new();
+        for (a, c) in lock(&results).drain(..).flatten() {
+            counts.extend(c);
+            acc = Some(match acc {
+                None => a,
+                Some(acc) => merge(acc, a),
+            });
+        }
         let end = if stop.load(Ordering::Relaxed) {
             Chunked::QuotedLineBreak
         } else {
             Chunked::Done
         };
-        Ok((end, acc, LineMap::new(first_line, counts)))
+        Ok((
+            end,
+            acc.unwrap_or_else(&init),
+            LineMap::new(first_line, counts),
+        ))
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A part of the file read in order: from `pos` to `end` (`None`: to the end of the file, as
+/// long as it is then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Region {
+    pos: u64,
+    end: Option<u64>,
+    /// The number of the region's next chunk, as used in [`LineMap::key`].
+    next_no: u64,
+    /// The chunk number after the region's last possible one.
+    last_no: u64,
+    /// Chunks are mapped (else read into buffers).
+    map: bool,
+}
+
+/// Cuts `[start, end of file)` into at most `threads` regions on line breaks, each worth a few
+/// chunks at least (a region per thread when the file is large enough).
+fn split_regions(file: &File, start: u64, threads: usize) -> std::io::Result<Vec<Region>> {
+    let len = file.metadata()?.len();
+    let bytes = len.saturating_sub(start);
+    let wanted = (threads as u64).min(bytes / (2 * CHUNK as u64)).max(1);
+    let mut starts = vec![start];
+    for i in 1..wanted {
+        let at = start + bytes / wanted * i;
+        match next_line_start(file, at.max(*starts.last().unwrap_or(&start)), len)? {
+            Some(b) if b < len && b > *starts.last().unwrap_or(&start) => starts.push(b),
+            _ => break,
+        }
+    }
+    // Chunk numbers: the region in the high bits, so that they sort like the file.
+    let region_bits = u64::BITS - (starts.len() as u64 - 1).leading_zeros();
+    let per_region = 1u64 << (CHUNK_BITS - region_bits);
+    Ok(starts
+        .iter()
+        .enumerate()
+        .map(|(i, &pos)| Region {
+            pos,
+            end: starts.get(i + 1).copied(),
+            next_no: i as u64 * per_region,
+            last_no: (i as u64 + 1) * per_region,
+            map: true,
+        })
+        .collect())
+}
+
+/// The offset just after the first line break at or after `at`, if any.
+fn next_line_start(file: &File, at: u64, len: u64) -> std::io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut pos = at;
+    let mut f = file;
+    while pos < len {
+        f.seek(SeekFrom::Start(pos))?;
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(Some(pos + i as u64 + 1));
+        }
+        pos += n as u64;
+    }
+    Ok(None)
+}
+
+/// Chunks ready to parse, per region.
+struct Hub {
+    state: Mutex<HubState>,
+    wake: Condvar,
+    /// Chunks queued at most, in all.
+    cap: usize,
+}
+
+struct HubState {
+    queues: Vec<VecDeque<(Chunk, u64)>>,
+    /// Every chunk of the region was queued.
+    region_done: Vec<bool>,
+    /// The reader is done (or failed): nothing more will be queued.
+    finished: bool,
+}
+
+impl Hub {
+    /// The next chunk for the task of region `r`: its own region's, else another's once its
+    /// region is all queued, or when the queues are full (the reader then waits for room; it
+    /// feeds the emptiest region first, so this is a safety net). A task never waits while the
+    /// chunks it could take depend on another task running: one free thread reads everything
+    /// (the others may be kept by another file). `None` once everything was handed out.
+    fn next(&self, r: usize) -> Option<(Chunk, u64)> {
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(c) = st.queues[r].pop_front() {
+                self.wake.notify_all();
+                return Some(c);
+            }
+            let full = st.queues.iter().map(VecDeque::len).sum::<usize>() >= self.cap;
+            if st.region_done[r] || st.finished || full {
+                let other = (0..st.queues.len())
+                    .filter(|o| !st.queues[*o].is_empty())
+                    .max_by_key(|o| st.queues[*o].len());
+                if let Some(o) = other {
+                    let c = st.queues[o].pop_front();
+                    self.wake.notify_all();
+                    return c;
+                }
+                if st.finished {
+                    return None;
+                }
+            }
+            st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct FinishOnDrop<'a>(&'a Hub);
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.state).finished = true;
+        self.0.wake.notify_all();
+    }
+}
+
+/// The reader: queues the regions' chunks in order, each time for the region with the fewest
+/// queued, keeping at most `hub.cap` queued in all.
+fn feed(
+    file: &File,
+    regions: &mut [Region],
+    hub: &Hub,
+    stop: &AtomicBool,
+    progress: &(dyn Fn(u64) + Sync),
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    loop {
+        let r = {
+            let mut st = lock(&hub.state);
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let queued: usize = st.queues.iter().map(VecDeque::len).sum();
+                let open = (0..regions.len()).filter(|r| !st.region_done[*r]);
+                match open.min_by_key(|r| st.queues[*r].len()) {
+                    None => return Ok(()),
+                    Some(r) if queued < hub.cap => break r,
+                    Some(_) => st = hub.wake.wait(st).unwrap_or_else(|e| e.into_inner()),
+                }
+            }
+        };
+        let chunk = next_chunk(file, &mut regions[r], free)?;
+        let mut st = lock(&hub.state);
+        match chunk {
+            Some((chunk, key)) => {
+                progress(chunk.len() as u64);
+                st.queues[r].push_back((chunk, key));
+            }
+            None => st.region_done[r] = true,
+        }
+        hub.wake.notify_all();
+    }
+}
+
+/// The region's next chunk (mapped, or read where mapping fails) with the key of its first line;
+/// `None` at the region's end.
+fn next_chunk(
+    file: &File,
+    reg: &mut Region,
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<Option<(Chunk, u64)>> {
+    // The length now, so that a file cut shorter since the last chunk is not read past its end.
+    let len = file.metadata()?.len();
+    let end = reg.end.map_or(len, |e| e.min(len));
+    if reg.pos >= end {
+        return Ok(None);
+    }
+    if reg.next_no >= reg.last_no {
+        return Err(std::io::Error::other(
+            "too many chunks to number their lines (over 16 million)",
+        ));
+    }
+    let key = LineMap::key(reg.next_no, 0).expect("chunk numbers stay under 2^24");
+    let mut want = CHUNK as u64;
+    let mut buf = None;
+    loop {
+        let stop_at = end.min(reg.pos + want);
+        let size = (stop_at - reg.pos) as usize;
+        let chunk = if reg.map {
+            // SAFETY: the mapping is read-only and private to this function until queued; its
+            // bytes are only read. A file modified while mapped can show the new bytes (parsed as
+            // they are, like a read racing a write) or, cut shorter, raise SIGBUS (see
+            // `read_chunks`).
+            match unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(reg.pos)
+                    .len(size)
+                    .populate()
+                    .map(file)
+            } {
+                Ok(m) => Chunk::Mapped(m, size),
+                Err(_) => {
+                    reg.map = false;
+                    continue;
+                }
+            }
+        } else {
+            let mut b: Vec<u8> = buf
+                .take()
+                .unwrap_or_else(|| free.try_recv().unwrap_or_default());
+            b.resize(size, 0);
+            let mut f = file;
+            f.seek(SeekFrom::Start(reg.pos))?;
+            let mut got = 0;
+            while got < size {
+                match f.read(&mut b[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            Chunk::Read(b, got)
+        };
+        let bytes = chunk.bytes();
+        let at_end = reg.pos + bytes.len() as u64 >= end || bytes.len() < size;
+        let cut = if at_end {
+            bytes.len()
+        } else {
+            match memchr::memrchr(b'\n', bytes) {
+                Some(i) => i + 1,
+                None => {
+                    // One line longer than the chunk: take more.
+                    want *= 2;
+                    if let Chunk::Read(b, _) = chunk {
+                        buf = Some(b);
+                    }
+                    continue;
+                }
+            }
+        };
+        if cut == 0 {
+            return Ok(None);
+        }
+        reg.pos += cut as u64;
+        reg.next_no += 1;
+        let chunk = match chunk {
+            Chunk::Mapped(m, _) => Chunk::Mapped(m, cut),
+            Chunk::Read(b, _) => Chunk::Read(b, cut),
+        };
+        return Ok(Some((chunk, key)));
+    }
 }
 
 /// From line keys (chunk number, line within the chunk) to physical line numbers.
 #[derive(Debug)]
 pub struct LineMap {
     first_line: u64,
-    /// The number of lines before each chunk.
-    before: Vec<u64>,
+    /// Chunk numbers (sorted) and the number of lines before each chunk.
+    before: Vec<(u64, u64)>,
 }
+
+/// Bits of a key for the chunk number (region, then chunk within it).
+const CHUNK_BITS: u32 = 64 - LineMap::LINE_BITS;
 
 impl LineMap {
     /// Bits of a key for the line within its chunk (a chunk holds fewer than 2^40 lines: it
@@ -414,7 +691,7 @@ impl LineMap {
 
     /// The key of line `line` (from 0) of chunk `chunk`; `None` past 2^24 chunks.
     pub fn key(chunk: u64, line: u64) -> Option<u64> {
-        (chunk < 1 << (64 - Self::LINE_BITS) && line < 1 << Self::LINE_BITS)
+        (chunk < 1 << CHUNK_BITS && line < 1 << Self::LINE_BITS)
             .then_some((chunk << Self::LINE_BITS) | line)
     }
 
@@ -422,8 +699,8 @@ impl LineMap {
         counts.sort_unstable();
         let mut before = Vec::with_capacity(counts.len());
         let mut sum = 0;
-        for (_, n) in counts {
-            before.push(sum);
+        for (chunk, n) in counts {
+            before.push((chunk, sum));
             sum += n;
         }
         LineMap { first_line, before }
@@ -431,115 +708,14 @@ impl LineMap {
 
     /// The physical line of a key given to `work` (plus lines counted from it).
     pub fn line(&self, key: u64) -> u64 {
-        let chunk = (key >> Self::LINE_BITS) as usize;
+        let chunk = key >> Self::LINE_BITS;
         let within = key & ((1 << Self::LINE_BITS) - 1);
-        self.first_line + self.before.get(chunk).copied().unwrap_or(0) + within
-    }
-}
-
-/// Sends mapped chunks from `pos` to the end of the file. `Some((pos, line))` when mapping
-/// fails before anything past `pos` was sent: the caller reads the rest into buffers.
-fn map_chunks(
-    file: &File,
-    mut pos: u64,
-    stop: &AtomicBool,
-    progress: &(dyn Fn(u64) + Sync),
-    send: &mut dyn FnMut(Chunk) -> std::io::Result<bool>,
-) -> std::io::Result<Option<u64>> {
-    let mut want = CHUNK as u64;
-    while !stop.load(Ordering::Relaxed) {
-        // The length now, so that a file cut shorter since the last chunk is not mapped past
-        // its end.
-        let len = file.metadata()?.len();
-        if pos >= len {
-            break;
-        }
-        let end = len.min(pos + want);
-        // SAFETY: the mapping is read-only and private to this function until sent; its bytes
-        // are only read. A file modified while mapped can show the new bytes (parsed as they
-        // are, like a read racing a write) or, cut shorter, raise SIGBUS (see `read_chunks`).
-        let map = match unsafe {
-            memmap2::MmapOptions::new()
-                .offset(pos)
-                .len((end - pos) as usize)
-                .populate()
-                .map(file)
-        } {
-            Ok(m) => m,
-            Err(_) => return Ok(Some(pos)),
+        let before = match self.before.binary_search_by_key(&chunk, |(c, _)| *c) {
+            Ok(i) => self.before[i].1,
+            Err(_) => 0,
         };
-        let cut = if end == len {
-            map.len()
-        } else {
-            match memchr::memrchr(b'\n', &map) {
-                Some(i) => i + 1,
-                None => {
-                    // One line longer than the chunk: map more.
-                    want *= 2;
-                    continue;
-                }
-            }
-        };
-        want = CHUNK as u64;
-        progress(cut as u64);
-        if !send(Chunk::Mapped(map, cut))? {
-            break;
-        }
-        pos += cut as u64;
+        self.first_line + before + within
     }
-    Ok(None)
-}
-
-/// Sends chunks read into (recycled) buffers, from `pos` to the end of the file.
-fn read_chunks_into_buffers(
-    mut file: File,
-    pos: u64,
-    stop: &AtomicBool,
-    progress: &(dyn Fn(u64) + Sync),
-    free: &std::sync::mpsc::Receiver<Vec<u8>>,
-    send: &mut dyn FnMut(Chunk) -> std::io::Result<bool>,
-) -> std::io::Result<()> {
-    file.seek(SeekFrom::Start(pos))?;
-    let mut carry: Vec<u8> = Vec::new();
-    let mut eof = false;
-    while !eof && !stop.load(Ordering::Relaxed) {
-        let mut buf = free.try_recv().unwrap_or_default();
-        let want = CHUNK.max(carry.len() * 2);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        buf[..carry.len()].copy_from_slice(&carry);
-        let mut len = carry.len();
-        while len < buf.len() {
-            let n = file.read(&mut buf[len..])?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            len += n;
-        }
-        // Cut after the last line break; the rest starts the next chunk.
-        let cut = if eof {
-            len
-        } else {
-            match memchr::memrchr(b'\n', &buf[..len]) {
-                Some(i) => i + 1,
-                None => {
-                    // One line longer than the buffer: grow and read on.
-                    carry.clear();
-                    carry.extend_from_slice(&buf[..len]);
-                    continue;
-                }
-            }
-        };
-        carry.clear();
-        carry.extend_from_slice(&buf[cut..len]);
-        progress(cut as u64);
-        if cut > 0 && !send(Chunk::Read(buf, cut))? {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// The lines of a chunk with their physical line numbers, terminators (`\n`, `\r\n`) removed.
@@ -776,43 +952,155 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.csv");
         let mut body = b"header\r\n".to_vec();
-        // Lines longer than a chunk, and a last line without terminator.
-        for i in 0..20_000u64 {
+        // ~40 MB: up to 4 regions. A line longer than a chunk across the middle (where a region
+        // would start), and a last line without terminator.
+        let n = 3_000_000u64;
+        let mut long_at = None;
+        for i in 0..n {
             body.extend_from_slice(format!("{i};{}\r\n", "x".repeat((i % 7) as usize)).as_bytes());
-        }
-        body.extend_from_slice(&vec![b'y'; CHUNK * 2 + 5]);
-        body.extend_from_slice(b"\nlast");
-        std::fs::write(&p, &body).unwrap();
-        for mapped in [true, false] {
-            let (end, got, map) = read_chunks(
-                mapped,
-                &p,
-                8,
-                2,
-                &|_| {},
-                Vec::new,
-                |acc: &mut Vec<(u64, usize)>, chunk, first| {
-                    let before = acc.len();
-                    acc.extend(lines(chunk, first).map(|(n, l)| (n, l.len())));
-                    Some((acc.len() - before) as u64)
-                },
-                |mut a, b| {
-                    a.extend(b);
-                    a
-                },
-            )
-            .unwrap();
-            assert_eq!(end, Chunked::Done);
-            let mut got: Vec<(u64, usize)> =
-                got.into_iter().map(|(k, len)| (map.line(k), len)).collect();
-            got.sort();
-            assert_eq!(got.len(), 20_002);
-            for (i, (n, len)) in got.iter().take(20_000).enumerate() {
-                assert_eq!(*n, i as u64 + 2);
-                assert_eq!(*len, format!("{i};").len() + i % 7);
+            if i == n * 45 / 100 {
+                long_at = Some(i + 1);
+                body.extend_from_slice(&vec![b'y'; CHUNK * 2 + 5]);
+                body.push(b'\n');
             }
-            assert_eq!(got[20_000], (20_002, CHUNK * 2 + 5));
-            assert_eq!(got[20_001], (20_003, 4));
+        }
+        body.extend_from_slice(b"last");
+        std::fs::write(&p, &body).unwrap();
+        let long_at = long_at.unwrap();
+        for threads in [1, 2, 3, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let file = File::open(&p).unwrap();
+            let regions = split_regions(&file, 8, threads).unwrap();
+            assert_eq!(regions.len(), threads, "{regions:?}");
+            for mapped in [true, false] {
+                let (end, got, map) = pool
+                    .install(|| {
+                        read_chunks(
+                            mapped,
+                            &p,
+                            8,
+                            2,
+                            &|_| {},
+                            Vec::new,
+                            |acc: &mut Vec<(u64, u64, usize)>, chunk, first| {
+                                let before = acc.len();
+                                acc.extend(
+                                    lines(chunk, first).map(|(k, l)| (k, l.len() as u64, l.len())),
+                                );
+                                let mut count = 0;
+                                for (i, (k, ..)) in acc[before..].iter_mut().enumerate() {
+                                    assert_eq!(*k, first + i as u64);
+                                    count += 1;
+                                }
+                                Some(count)
+                            },
+                            |mut a, b| {
+                                a.extend(b);
+                                a
+                            },
+                        )
+                    })
+                    .unwrap();
+                assert_eq!(end, Chunked::Done);
+                // Keys sort like lines.
+                let mut by_key = got.clone();
+                by_key.sort();
+                let lines_by_key: Vec<u64> = by_key.iter().map(|(k, ..)| map.line(*k)).collect();
+                assert!(lines_by_key.windows(2).all(|w| w[0] + 1 == w[1]));
+                let got: Vec<(u64, usize)> = by_key
+                    .into_iter()
+                    .map(|(k, _, len)| (map.line(k), len))
+                    .collect();
+                assert_eq!(got.len() as u64, n + 2, "{threads} threads");
+                for (i, (line, len)) in got.iter().enumerate() {
+                    let i = i as u64;
+                    assert_eq!(*line, i + 2);
+                    let expected = match i.cmp(&long_at) {
+                        std::cmp::Ordering::Less => format!("{i};").len() + (i % 7) as usize,
+                        std::cmp::Ordering::Equal => CHUNK * 2 + 5,
+                        std::cmp::Ordering::Greater if i == n + 1 => 4,
+                        std::cmp::Ordering::Greater => {
+                            format!("{};", i - 1).len() + ((i - 1) % 7) as usize
+                        }
+                    };
+                    assert_eq!(*len, expected, "line {line}, {threads} threads");
+                }
+            }
+        }
+    }
+
+    /// One task alone reads every region when the other threads are kept busy (another file,
+    /// say): nothing waits for a task that does not run.
+    #[test]
+    fn one_free_thread_reads_every_region() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        let line = [vec![b'q'; 99], vec![b'\n']].concat();
+        std::fs::write(&p, line.repeat(400_000)).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(
+            split_regions(&File::open(&p).unwrap(), 0, 2).unwrap().len(),
+            2
+        );
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+        // One of the two threads is kept until the read is done.
+        pool.spawn(move || {
+            busy_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        busy_rx.recv().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let path = p.clone();
+        pool.spawn(move || {
+            let r = read_chunks(
+                true,
+                &path,
+                0,
+                1,
+                &|_| {},
+                || 0u64,
+                |n: &mut u64, chunk, _| {
+                    let lines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    *n += lines;
+                    Some(lines)
+                },
+                |a, b| a + b,
+            );
+            let _ = done_tx.send(r.map(|(end, n, _)| (end, n)).ok());
+        });
+        let got = done_rx.recv_timeout(std::time::Duration::from_secs(120));
+        release_tx.send(()).unwrap();
+        assert_eq!(got, Ok(Some((Chunked::Done, 400_000))));
+    }
+
+    #[test]
+    fn regions_start_on_lines_and_never_inside_a_long_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.csv");
+        // One line of the whole file: a single region.
+        std::fs::write(&p, vec![b'z'; 5 * CHUNK]).unwrap();
+        let f = File::open(&p).unwrap();
+        assert_eq!(split_regions(&f, 0, 4).unwrap().len(), 1);
+        // Small files: one region; lines of 100 bytes: every region starts after a break.
+        std::fs::write(&p, b"a\nb\n").unwrap();
+        let f = File::open(&p).unwrap();
+        assert_eq!(split_regions(&f, 0, 4).unwrap().len(), 1);
+        let line = [vec![b'q'; 99], vec![b'\n']].concat();
+        std::fs::write(&p, line.repeat(300_000)).unwrap();
+        let f = File::open(&p).unwrap();
+        let r = split_regions(&f, 0, 3).unwrap();
+        assert_eq!(r.len(), 3);
+        for (i, reg) in r.iter().enumerate() {
+            assert_eq!(reg.pos % 100, 0, "{r:?}");
+            assert_eq!(reg.end, r.get(i + 1).map(|n| n.pos));
+            assert!(reg.next_no < reg.last_no && reg.last_no <= 1 << CHUNK_BITS);
         }
     }
 }

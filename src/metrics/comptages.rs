@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -438,6 +439,14 @@ impl DayMap {
         match slot {
             Some(cur) => cur.merge(*d),
             None => *slot = Some(d),
+        }
+    }
+
+    fn get(&self, day: NaiveDate) -> Option<&DayAcc> {
+        let i = day_number(day) - self.base;
+        match usize::try_from(i).ok().and_then(|i| self.window.get(i)) {
+            Some(d) => d.as_deref(),
+            None => self.others.get(&day).map(|d| &**d),
         }
     }
 
@@ -882,8 +891,9 @@ pub struct ComptagesMetrics {
 /// Days are turned into metrics one at a time ([`Prepared::metrics`]), so memory holds the rows
 /// and one day's output, not every day's output.
 pub struct Prepared {
-    arcs: Vec<(Arc<str>, ArcFacts)>,
-    days: BTreeMap<NaiveDate, Vec<(usize, Box<DayAcc>)>>,
+    /// In output order, each with its days.
+    arcs: Vec<(Arc<str>, ArcFacts, DayMap)>,
+    days: BTreeSet<NaiveDate>,
     pub duplicates: BTreeMap<NaiveDate, DayDuplicates>,
     /// Problems with arcs' static fields (geometry, point): not dated.
     pub warnings: Vec<Sample>,
@@ -891,16 +901,17 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
-        self.days.keys().copied()
+        self.days.iter().copied()
     }
 
     /// The metrics of one day (None if the day has no rows).
     pub fn metrics(&self, day: NaiveDate) -> Option<ComptagesMetrics> {
-        let rows = self.days.get(&day)?;
+        if !self.days.contains(&day) {
+            return None;
+        }
         let date: Arc<str> = day.to_string().into();
-        let stats = rows.iter().map(|(i, d)| {
-            let (id, facts) = &self.arcs[*i];
-            day_metrics(id, &date, facts, d)
+        let stats = self.arcs.iter().filter_map(|(id, facts, days)| {
+            days.get(day).map(|d| day_metrics(id, &date, facts, d))
         });
         Some(build_day(day, stats.collect()))
     }
@@ -1269,31 +1280,70 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
 pub fn prepare(acc: ComptagesAcc, ctx: &Context<'_>) -> Prepared {
     let mut ids: Vec<(String, ArcAcc)> = acc.arcs.into_iter().collect();
     ids.sort_by(|a, b| arc_order(&a.0, &b.0));
+    // Per arc (in parallel: a million arc-days at full size): static facts, and the days with
+    // duplicates.
+    struct Resolved {
+        id: Arc<str>,
+        facts: ArcFacts,
+        days: DayMap,
+        warnings: Vec<Sample>,
+        /// Day, duplicates, conflicting instants, samples.
+        dups: Vec<(NaiveDate, u64, u64, Vec<Instant>)>,
+    }
+    let resolved: Vec<Resolved> = ids
+        .into_par_iter()
+        .map(|(id, arc)| {
+            let mut warnings = Vec::new();
+            let facts = resolve_arc(&id, arc.info.as_ref(), ctx, &mut warnings);
+            let dups = arc
+                .days
+                .sorted()
+                .into_iter()
+                .filter(|(_, d)| d.duplicates > 0)
+                .map(|(day, d)| {
+                    let conflicting = d.slots().filter(|s| s.conflict).count() as u64;
+                    let samples = d.dup_samples.clone();
+                    (day, u64::from(d.duplicates), conflicting, samples)
+                })
+                .collect();
+            Resolved {
+                id: id.into(),
+                facts,
+                days: arc.days,
+                warnings,
+                dups,
+            }
+        })
+        .collect();
+    let days: BTreeSet<NaiveDate> = resolved
+        .par_iter()
+        .map(|r| r.days.keys().collect::<BTreeSet<_>>())
+        .reduce(BTreeSet::new, |mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
+            }
+            a.extend(b);
+            a
+        });
     let mut p = Prepared {
-        arcs: Vec::with_capacity(ids.len()),
-        days: BTreeMap::new(),
+        arcs: Vec::with_capacity(resolved.len()),
+        days,
         duplicates: BTreeMap::new(),
         warnings: Vec::new(),
     };
     let mut dup_samples: BTreeMap<NaiveDate, Vec<(usize, Instant)>> = BTreeMap::new();
-    for (i, (id, arc)) in ids.into_iter().enumerate() {
-        let facts = resolve_arc(&id, arc.info.as_ref(), ctx, &mut p.warnings);
-        p.arcs.push((id.into(), facts));
-        for (day, d) in arc.days {
-            if d.duplicates > 0 {
-                let e = p.duplicates.entry(day).or_default();
-                e.count += u64::from(d.duplicates);
-                e.conflicting += d.slots().filter(|s| s.conflict).count() as u64;
-                dup_samples
-                    .entry(day)
-                    .or_default()
-                    .extend(d.dup_samples.iter().map(|t| (i, *t)));
-            }
-            p.days.entry(day).or_default().push((i, d));
+    for (i, r) in resolved.into_iter().enumerate() {
+        p.warnings.extend(r.warnings);
+        for (day, count, conflicting, samples) in r.dups {
+            let e = p.duplicates.entry(day).or_default();
+            e.count += count;
+            e.conflicting += conflicting;
+            dup_samples
+                .entry(day)
+                .or_default()
+                .extend(samples.into_iter().map(|t| (i, t)));
         }
-    }
-    for rows in p.days.values_mut() {
-        rows.sort_by_key(|(i, _)| *i);
+        p.arcs.push((r.id, r.facts, r.days));
     }
     for (day, mut samples) in dup_samples {
         samples.sort();

@@ -203,17 +203,20 @@ fn parallel_csv_reader_gives_the_sequential_bytes() {
         ("batch/comptages-routiers-permanents.csv", odd.clone()),
         ("batch/arrondissements-paris.geojson", arr.clone()),
     ]);
-    // The same after ~9 MB of good rows (a few chunks): the bad rows, and so the samples of the
-    // quality report, are in later chunks, numbered by chunk while read.
+    // The same three times, each after ~13 MB of good rows (a few chunks): the bad rows, and so
+    // the samples of the quality report, are in later chunks and in every region of the file
+    // (`-j 3` reads ~26 MB as three regions), numbered by region and chunk while read.
     let mut big_odd = ls[0].clone();
-    while big_odd.len() < 9 << 20 {
-        for l in &ls[1..] {
-            big_odd.extend_from_slice(l);
+    for part in 0..3 {
+        while big_odd.len() < part * (13 << 20) {
+            for l in &ls[1..] {
+                big_odd.extend_from_slice(l);
+            }
         }
+        big_odd.extend_from_slice(&odd[ls[0].len()..]);
     }
-    big_odd.extend_from_slice(&odd[ls[0].len()..]);
     let big_odd_tree = tree(&[
-        ("batch/comptages-routiers-permanents.csv", big_odd),
+        ("batch/comptages-routiers-permanents.csv", big_odd.clone()),
         ("batch/arrondissements-paris.geojson", arr.clone()),
     ]);
     // A quoted line break: the parallel path must give way.
@@ -224,7 +227,11 @@ fn parallel_csv_reader_gives_the_sequential_bytes() {
     );
     multi.extend_from_slice(b"\r\n");
     multi.extend_from_slice(&ls[5]);
-    let multi_tree = tree(&[("batch/comptages-routiers-permanents.csv", multi)]);
+    let multi_tree = tree(&[("batch/comptages-routiers-permanents.csv", multi.clone())]);
+    // The same at the end of the big file: found in the last region while the others are read.
+    let mut big_multi = big_odd;
+    big_multi.extend_from_slice(&multi[ls[0].len()..]);
+    let big_multi_tree = tree(&[("batch/comptages-routiers-permanents.csv", big_multi)]);
 
     for (name, raw) in [
         ("real", real_tree.path()),
@@ -232,13 +239,14 @@ fn parallel_csv_reader_gives_the_sequential_bytes() {
         ("irregular", odd_tree.path()),
         ("irregular, several chunks", big_odd_tree.path()),
         ("quoted line break", multi_tree.path()),
+        ("quoted line break, last region", big_multi_tree.path()),
     ] {
         let (code, seq, log) = run_reader(raw, "CITYFLOW_CSV_SEQUENTIAL", "1");
         assert!(seq.len() >= 3, "{name}: {:?}", seq.keys());
         assert!(!log.contains("parallel byte ranges"), "{log}");
-        for jobs in ["1", "2"] {
+        for jobs in ["1", "2", "3"] {
             let (pcode, par, log) = run_reader(raw, "CITYFLOW_CSV_PARALLEL", jobs);
-            let expected = if name == "quoted line break" {
+            let expected = if name.starts_with("quoted line break") {
                 "a quoted field spans lines"
             } else {
                 "read as parallel byte ranges"
