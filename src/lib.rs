@@ -20,6 +20,7 @@ pub mod fixed;
 pub mod generate;
 pub mod geo;
 pub mod input;
+pub mod json;
 pub mod metrics;
 pub mod pipeline;
 pub mod quality;

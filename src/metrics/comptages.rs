@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::geo::{self, ArrondissementIndex, Pt};
+use crate::json;
 use crate::metrics::referentiel::RefArc;
 use crate::metrics::{arc_order, DayDuplicates};
 use crate::quality::{Reason, Sample};
@@ -887,6 +888,42 @@ pub struct ComptagesMetrics {
     pub global_metrics: GlobalMetrics,
 }
 
+impl ArcDayMetrics {
+    /// Writes what `serde_json` writes in the pretty format (see [`crate::json`]) at depth
+    /// `level`; the keys without escaping them each time (tested byte for byte against serde).
+    pub fn write_json(&self, out: &mut Vec<u8>, level: usize) {
+        json::write_fields!(out, level, self; date, identifiant_arc, libelle,
+            debit_horaire_moyen, debit_journalier_total, debit_max, taux_occupation_moyen,
+            etat_trafic_dominant, heure_pic, temps_perdu_minutes, temps_perdu_total_minutes,
+            congestion_alerte, arrondissement, geo_point_2d, zone_fallback, longueur_metres,
+            nombre_releves, heures_avec_debit);
+    }
+}
+
+impl ComptagesMetrics {
+    /// Writes what `serde_json` writes in the pretty format at depth `level` (the arcs by
+    /// [`ArcDayMetrics::write_json`]).
+    pub fn write_json(&self, out: &mut Vec<u8>, level: usize) {
+        let arcs = |out: &mut Vec<u8>, level: usize, v: &[ArcDayMetrics]| {
+            json::write_array(out, level, v, |out, level, m| m.write_json(out, level));
+        };
+        let mut o = json::Obj::begin(out, level);
+        o.key(out, "metrics");
+        arcs(out, o.inner(), &self.metrics);
+        o.key(out, "top_10_troncons");
+        arcs(out, o.inner(), &self.top_10_troncons);
+        o.key(out, "top_10_zones_congestionnees");
+        arcs(out, o.inner(), &self.top_10_zones_congestionnees);
+        o.key(out, "top_zones_affluence");
+        json::write_at(out, o.inner(), &self.top_zones_affluence);
+        o.key(out, "alertes_congestion");
+        arcs(out, o.inner(), &self.alertes_congestion);
+        o.key(out, "global_metrics");
+        json::write_at(out, o.inner(), &self.global_metrics);
+        o.end(out);
+    }
+}
+
 /// The accumulated rows, grouped by day, with every arc's static facts resolved once.
 /// Days are turned into metrics one at a time ([`Prepared::metrics`]), so memory holds the rows
 /// and one day's output, not every day's output.
@@ -1403,6 +1440,73 @@ mod tests {
         (ArrondissementIndex::default(), BTreeMap::new())
     }
 
+    fn finalize_without_context(acc: ComptagesAcc) -> ComptagesResult {
+        let (idx, refs) = empty_ctx();
+        finalize(
+            acc,
+            &Context {
+                arrondissements: &idx,
+                referentiel: &refs,
+            },
+        )
+    }
+
+    /// The hand-written JSON of a day is serde's, byte for byte: strings to escape (quotes,
+    /// backslashes, control characters, non-ASCII), missing values, floats that are not finite,
+    /// empty lists, at several depths.
+    #[test]
+    fn hand_written_json_is_serdes() {
+        let f: Arc<str> = Arc::from("f.csv");
+        let mut acc = ComptagesAcc::default();
+        let d = day("2024-01-04");
+        let labels = ["Rue \"Nord\"", "a\\b\u{1}\t\n\u{7f}é€😀", "", "plain"];
+        for (i, lib) in labels.iter().enumerate() {
+            let id = format!("{i}\"x");
+            for h in 0..3 {
+                let q = (h != 1).then_some(100.0 * (h + i) as f64 + 0.1);
+                let k = (i != 2).then_some(95.0);
+                let t = format!("2024-01-04T{:02}:00:00+01:00", 8 + h);
+                let shape = if i == 3 { "" } else { SHAPE };
+                acc.add(
+                    &id,
+                    d,
+                    slot(&t, q, k, State::Sature),
+                    &st(lib, shape),
+                    &f,
+                    2,
+                );
+            }
+        }
+        let res = finalize_without_context(acc);
+        let mut m = res.days[&d].clone();
+        assert!(!m.alertes_congestion.is_empty() && !m.top_zones_affluence.is_empty());
+        let mut odd = m.metrics[0].clone();
+        odd.debit_horaire_moyen = Some(f64::NAN);
+        odd.temps_perdu_minutes = Some(f64::INFINITY);
+        odd.longueur_metres = Some(-0.0);
+        odd.debit_max = Some(1e300);
+        odd.taux_occupation_moyen = Some(1e-7);
+        odd.heure_pic = None;
+        odd.arrondissement = Some(Arc::from("75\"001"));
+        m.metrics.push(odd);
+        let mut empty = m.clone();
+        empty.metrics.clear();
+        empty.top_10_troncons.clear();
+        empty.top_zones_affluence.clear();
+        for v in [&m, &empty] {
+            for level in [0, 1, 3] {
+                let mut want = Vec::new();
+                crate::json::write_at(&mut want, level, v);
+                let mut got = Vec::new();
+                v.write_json(&mut got, level);
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(want).unwrap()
+                );
+            }
+        }
+    }
+
     #[test]
     fn speeds_and_losses_by_hand() {
         // 1 km at 35 % occupancy: 60/40 - 60/50 = 1.5 - 1.2 = 0.3 min
@@ -1445,14 +1549,7 @@ mod tests {
         for (i, s) in rows.iter().enumerate() {
             acc.add("42", d, *s, &st("Rue", SHAPE), &f, i as u64 + 2);
         }
-        let (idx, refs) = empty_ctx();
-        let res = finalize(
-            acc,
-            &Context {
-                arrondissements: &idx,
-                referentiel: &refs,
-            },
-        );
+        let res = finalize_without_context(acc);
         let m = &res.days[&d].metrics[0];
         assert_eq!(m.debit_journalier_total, 900.0);
         assert_eq!(m.debit_horaire_moyen, Some(225.0));
