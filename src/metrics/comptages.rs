@@ -1049,22 +1049,36 @@ fn resolve_arc(
     }
 }
 
+/// The prototype's speeds (km/h), by step of occupancy ([`speed_step`]).
+const SPEEDS_KMH: [f64; 4] = [50.0, 40.0, 30.0, 20.0];
+
+/// The step of an occupancy (%): under 30, 50, 70, then the rest.
+fn speed_step(occupancy: f64) -> usize {
+    if occupancy < 30.0 {
+        0
+    } else if occupancy < 50.0 {
+        1
+    } else if occupancy < 70.0 {
+        2
+    } else {
+        3
+    }
+}
+
 /// Speed (km/h) at an occupancy (%), the prototype's step function.
 pub fn speed_kmh(occupancy: f64) -> f64 {
-    if occupancy < 30.0 {
-        50.0
-    } else if occupancy < 50.0 {
-        40.0
-    } else if occupancy < 70.0 {
-        30.0
-    } else {
-        20.0
-    }
+    SPEEDS_KMH[speed_step(occupancy)]
+}
+
+/// Minutes lost per vehicle on `length_km` at each speed step (computed once per arc-day
+/// rather than per row: the same operations, so the same bits).
+fn loss_table(length_km: f64) -> [f64; 4] {
+    SPEEDS_KMH.map(|v| (60.0 * length_km / v - 60.0 * length_km / V_REF_KMH).max(0.0))
 }
 
 /// Minutes lost per vehicle on `length_km` at `occupancy` %.
 pub fn loss_minutes_per_vehicle(length_km: f64, occupancy: f64) -> f64 {
-    (60.0 * length_km / speed_kmh(occupancy) - 60.0 * length_km / V_REF_KMH).max(0.0)
+    loss_table(length_km)[speed_step(occupancy)]
 }
 
 struct DayStats {
@@ -1086,6 +1100,7 @@ fn day_metrics(id: &Arc<str>, date: &Arc<str>, facts: &ArcFacts, d: &DayAcc) -> 
     let mut lost = 0.0f64;
     let mut lost_q = 0i64;
     let length_km = facts.length_m.map(|m| m / 1000.0);
+    let losses = length_km.map(loss_table);
     let mut n_rows = 0u32;
     for s in d.slots() {
         n_rows += 1;
@@ -1103,9 +1118,9 @@ fn day_metrics(id: &Arc<str>, date: &Arc<str>, facts: &ArcFacts, d: &DayAcc) -> 
             sum_k += i64::from(s.k);
             n_k += 1;
         }
-        if let (Some(l), true, true) = (length_km, s.q != NONE, s.k != NONE) {
+        if let (Some(l), true, true) = (&losses, s.q != NONE, s.k != NONE) {
             let q = f64::from(s.q) / Q_SCALE;
-            lost += q * loss_minutes_per_vehicle(l, f64::from(s.k) / K_SCALE);
+            lost += q * l[speed_step(f64::from(s.k) / K_SCALE)];
             lost_q += i64::from(s.q);
         }
     }
