@@ -493,11 +493,12 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
 
     let mut outcomes: Vec<Outcome> = Vec::new();
     let put = |doc: OutputDoc| -> Outcome {
-        let r = store.put(&doc).map_err(|e| e.to_string());
+        let rel_path = doc.rel_path.clone();
+        let r = store.put_owned(doc).map_err(|e| e.to_string());
         if let Err(e) = &r {
             tracing::error!("{e}");
         }
-        (doc.rel_path, r)
+        (rel_path, r)
     };
 
     // Per day: every type's metrics, then keep what the report needs.

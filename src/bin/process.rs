@@ -88,3 +88,8 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// mimalloc rather than the system's: the day metrics allocate and free a lot from two threads
+/// at once (full size, 2 threads: 5.10-5.38 -> 4.85-4.89 s; see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

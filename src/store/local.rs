@@ -11,6 +11,7 @@
 //! Relative output paths are checked ([`check_rel_path`]) before anything is written: no
 //! absolute path, `..`, `.`, empty component or NUL byte can come from the data.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
@@ -212,11 +213,11 @@ fn tmp_path(path: &Path) -> PathBuf {
 /// already holds these bytes.
 fn write_tmp(
     path: &Path,
-    body: &[u8],
+    body: Cow<'_, [u8]>,
     queue: Option<&dyn Fn(PathBuf, Vec<u8>)>,
 ) -> std::io::Result<Option<(PathBuf, Written)>> {
     let existed = match fs::read(path) {
-        Ok(old) if old == body => return Ok(None),
+        Ok(old) if old == *body => return Ok(None),
         Ok(_) => true,
         Err(_) => false,
     };
@@ -225,9 +226,9 @@ fn write_tmp(
     }
     let tmp = tmp_path(path);
     match queue {
-        Some(q) if body.len() >= QUEUED_MIN => q(tmp.clone(), body.to_vec()),
+        Some(q) if body.len() >= QUEUED_MIN => q(tmp.clone(), body.into_owned()),
         _ => {
-            if let Err(e) = write_new(&tmp, body) {
+            if let Err(e) = write_new(&tmp, &body) {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
@@ -450,7 +451,7 @@ fn commit(root: &Path, files: &[(PathBuf, PathBuf)]) -> Result<(), StoreError> {
 
 /// Writes one file atomically and durably, on its own.
 pub fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<Written> {
-    match write_tmp(path, body, None)? {
+    match write_tmp(path, Cow::Borrowed(body), None)? {
         None => Ok(Written::Unchanged),
         Some((tmp, w)) => {
             let dir = path
@@ -469,13 +470,27 @@ impl Store for LocalStore {
     }
 
     fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError> {
-        let path = self.root.join(&doc.rel_path);
-        check_rel_path(&doc.rel_path).map_err(|e| StoreError {
+        self.put_body(&doc.rel_path, Cow::Borrowed(&doc.body))
+    }
+
+    fn put_owned(&self, doc: OutputDoc) -> Result<Written, StoreError> {
+        self.put_body(&doc.rel_path, Cow::Owned(doc.body))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.flush_all()
+    }
+}
+
+impl LocalStore {
+    fn put_body(&self, rel_path: &str, body: Cow<'_, [u8]>) -> Result<Written, StoreError> {
+        let path = self.root.join(rel_path);
+        check_rel_path(rel_path).map_err(|e| StoreError {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         })?;
         let queue = |tmp: PathBuf, body: Vec<u8>| self.queue(tmp, body);
-        match write_tmp(&path, &doc.body, Some(&queue)).map_err(|source| StoreError {
+        match write_tmp(&path, body, Some(&queue)).map_err(|source| StoreError {
             path: path.clone(),
             source,
         })? {
@@ -487,7 +502,7 @@ impl Store for LocalStore {
         }
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    fn flush_all(&self) -> Result<(), StoreError> {
         let failed = self.drain();
         let files = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
         // A file the writer thread could not write is not renamed (as when `put` fails); the

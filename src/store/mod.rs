@@ -33,6 +33,11 @@ pub struct StoreError {
 pub trait Store: Sync {
     fn describe(&self) -> String;
     fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError>;
+    /// [`Store::put`] of a document the caller is done with (a store that keeps the bytes
+    /// takes them instead of copying them).
+    fn put_owned(&self, doc: OutputDoc) -> Result<Written, StoreError> {
+        self.put(&doc)
+    }
     /// Makes every `put` so far durable (called once at the end of a run).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
