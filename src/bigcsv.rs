@@ -447,10 +447,14 @@ fn split_regions(file: &File, start: u64, threads: usize) -> std::io::Result<Vec
     let bytes = len.saturating_sub(start);
     let wanted = (threads as u64).min(bytes / (2 * CHUNK as u64)).max(1);
     let mut starts = vec![start];
+    let mut last = start;
     for i in 1..wanted {
         let at = start + bytes / wanted * i;
-        match next_line_start(file, at.max(*starts.last().unwrap_or(&start)), len)? {
-            Some(b) if b < len && b > *starts.last().unwrap_or(&start) => starts.push(b),
+        match next_line_start(file, at.max(last), len)? {
+            Some(b) if b < len && b > last => {
+                starts.push(b);
+                last = b;
+            }
             _ => break,
         }
     }

@@ -184,7 +184,7 @@ macro_rules! scalar_by_serde {
         }
     )*};
 }
-scalar_by_serde!(f64, u32, u64, bool);
+scalar_by_serde!(f64, u32, bool);
 
 /// Writes the struct `$s`'s fields, named in order, as an object at depth `$level` (what
 /// `#[derive(Serialize)]` writes when the names are the struct's fields in declaration order).
