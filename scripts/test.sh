@@ -19,7 +19,7 @@ fi
 
 echo "== format and lints"
 cargo fmt --check
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== the committed sample is exactly what the generator writes"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -41,7 +41,7 @@ source target/servers/env
 echo "== tests"
 log="$tmp/cargo-test.log"
 set +e
-cargo test --release --lib --test it 2>&1 | tee "$log"
+cargo test --release --workspace --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: [a-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

@@ -7,10 +7,10 @@
 //! - [`report`]: the daily report (JSON + CSV) from one date's metrics;
 //! - [`quality`]: reject counts, samples, duplicates;
 //! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
-//! - [`upload`]: the `upload` run (DynamoDB, S3, ledger, dry-run, verify);
-//! - [`transfer`]: `raw pull` / `raw push` (raw zone <-> local folders, resumable, verified);
-//! - [`stations`]: the weather stations pipeline (InfoClimat, Weather Underground, Airbyte JSON
-//!   Lines -> documents, quality report, MongoDB `weather_data`, S3 backups).
+//! - [`output`]: output kinds, their names, the volatile-free content hash.
+//!
+//! This crate has no AWS SDK: `upload`, `raw` and `stations` live in `cityflow-cloud`
+//! (`crates/cloud`), which depends on this one.
 
 pub mod bigcsv;
 pub mod config;
@@ -22,12 +22,10 @@ pub mod geo;
 pub mod input;
 pub mod json;
 pub mod metrics;
+pub mod output;
 pub mod pipeline;
 pub mod quality;
 pub mod report;
 pub mod sources;
-pub mod stations;
 pub mod store;
 pub mod time;
-pub mod transfer;
-pub mod upload;

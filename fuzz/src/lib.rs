@@ -116,7 +116,7 @@ fn check_quality(q: QualityAcc) {
         );
         let r = SourceQualityReport::build(c, 0, 0, Vec::new());
         assert_eq!(r.rows_used + r.rows_rejected, r.rows_read);
-        let _ = cityflow::pipeline::to_json_bytes(&r);
+        let _ = cityflow::json::to_json_bytes(&r);
     }
 }
 
@@ -133,7 +133,7 @@ fn report_of(day: NaiveDate, metrics: Vec<(&str, Value)>) {
         &dm,
         Some(("2023-12-28", &dm)),
     );
-    let _ = cityflow::pipeline::to_json_bytes(&r);
+    let _ = cityflow::json::to_json_bytes(&r);
     let _ = report::csv_bytes(&r);
 }
 
@@ -153,7 +153,7 @@ fn comptages_file(f: &InputFile) {
     for d in days {
         if let Some(m) = p.metrics(d) {
             let v = json(&m);
-            let _ = cityflow::pipeline::to_json_bytes(&m);
+            let _ = cityflow::json::to_json_bytes(&m);
             report_of(d, vec![("comptages", v)]);
         }
     }
@@ -165,7 +165,7 @@ fn referentiel_file(f: &InputFile) {
     check_quality(q);
     let arcs = rm::merge_rows(rows);
     let m = rm::build(&arcs, &|id| id.len() % 2 == 0);
-    let _ = cityflow::pipeline::to_json_bytes(&m);
+    let _ = cityflow::json::to_json_bytes(&m);
 }
 
 /// How one dated source reads a file and computes a day's metrics.

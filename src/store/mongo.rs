@@ -25,7 +25,7 @@ use mongodb::IndexModel;
 use serde_json::Value;
 
 use super::{OutputDoc, Store, StoreError, Written};
-use crate::upload::select::volatile_free_hash;
+use crate::output::volatile_free_hash;
 
 /// Above this BSON size a document is split (MongoDB refuses 16 MiB).
 pub const SPLIT_ABOVE: usize = 15 << 20;
@@ -508,9 +508,7 @@ impl Store for MongoStore {
             let e = table.entry(t.collection).or_default();
             e.0 += 1;
             match self.read(t)? {
-                Some(v) if volatile_free_hash(&crate::pipeline::to_json_bytes(&v)) == *hash => {
-                    e.1 += 1
-                }
+                Some(v) if volatile_free_hash(&crate::json::to_json_bytes(&v)) == *hash => e.1 += 1,
                 Some(_) => bad.push(format!(
                     "{} {:?}: content differs after import",
                     t.collection, t.key

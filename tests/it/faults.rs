@@ -76,7 +76,7 @@ impl Setup {
         (o, v)
     }
 
-    fn targets(&self) -> std::collections::BTreeMap<String, cityflow::upload::plan::Step> {
+    fn targets(&self) -> std::collections::BTreeMap<String, cityflow_cloud::upload::plan::Step> {
         let id = dest_id(&self.dynamodb.url(), &self.s3.url());
         targets(&self.out, &destination(&self.d, &id))
     }

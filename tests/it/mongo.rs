@@ -220,7 +220,7 @@ fn files_and_mongo_hold_the_same_bytes_and_reruns_keep_created_at() {
                 .unwrap()
                 .unwrap_or_else(|| panic!("{rel} missing"));
             assert!(
-                cityflow::pipeline::to_json_bytes(&v) == *body,
+                cityflow::json::to_json_bytes(&v) == *body,
                 "{rel}: MongoDB does not give back the file's bytes"
             );
         }
@@ -281,7 +281,7 @@ fn a_metric_over_16_mb_round_trips_whole() {
         .map(|i| serde_json::json!({"identifiant_arc": i.to_string(), "libelle": format!("Rue numéro {i} {}", "x".repeat(850)), "debit_journalier_total": i as f64 * 1.5, "taux": 0.1 + i as f64 / 3.0}))
         .collect();
     let env = serde_json::json!({"metric_type": "comptages", "date": "2025-01-01", "timestamp": "t", "metrics": {"metrics": rows, "global_metrics": {"n": 22000}}});
-    let body = cityflow::pipeline::to_json_bytes(&env);
+    let body = cityflow::json::to_json_bytes(&env);
     assert!(body.len() > 16 << 20);
     let doc = OutputDoc {
         rel_path: "metrics/comptages_metrics_2025-01-01.json".into(),
@@ -292,7 +292,7 @@ fn a_metric_over_16_mb_round_trips_whole() {
         .expect("the import verification reads it back whole");
     let back = s.read(&target_of(&doc.rel_path).unwrap()).unwrap().unwrap();
     assert!(
-        cityflow::pipeline::to_json_bytes(&back) == body,
+        cityflow::json::to_json_bytes(&back) == body,
         "round trip is byte-exact"
     );
     // Written again with the same content: nothing to do.
@@ -314,7 +314,7 @@ fn upload_from_mongo_plans_the_same_targets_as_from_files() {
     );
     assert_eq!(o.status.code(), Some(0));
     let plan = |args: &[&str]| -> Vec<String> {
-        let o = Command::new(env!("CARGO_BIN_EXE_upload"))
+        let o = Command::new(crate::support::bin("upload"))
             .env_clear()
             .args(args)
             .args(["--dry-run", "--json"])

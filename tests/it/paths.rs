@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use cityflow::upload::aws::{clients, AwsOptions};
+use cityflow_cloud::upload::aws::{clients, AwsOptions};
 use serde_json::Value;
 
 use crate::proxy::{Faults, Proxy, Service};
@@ -20,7 +20,7 @@ fn is_output_name(rel: &str) -> bool {
         return n
             .strip_suffix(".json")
             .and_then(|s| s.rsplit_once("_metrics_"))
-            .is_some_and(|(t, d)| cityflow::upload::select::METRIC_TYPES.contains(&t) && date(d));
+            .is_some_and(|(t, d)| cityflow::output::METRIC_TYPES.contains(&t) && date(d));
     }
     if let Some(n) = rel.strip_prefix("reports/daily_report_") {
         return [".json", ".csv"]
@@ -202,7 +202,7 @@ fn raw_pull_refuses_keys_that_would_leave_the_raw_folder() {
     let root = dir.path().join("r");
     let raw = root.join("raw");
     std::fs::create_dir_all(&raw).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_raw"));
+    let mut c = Command::new(crate::support::bin("raw"));
     c.env_clear()
         .env("AWS_ACCESS_KEY_ID", env("CITYFLOW_TEST_S3_KEY"))
         .env("AWS_SECRET_ACCESS_KEY", env("CITYFLOW_TEST_S3_SECRET"))
@@ -282,7 +282,7 @@ fn upload_from_mongo_refuses_documents_with_hostile_keys() {
             .unwrap();
     }
     let ledger = dir.path().join("ledger");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_upload"));
+    let mut c = Command::new(crate::support::bin("upload"));
     c.env_clear()
         .args(["--output", ledger.to_str().unwrap(), "--source", "mongo"])
         .args(["--mongodb-url", &url, "--mongodb-database", &db])

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cityflow::upload::aws::{clients, Clients};
-use cityflow::upload::plan::{self, plan, Destination, PlanOptions, Step};
-use cityflow::upload::select::{select, Selection, METRIC_TYPES};
-use cityflow::upload::{dynamo, read_item, s3};
+use cityflow::output::METRIC_TYPES;
+use cityflow_cloud::upload::aws::{clients, Clients};
+use cityflow_cloud::upload::plan::{self, plan, Destination, PlanOptions, Step};
+use cityflow_cloud::upload::select::{select, Selection};
+use cityflow_cloud::upload::{dynamo, read_item, s3};
 use serde_json::Value;
 
 use crate::upload::{rt, Dest};
@@ -306,7 +307,7 @@ pub fn generated_output(dir: &Path, out: &Path, arcs: usize, days: u32, seed: u6
 /// Creates the destination's tables and bucket directly on the servers.
 pub fn init(d: &Dest) {
     let c = rt().block_on(clients(&d.options()));
-    rt().block_on(cityflow::upload::aws::init(
+    rt().block_on(cityflow_cloud::upload::aws::init(
         &c,
         &[(&d.metrics(), "metric_type"), (&d.reports(), "report_id")],
         Some(&d.bucket()),

@@ -82,11 +82,8 @@ fn canary_secrets_never_appear_in_any_output() {
     // The session token comes from a .env file in the working directory.
     std::fs::write(root.join(".env"), format!("AWS_SESSION_TOKEN={TOKEN}\n")).unwrap();
     let mut r = Runner { cwd: root, runs: 0 };
-    let (process, upload, raw) = (
-        env!("CARGO_BIN_EXE_process"),
-        env!("CARGO_BIN_EXE_upload"),
-        env!("CARGO_BIN_EXE_raw"),
-    );
+    let bins = ["process", "upload", "raw"].map(crate::support::bin);
+    let [process, upload, raw] = bins.each_ref().map(|p| p.to_str().unwrap());
     let sample = repo().join("sample/cityflow-raw/raw");
     let sample = sample.to_str().unwrap();
 

@@ -34,7 +34,7 @@ fn stations_file() -> PathBuf {
 /// Runs `stations` with a clean environment (+ `env`), from a temporary folder.
 fn stations(args: &[&str], env: &[(&str, &str)]) -> Output {
     let cwd = tempfile::tempdir().unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stations"));
+    let mut c = Command::new(crate::support::bin("stations"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::var_os("HOME").unwrap_or_default())
@@ -614,7 +614,7 @@ fn with_env(args: &[&str], env: &[(&'static str, String)]) -> (i32, Value, Strin
 }
 
 fn s3_client() -> aws_sdk_s3::Client {
-    let o = cityflow::upload::aws::AwsOptions {
+    let o = cityflow_cloud::upload::aws::AwsOptions {
         region: "us-east-1".into(),
         s3_endpoint: Some(env_var("CITYFLOW_TEST_S3_ENDPOINT")),
         path_style: true,
@@ -625,7 +625,7 @@ fn s3_client() -> aws_sdk_s3::Client {
         )),
         ..Default::default()
     };
-    rt().block_on(cityflow::upload::aws::clients(&o)).s3
+    rt().block_on(cityflow_cloud::upload::aws::clients(&o)).s3
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -748,18 +748,18 @@ fn backup_and_restore_round_trip() {
     assert_eq!(key, "backups/weather_data_20251121T032000Z.jsonl.gz");
     let c = s3_client();
     let obj = rt()
-        .block_on(cityflow::upload::s3::get(&c, &bucket, &key))
+        .block_on(cityflow_cloud::upload::s3::get(&c, &bucket, &key))
         .unwrap()
         .unwrap()
         .0;
     assert_eq!(s["backup"]["compressed_bytes"], obj.len() as u64);
     assert_eq!(
-        cityflow::stations::backup::gunzip(&obj).unwrap(),
+        cityflow_cloud::stations::backup::gunzip(&obj).unwrap(),
         file.as_bytes()
     );
     let manifest: Value = serde_json::from_slice(
         &rt()
-            .block_on(cityflow::upload::s3::get(
+            .block_on(cityflow_cloud::upload::s3::get(
                 &c,
                 &bucket,
                 "backups/weather_data_20251121T032000Z.manifest.json",
@@ -776,7 +776,7 @@ fn backup_and_restore_round_trip() {
     // document added. Restoring (the latest backup) without --drop puts back what the backup
     // has (60 created, 1 replaced, 1143 − 61 = 1082 unchanged) but the stray document stays:
     // not an exact copy, exit 4.
-    let coll = cityflow::stations::mongo::WeatherCollection::connect(
+    let coll = cityflow_cloud::stations::mongo::WeatherCollection::connect(
         &env_var("CITYFLOW_TEST_MONGODB_URL"),
         &db,
         "weather_data",
@@ -835,7 +835,7 @@ fn backup_and_restore_round_trip() {
     let mut bad = obj.clone();
     let n = bad.len() / 2;
     bad[n] ^= 0x55;
-    rt().block_on(cityflow::upload::s3::put(
+    rt().block_on(cityflow_cloud::upload::s3::put(
         &c,
         &bucket,
         &key,

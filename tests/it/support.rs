@@ -30,6 +30,19 @@ pub fn real(rel: &str) -> PathBuf {
     p
 }
 
+/// A binary of the workspace: `process` is this package's; `upload`, `raw` and `stations` belong
+/// to `cityflow-cloud` and sit beside it in the same target folder (`cargo test --workspace`
+/// builds them, `crates/cloud/tests/bins.rs` being an integration test of theirs).
+pub fn bin(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_BIN_EXE_process")).with_file_name(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
 /// Builds a raw tree in a temporary folder from (relative path, bytes).
 pub fn tree(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use cityflow::upload::aws::{clients, AwsOptions};
+use cityflow_cloud::upload::aws::{clients, AwsOptions};
 use serde_json::Value;
 
 use crate::support::*;
@@ -80,7 +80,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// `raw <args>` with only the test server's credentials and endpoint in the environment.
 fn raw_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_raw"));
+    let mut c = Command::new(crate::support::bin("raw"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::var_os("HOME").unwrap_or_default())
@@ -239,7 +239,7 @@ fn round_trip_is_byte_identical_and_a_second_run_moves_nothing() {
     );
     assert_eq!(
         h.metadata().unwrap()["sha256"],
-        cityflow::upload::select::sha256_hex(big)
+        cityflow::output::sha256_hex(big)
     );
     assert!(
         h.e_tag().unwrap().ends_with("-3\""),
@@ -249,7 +249,7 @@ fn round_trip_is_byte_identical_and_a_second_run_moves_nothing() {
     // The completion marker lists every file.
     let c = rt().block_on(clients(&options()));
     let (marker, _) = rt()
-        .block_on(cityflow::upload::s3::get(
+        .block_on(cityflow_cloud::upload::s3::get(
             &c.s3,
             &b,
             "cityflow-raw/raw/_cityflow_push.json",
@@ -456,7 +456,7 @@ fn corrupted_local_files_are_detected_by_content() {
     );
     assert_eq!(
         h.metadata().unwrap()["sha256"],
-        cityflow::upload::select::sha256_hex(&read(&p))
+        cityflow::output::sha256_hex(&read(&p))
     );
     // The same on the pull side: a damaged local copy is fetched again.
     let dst = tempfile::tempdir().unwrap();

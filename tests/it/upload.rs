@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cityflow::upload::aws::{clients, AwsOptions, Clients};
-use cityflow::upload::{dynamo, read_item};
+use cityflow_cloud::upload::aws::{clients, AwsOptions, Clients};
+use cityflow_cloud::upload::{dynamo, read_item};
 use serde_json::Value;
 
 use crate::support::*;
@@ -99,7 +99,7 @@ impl Drop for Dest {
 }
 
 pub fn upload_cmd(d: &Dest, output: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_upload"));
+    let mut c = Command::new(crate::support::bin("upload"));
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::var_os("HOME").unwrap_or_default())
@@ -224,7 +224,7 @@ pub fn assert_remote_equals_local(d: &Dest, out: &Path) {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let body = read(&p);
         let remote = rt()
-            .block_on(cityflow::upload::s3::get(
+            .block_on(cityflow_cloud::upload::s3::get(
                 &c.s3,
                 &d.bucket(),
                 &format!("reports/{name}"),
@@ -349,7 +349,7 @@ fn dry_run_is_the_plan_and_changes_nothing() {
     let before = state();
     let ledger_before = read(out.join(".upload-ledger.json"));
     // With no credentials, endpoint or network at all, a dry-run still plans (for AWS itself).
-    let o = Command::new(env!("CARGO_BIN_EXE_upload"))
+    let o = Command::new(crate::support::bin("upload"))
         .env_clear()
         .arg("--output")
         .arg(&out)

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use cityflow::config::load_dotenv;
-use cityflow::transfer::{self, PullSettings, PushSettings, RawArgs, RawCommand};
+use cityflow_cloud::transfer::{self, PullSettings, PushSettings, RawArgs, RawCommand};
 use clap::Parser;
 
 fn main() -> ExitCode {

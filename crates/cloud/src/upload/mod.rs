@@ -23,11 +23,12 @@ use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::Exit;
 use aws::{AwsOptions, Clients, Failure};
+use cityflow::error::Exit;
+use cityflow::output::sha256_hex;
 use ledger::{Entry, Ledger};
 use plan::{human, Action, Destination, PlanOptions, Remote, Step};
-use select::{sha256_hex, Selection};
+use select::Selection;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -490,7 +491,7 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     let selected = match &s.mongo_source {
         None => select::select(&s.output, &s.selection)
             .map_err(|e| (Exit::Usage, format!("reading {}: {e}", s.output.display()))),
-        Some((url, db)) => crate::store::mongo::MongoStore::connect(
+        Some((url, db)) => cityflow::store::mongo::MongoStore::connect(
             url,
             db,
             std::time::Duration::from_secs(5),
@@ -544,7 +545,7 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     }
     if !s.verify {
         // Ledger copies left by a killed run (`.upload-ledger.json.<pid>.tmp`).
-        let _ = crate::store::local::remove_stale_temps(&s.output);
+        let _ = cityflow::store::local::remove_stale_temps(&s.output);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::CRITICAL;
-use crate::store::mongo::{connect_database, redact};
+use cityflow::store::mongo::{connect_database, redact};
 
 pub const INDEX: &str = "station_id_timestamp_unique";
 const CHUNK: usize = 1000;

@@ -31,10 +31,10 @@ use super::{
     check_bucket, is_plain_md5, list, runtime, s3_error, unquote, Ctx, Item, PushSettings,
     RemoteObject, Summary,
 };
-use crate::error::Exit;
 use crate::upload::aws::{clients, Failure};
 use crate::upload::exit_of;
 use crate::upload::plan::Action;
+use cityflow::error::Exit;
 
 pub fn ledger_path(s: &PushSettings) -> PathBuf {
     if let Some(l) = &s.common.ledger {
@@ -780,9 +780,8 @@ async fn write_marker(ctx: &Ctx, s: &PushSettings, steps: &[Step]) -> Result<Str
             })
         })
         .collect();
-    let manifest_sha = crate::upload::select::sha256_hex(
-        &serde_json::to_vec(&files).expect("manifest serialises"),
-    );
+    let manifest_sha =
+        cityflow::output::sha256_hex(&serde_json::to_vec(&files).expect("manifest serialises"));
     let key = format!("{}{MARKER}", s.prefix);
     if let Ok(h) = ctx
         .s3
@@ -796,7 +795,7 @@ async fn write_marker(ctx: &Ctx, s: &PushSettings, steps: &[Step]) -> Result<Str
             return Ok(format!("s3://{}/{key} (unchanged)", ctx.bucket));
         }
     }
-    let now = crate::time::Clock::from_env()
+    let now = cityflow::time::Clock::from_env()
         .map(|c| c.timestamp())
         .unwrap_or_default();
     let body = serde_json::to_vec_pretty(&serde_json::json!({
@@ -816,7 +815,7 @@ async fn write_marker(ctx: &Ctx, s: &PushSettings, steps: &[Step]) -> Result<Str
         .key(&key)
         .content_type("application/json")
         .metadata("manifest-sha256", &manifest_sha)
-        .metadata("sha256", crate::upload::select::sha256_hex(&body));
+        .metadata("sha256", cityflow::output::sha256_hex(&body));
     req = if ctx.checksums {
         req.checksum_sha256(b64(&local::sha256(&body)))
     } else {

@@ -16,11 +16,11 @@ use super::catalog::Catalog;
 use super::mongo::{busiest, ImportStats, QueryTiming, Verification, WeatherCollection};
 use super::quality;
 use super::{discover, transform, Document, StartDates};
-use crate::error::Exit;
-use crate::store::local::LocalStore;
-use crate::store::{OutputDoc, Store};
-use crate::time::Clock;
 use crate::upload::aws::AwsOptions;
+use cityflow::error::Exit;
+use cityflow::store::local::LocalStore;
+use cityflow::store::{OutputDoc, Store};
+use cityflow::time::Clock;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -334,7 +334,7 @@ pub fn run(a: &RunArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
         ("stations/weather_data.jsonl", lines.into_bytes()),
         (
             "stations/quality_report_stations.json",
-            crate::pipeline::to_json_bytes(&report),
+            cityflow::json::to_json_bytes(&report),
         ),
     ];
     let mut written = Vec::new();

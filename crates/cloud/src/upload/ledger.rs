@@ -50,6 +50,6 @@ impl Ledger {
     pub fn save(&self, p: &Path) -> std::io::Result<()> {
         let mut b = serde_json::to_vec_pretty(self).expect("ledger serialises");
         b.push(b'\n');
-        crate::store::local::write_atomic(p, &b).map(|_| ())
+        cityflow::store::local::write_atomic(p, &b).map(|_| ())
     }
 }

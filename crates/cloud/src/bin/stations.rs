@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use cityflow::config::load_dotenv;
 use cityflow::error::Exit;
-use cityflow::stations::cli::{self, Command, StationsArgs};
 use cityflow::time::Clock;
+use cityflow_cloud::stations::cli::{self, Command, StationsArgs};
 use clap::Parser;
 
 fn main() -> ExitCode {

@@ -4,19 +4,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use cityflow::output::{sha256_hex, volatile_free_hash, METRIC_TYPES};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-/// Metric types `process` writes.
-pub const METRIC_TYPES: [&str; 7] = [
-    "bikes",
-    "chantiers",
-    "comptages",
-    "referentiel",
-    "traffic",
-    "velib",
-    "weather",
-];
 
 /// What the user selected.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -98,61 +87,6 @@ pub struct Local {
 pub struct Invalid {
     pub rel: String,
     pub reason: String,
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Removes the first `"<key>": "<string>"` member from JSON text (byte level, no parse).
-fn cut_string_member(b: &[u8], key: &str) -> Option<(usize, usize)> {
-    let pat = format!("\"{key}\"");
-    let start = b.windows(pat.len()).position(|w| w == pat.as_bytes())?;
-    let mut i = start + pat.len();
-    while i < b.len() && b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    if b.get(i) != Some(&b':') {
-        return None;
-    }
-    i += 1;
-    while i < b.len() && b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    if b.get(i) != Some(&b'"') {
-        return None;
-    }
-    i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return Some((start, i + 1)),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// SHA-256 of a JSON file without its volatile members (the envelope's `timestamp`, the report's
-/// `generated_at`): re-running `process` only changes those, which is not a change worth a write.
-/// Works on the bytes, so an unchanged re-run does not parse hundreds of MB of JSON.
-pub fn volatile_free_hash(body: &[u8]) -> String {
-    let mut cuts: Vec<(usize, usize)> = ["timestamp", "generated_at"]
-        .iter()
-        .filter_map(|k| cut_string_member(body, k))
-        .collect();
-    cuts.sort();
-    let mut h = Sha256::new();
-    let mut at = 0;
-    for (a, b) in cuts {
-        if a >= at {
-            h.update(&body[at..a]);
-            at = b;
-        }
-    }
-    h.update(&body[at..]);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_name(name: &str) -> Option<(String, NaiveDate, &str)> {
@@ -333,10 +267,10 @@ pub type Candidates = Vec<(Content, String)>;
 /// `daily_report_<date>`, a date not written `YYYY-MM-DD`) come back as [`Invalid`]: their keys
 /// never become names or remote keys.
 pub fn mongo_entries(
-    store: &crate::store::mongo::MongoStore,
+    store: &cityflow::store::mongo::MongoStore,
     sel: &Selection,
 ) -> Result<(Candidates, Vec<Invalid>), String> {
-    use crate::store::mongo::target_of;
+    use cityflow::store::mongo::target_of;
     let mut out = Vec::new();
     let mut invalid = Vec::new();
     for (coll, id_field) in [("metrics", "metric_type"), ("reports", "report_id")] {
@@ -370,7 +304,7 @@ pub fn mongo_entries(
             let pseudo = PathBuf::from(format!("mongodb:{coll}/{id}/{date}"));
             if let Some(v) = store.read(&t).map_err(|e| e.to_string())? {
                 out.push((
-                    Content::Bytes(pseudo.clone(), crate::pipeline::to_json_bytes(&v)),
+                    Content::Bytes(pseudo.clone(), cityflow::json::to_json_bytes(&v)),
                     rel.clone(),
                 ));
             }

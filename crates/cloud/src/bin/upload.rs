@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use cityflow::config::load_dotenv;
-use cityflow::upload::{self, Settings, UploadArgs};
+use cityflow_cloud::upload::{self, Settings, UploadArgs};
 use clap::Parser;
 
 fn main() -> ExitCode {

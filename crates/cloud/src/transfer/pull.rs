@@ -29,10 +29,10 @@ use super::{
     check_bucket, is_plain_md5, list, runtime, s3_error, unquote, Ctx, Item, PullSettings,
     RemoteObject, Summary,
 };
-use crate::error::Exit;
 use crate::upload::aws::{clients, Failure};
 use crate::upload::exit_of;
 use crate::upload::plan::Action;
+use cityflow::error::Exit;
 
 pub fn ledger_path(s: &PullSettings) -> PathBuf {
     s.common

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::mongo::{ImportStats, Verification, WeatherCollection};
-use crate::error::Exit;
-use crate::time::Clock;
 use crate::upload::aws::{self, AwsOptions, Failure};
 use crate::upload::s3;
-use crate::upload::select::sha256_hex;
+use cityflow::error::Exit;
+use cityflow::output::sha256_hex;
+use cityflow::time::Clock;
 
 /// Where backups go.
 #[derive(Debug, Clone)]

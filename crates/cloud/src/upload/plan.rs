@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::ledger::Ledger;
-use super::select::{sha256_hex, Invalid, Kind, Local};
+use super::select::{Invalid, Kind, Local};
+use cityflow::output::sha256_hex;
 
 /// Where things go.
 #[derive(Debug, Clone, PartialEq)]

@@ -167,7 +167,7 @@ impl Book {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        crate::store::local::write_atomic(&self.path, &body)
+        cityflow::store::local::write_atomic(&self.path, &body)
             .map(|_| ())
             .map_err(|e| {
                 // Not saved: try again next time.

@@ -28,9 +28,9 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::error::Exit;
 use crate::upload::aws::{classify, describe, AwsOptions, Failure};
 use crate::upload::plan::{human, Action};
+use cityflow::error::Exit;
 use ledger::Book;
 use rate::{parse_size, Limiter};
 
@@ -282,10 +282,10 @@ impl PullSettings {
     pub fn resolve(a: &PullArgs, cwd: &std::path::Path) -> Result<PullSettings, String> {
         let raw = match &a.raw {
             Some(r) => r.clone(),
-            None if cwd.join(crate::config::LAPTOP_RAW).is_dir() => {
-                cwd.join(crate::config::LAPTOP_RAW)
+            None if cwd.join(cityflow::config::LAPTOP_RAW).is_dir() => {
+                cwd.join(cityflow::config::LAPTOP_RAW)
             }
-            None => cwd.join(crate::config::DEFAULT_RAW),
+            None => cwd.join(cityflow::config::DEFAULT_RAW),
         };
         if raw.exists() && !raw.is_dir() {
             return Err(format!(

@@ -1,0 +1,235 @@
+//! The outputs of `process`, as every other part sees them: their kinds, their relative names
+//! (built and parsed here only), and the content hash that ignores the volatile fields.
+//!
+//! `pipeline` builds names with [`OutputName::rel_path`]; `store::mongo`, `upload` and the
+//! MongoDB export read them back with [`OutputName::parse`].
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+/// Metric types `process` writes (`metrics/<type>_metrics_<date>.json`).
+pub const METRIC_TYPES: [&str; 7] = [
+    "bikes",
+    "chantiers",
+    "comptages",
+    "referentiel",
+    "traffic",
+    "velib",
+    "weather",
+];
+
+/// Fields that change at every run without the content changing (left out of content hashes).
+pub const VOLATILE_FIELDS: [&str; 2] = ["timestamp", "generated_at"];
+
+/// One output file of `process`, by what it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputName {
+    /// `metrics/<type>_metrics_<date>.json`
+    Metrics {
+        metric_type: String,
+        date: NaiveDate,
+    },
+    /// `reports/daily_report_<date>.json`
+    ReportJson(NaiveDate),
+    /// `reports/daily_report_<date>.csv`
+    ReportCsv(NaiveDate),
+    /// `quality/quality_report_<date>.json`
+    Quality(NaiveDate),
+    /// `quality/quality_report_run.json`
+    QualityRun,
+}
+
+impl OutputName {
+    /// The path relative to the output root.
+    pub fn rel_path(&self) -> String {
+        match self {
+            OutputName::Metrics { metric_type, date } => {
+                format!("metrics/{metric_type}_metrics_{date}.json")
+            }
+            OutputName::ReportJson(d) => format!("reports/{}.json", report_id(*d)),
+            OutputName::ReportCsv(d) => format!("reports/{}.csv", report_id(*d)),
+            OutputName::Quality(d) => format!("quality/{}.json", quality_id(Some(*d))),
+            OutputName::QualityRun => format!("quality/{}.json", quality_id(None)),
+        }
+    }
+
+    /// Reads a relative path written by [`OutputName::rel_path`]; anything else is `None`.
+    pub fn parse(rel: &str) -> Option<OutputName> {
+        let (dir, name) = rel.split_once('/')?;
+        let (stem, ext) = name.rsplit_once('.')?;
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        match (dir, ext) {
+            ("metrics", "json") => {
+                let (t, d) = stem.rsplit_once("_metrics_")?;
+                let metric_type = t.to_string();
+                let ok = !metric_type.is_empty() && !metric_type.contains('/');
+                ok.then_some(OutputName::Metrics {
+                    metric_type,
+                    date: date(d)?,
+                })
+            }
+            ("reports", "json") => Some(OutputName::ReportJson(date(
+                stem.strip_prefix("daily_report_")?,
+            )?)),
+            ("reports", "csv") => Some(OutputName::ReportCsv(date(
+                stem.strip_prefix("daily_report_")?,
+            )?)),
+            ("quality", "json") if stem == "quality_report_run" => Some(OutputName::QualityRun),
+            ("quality", "json") => Some(OutputName::Quality(date(
+                stem.strip_prefix("quality_report_")?,
+            )?)),
+            _ => None,
+        }
+    }
+
+    /// The data date (none for the run's quality report).
+    pub fn date(&self) -> Option<NaiveDate> {
+        match self {
+            OutputName::Metrics { date, .. } => Some(*date),
+            OutputName::ReportJson(d) | OutputName::ReportCsv(d) | OutputName::Quality(d) => {
+                Some(*d)
+            }
+            OutputName::QualityRun => None,
+        }
+    }
+}
+
+/// `daily_report_<date>`: the report's id (envelope `report_id`, DynamoDB key, file stem).
+pub fn report_id(date: NaiveDate) -> String {
+    format!("daily_report_{date}")
+}
+
+/// `quality_report_<date>`, or `quality_report_run` for the whole run.
+pub fn quality_id(date: Option<NaiveDate>) -> String {
+    match date {
+        Some(d) => format!("quality_report_{d}"),
+        None => "quality_report_run".to_string(),
+    }
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the first `"<key>": "<string>"` member stands in JSON text (byte level, no parse).
+fn string_member(b: &[u8], key: &str) -> Option<(usize, usize)> {
+    let pat = format!("\"{key}\"");
+    let start = memchr::memmem::find(b, pat.as_bytes())?;
+    let skip_ws = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_ws(start + pat.len());
+    if b.get(i) != Some(&b':') {
+        return None;
+    }
+    i = skip_ws(i + 1);
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((start, i + 1)),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// SHA-256 of an output without its volatile fields ([`VOLATILE_FIELDS`]): the same content
+/// written at another time hashes the same. Used by the stores and the upload ledger.
+pub fn volatile_free_hash(body: &[u8]) -> String {
+    let mut cuts: Vec<(usize, usize)> = VOLATILE_FIELDS
+        .iter()
+        .filter_map(|k| string_member(body, k))
+        .collect();
+    cuts.sort();
+    let mut h = Sha256::new();
+    let mut at = 0;
+    for (a, b) in cuts {
+        if a >= at {
+            h.update(&body[at..a]);
+            at = b;
+        }
+    }
+    h.update(&body[at..]);
+    hex(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let all = [
+            OutputName::Metrics {
+                metric_type: "comptages".into(),
+                date: d("2025-10-26"),
+            },
+            OutputName::ReportJson(d("2025-10-26")),
+            OutputName::ReportCsv(d("2025-10-26")),
+            OutputName::Quality(d("2025-10-26")),
+            OutputName::QualityRun,
+        ];
+        let rels: Vec<String> = all.iter().map(OutputName::rel_path).collect();
+        assert_eq!(
+            rels,
+            [
+                "metrics/comptages_metrics_2025-10-26.json",
+                "reports/daily_report_2025-10-26.json",
+                "reports/daily_report_2025-10-26.csv",
+                "quality/quality_report_2025-10-26.json",
+                "quality/quality_report_run.json",
+            ]
+        );
+        for (n, rel) in all.iter().zip(&rels) {
+            assert_eq!(OutputName::parse(rel).as_ref(), Some(n));
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_not_outputs() {
+        for rel in [
+            "metrics/comptages_metrics_2025-13-01.json",
+            "metrics/_metrics_2025-10-26.json",
+            "metrics/comptages_2025-10-26.json",
+            "metrics/comptages_metrics_2025-10-26.csv",
+            "reports/daily_report_2025-10-26.txt",
+            "reports/weekly_report_2025-10-26.json",
+            "quality/quality_report_x.json",
+            "other/comptages_metrics_2025-10-26.json",
+            "comptages_metrics_2025-10-26.json",
+        ] {
+            assert_eq!(OutputName::parse(rel), None, "{rel}");
+        }
+    }
+
+    #[test]
+    fn volatile_fields_do_not_change_the_hash() {
+        let a = br#"{"metric_type": "x", "timestamp": "2025-01-01T00:00:00Z", "m": {"generated_at": "a\"b"}}"#;
+        let b = br#"{"metric_type": "x", "timestamp": "2026-12-03T10:00:00Z", "m": {"generated_at": "zz"}}"#;
+        let c = br#"{"metric_type": "y", "timestamp": "2025-01-01T00:00:00Z", "m": {"generated_at": "a\"b"}}"#;
+        assert_eq!(volatile_free_hash(a), volatile_free_hash(b));
+        assert_ne!(volatile_free_hash(a), volatile_free_hash(c));
+        // Without volatile fields it is the plain SHA-256 (checked with `sha256sum`).
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(volatile_free_hash(b"abc"), sha256_hex(b"abc"));
+    }
+}
