@@ -68,30 +68,6 @@ impl State {
         State::Inconnu,
     ];
 
-    /// Recognises the dataset's spellings and their upper-case / unaccented variants.
-    pub fn parse(s: &str) -> Option<State> {
-        let s = crate::sources::trim(s);
-        Some(match s {
-            "" => State::Empty,
-            "Fluide" => State::Fluide,
-            "Pré-saturé" => State::PreSature,
-            "Saturé" => State::Sature,
-            "Bloqué" => State::Bloque,
-            "Inconnu" => State::Inconnu,
-            _ => {
-                let n = crate::input::norm_header(s);
-                match n.as_str() {
-                    "fluide" | "flu" => State::Fluide,
-                    "pre sature" | "presature" => State::PreSature,
-                    "sature" => State::Sature,
-                    "bloque" => State::Bloque,
-                    "inconnu" | "unknown" => State::Inconnu,
-                    _ => return None,
-                }
-            }
-        })
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             State::Empty => "Non renseigné",
@@ -1753,15 +1729,5 @@ mod tests {
         assert_eq!(m.debit_journalier_total, 2.0);
         // no geometry, no referentiel: no length, no lost time
         assert_eq!(m.temps_perdu_total_minutes, None);
-    }
-
-    #[test]
-    fn states_keep_dataset_spellings() {
-        assert_eq!(State::parse("PRE-SATURE"), Some(State::PreSature));
-        assert_eq!(State::parse("Pré-saturé"), Some(State::PreSature));
-        assert_eq!(State::parse("BLOQUÉ"), Some(State::Bloque));
-        assert_eq!(State::parse(" "), Some(State::Empty));
-        assert_eq!(State::parse("Embouteillé"), None);
-        assert_eq!(State::Bloque.label(), "Bloqué");
     }
 }
