@@ -20,9 +20,9 @@ use crate::bigcsv::{self, Field};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
 use crate::input::{open_csv_columns, read_json, trim, ColumnSpec, JsonItem};
+use crate::metrics::comptages::shared::{SharedAcc, SharedWriter};
 use crate::metrics::comptages::{
-    ComptagesAcc, ShapeRef, SharedAcc, SharedWriter, Slot, State, StaticRef, K_DIGITS, NONE,
-    Q_DIGITS,
+    ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
