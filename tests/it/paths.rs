@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use cityflow_cloud::upload::aws::{clients, AwsOptions};
+use cityflow_cloud::aws::client::clients;
+use cityflow_cloud::aws::options::AwsOptions;
 use serde_json::Value;
 
 use crate::proxy::{Faults, Proxy, Service};

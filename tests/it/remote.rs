@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cityflow::output::METRIC_TYPES;
-use cityflow_cloud::upload::aws::{clients, Clients};
+use cityflow_cloud::aws::client::{clients, Clients};
+use cityflow_cloud::aws::s3;
 use cityflow_cloud::upload::plan::{self, plan, Destination, PlanOptions, Step};
 use cityflow_cloud::upload::select::{select, Selection};
-use cityflow_cloud::upload::{dynamo, read_item, s3};
+use cityflow_cloud::upload::{dynamo, read_item};
 use serde_json::Value;
 
 use crate::upload::{rt, Dest};
@@ -68,7 +69,8 @@ pub enum Held {
 pub fn held(c: &Clients, st: &Step) -> Result<Option<Held>, String> {
     match st.remote.as_ref().unwrap() {
         plan::Remote::Object { bucket, key, .. } => Ok(rt()
-            .block_on(s3::get(&c.s3, bucket, key))?
+            .block_on(s3::get(&c.s3, bucket, key))
+            .map_err(|e| e.1)?
             .map(|(b, _)| Held::Object(b))),
         plan::Remote::Item {
             table,
@@ -307,7 +309,7 @@ pub fn generated_output(dir: &Path, out: &Path, arcs: usize, days: u32, seed: u6
 /// Creates the destination's tables and bucket directly on the servers.
 pub fn init(d: &Dest) {
     let c = rt().block_on(clients(&d.options()));
-    rt().block_on(cityflow_cloud::upload::aws::init(
+    rt().block_on(cityflow_cloud::upload::init::init(
         &c,
         &[(&d.metrics(), "metric_type"), (&d.reports(), "report_id")],
         Some(&d.bucket()),

@@ -614,7 +614,7 @@ fn with_env(args: &[&str], env: &[(&'static str, String)]) -> (i32, Value, Strin
 }
 
 fn s3_client() -> aws_sdk_s3::Client {
-    let o = cityflow_cloud::upload::aws::AwsOptions {
+    let o = cityflow_cloud::aws::options::AwsOptions {
         region: "us-east-1".into(),
         s3_endpoint: Some(env_var("CITYFLOW_TEST_S3_ENDPOINT")),
         path_style: true,
@@ -625,7 +625,7 @@ fn s3_client() -> aws_sdk_s3::Client {
         )),
         ..Default::default()
     };
-    rt().block_on(cityflow_cloud::upload::aws::clients(&o)).s3
+    rt().block_on(cityflow_cloud::aws::client::clients(&o)).s3
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -748,7 +748,7 @@ fn backup_and_restore_round_trip() {
     assert_eq!(key, "backups/weather_data_20251121T032000Z.jsonl.gz");
     let c = s3_client();
     let obj = rt()
-        .block_on(cityflow_cloud::upload::s3::get(&c, &bucket, &key))
+        .block_on(cityflow_cloud::aws::s3::get(&c, &bucket, &key))
         .unwrap()
         .unwrap()
         .0;
@@ -759,7 +759,7 @@ fn backup_and_restore_round_trip() {
     );
     let manifest: Value = serde_json::from_slice(
         &rt()
-            .block_on(cityflow_cloud::upload::s3::get(
+            .block_on(cityflow_cloud::aws::s3::get(
                 &c,
                 &bucket,
                 "backups/weather_data_20251121T032000Z.manifest.json",
@@ -835,12 +835,10 @@ fn backup_and_restore_round_trip() {
     let mut bad = obj.clone();
     let n = bad.len() / 2;
     bad[n] ^= 0x55;
-    rt().block_on(cityflow_cloud::upload::s3::put(
+    rt().block_on(cityflow_cloud::aws::s3::put_bytes(
         &c,
-        &bucket,
-        &key,
+        &cityflow_cloud::aws::s3::Object::new(&bucket, &key, "application/gzip"),
         &bad,
-        "application/gzip",
         true,
     ))
     .unwrap();

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use cityflow_cloud::upload::aws::{clients, AwsOptions};
+use cityflow_cloud::aws::client::clients;
+use cityflow_cloud::aws::options::AwsOptions;
 use serde_json::Value;
 
 use crate::support::*;
@@ -68,6 +69,7 @@ fn options() -> AwsOptions {
         path_style: true,
         s3_checksums: true,
         static_credentials: Some((env("CITYFLOW_TEST_S3_KEY"), env("CITYFLOW_TEST_S3_SECRET"))),
+        ..AwsOptions::default()
     }
 }
 
@@ -249,7 +251,7 @@ fn round_trip_is_byte_identical_and_a_second_run_moves_nothing() {
     // The completion marker lists every file.
     let c = rt().block_on(clients(&options()));
     let (marker, _) = rt()
-        .block_on(cityflow_cloud::upload::s3::get(
+        .block_on(cityflow_cloud::aws::s3::get(
             &c.s3,
             &b,
             "cityflow-raw/raw/_cityflow_push.json",

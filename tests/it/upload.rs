@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cityflow_cloud::upload::aws::{clients, AwsOptions, Clients};
+use cityflow_cloud::aws::client::{clients, Clients};
+use cityflow_cloud::aws::options::AwsOptions;
 use cityflow_cloud::upload::{dynamo, read_item};
 use serde_json::Value;
 
@@ -54,6 +55,7 @@ impl Dest {
             path_style: true,
             s3_checksums: true,
             static_credentials: Some((env("CITYFLOW_TEST_S3_KEY"), env("CITYFLOW_TEST_S3_SECRET"))),
+            ..AwsOptions::default()
         }
     }
 }
@@ -224,7 +226,7 @@ pub fn assert_remote_equals_local(d: &Dest, out: &Path) {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let body = read(&p);
         let remote = rt()
-            .block_on(cityflow_cloud::upload::s3::get(
+            .block_on(cityflow_cloud::aws::s3::get(
                 &c.s3,
                 &d.bucket(),
                 &format!("reports/{name}"),

@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::mongo::{ImportStats, Verification, WeatherCollection};
-use crate::upload::aws::{self, AwsOptions, Failure};
-use crate::upload::s3;
+use crate::aws::client::{clients, runtime, Clients};
+use crate::aws::failure::{Failed, Failure};
+use crate::aws::health::{self, BucketHint};
+use crate::aws::options::AwsOptions;
+use crate::aws::s3::{self, Object};
 use cityflow::error::Exit;
 use cityflow::output::sha256_hex;
 use cityflow::time::Clock;
@@ -120,31 +123,39 @@ fn joined(lines: &[String]) -> Vec<u8> {
     body
 }
 
-fn fail(f: Failure, msg: String) -> (Exit, String) {
+/// An S3 failure as the exit code of `stations`: what fails otherwise is an output not written.
+fn fail((f, msg): Failed) -> (Exit, String) {
     let exit = match f {
-        Failure::Unreachable | Failure::Credentials => Exit::Backend,
-        Failure::Missing => Exit::Usage,
         Failure::Other => Exit::Output,
+        f => f.exit(),
     };
     (exit, msg)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+const BUCKET_HINT: BucketHint = BucketHint {
+    name_from: "--bucket / S3_BACKUP_BUCKET",
+    create: "create it with `stations backup --create-bucket`",
+};
+
+/// The bucket exists (or is created, with `--create-bucket`) and the credentials are accepted.
+async fn ready(c: &Clients, t: &S3Target) -> Result<(), (Exit, String)> {
+    health::bucket(&c.s3, &t.bucket, t.create_bucket, &BUCKET_HINT)
+        .await
+        .map(|_| ())
+        .map_err(fail)
 }
 
-async fn ready(c: &aws::Clients, t: &S3Target) -> Result<(), (Exit, String)> {
-    if t.create_bucket {
-        aws::init(c, &[], Some(&t.bucket))
-            .await
-            .map_err(|(f, m)| fail(f, m))?;
-    }
-    aws::health(c, &[], Some(&t.bucket))
+async fn put(
+    c: &aws_sdk_s3::Client,
+    t: &S3Target,
+    key: &str,
+    body: &[u8],
+    content_type: &str,
+) -> Result<u32, (Exit, String)> {
+    let o = Object::new(&t.bucket, key, content_type);
+    s3::put_bytes(c, &o, body, t.aws.s3_checksums)
         .await
-        .map_err(|(f, m)| fail(f, m))
+        .map_err(|(f, m)| fail((f, format!("s3://{}/{key}: {m}", t.bucket))))
 }
 
 /// Exports the collection, compresses it and uploads it with its manifest.
@@ -175,32 +186,13 @@ pub fn backup(
         compressed_sha256: sha256_hex(&gz),
     };
     let mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    let rt = runtime();
+    let rt = runtime().map_err(|e| (Exit::Usage, e))?;
     rt.block_on(async {
-        let clients = aws::clients(&t.aws).await;
+        let clients = clients(&t.aws).await;
         ready(&clients, t).await?;
-        let c = clients.s3;
-        s3::put(
-            &c,
-            &t.bucket,
-            &key,
-            &gz,
-            "application/gzip",
-            t.aws.s3_checksums,
-        )
-        .await
-        .map_err(|(f, m)| fail(f, format!("s3://{}/{key}: {m}", t.bucket)))?;
+        put(&clients.s3, t, &key, &gz, "application/gzip").await?;
         // The manifest last: a listed manifest always has its backup.
-        s3::put(
-            &c,
-            &t.bucket,
-            &manifest_key,
-            &mbytes,
-            "application/json",
-            t.aws.s3_checksums,
-        )
-        .await
-        .map_err(|(f, m)| fail(f, format!("s3://{}/{manifest_key}: {m}", t.bucket)))
+        put(&clients.s3, t, &manifest_key, &mbytes, "application/json").await
     })?;
     Ok(BackupOutcome {
         bucket: t.bucket.clone(),
@@ -216,23 +208,12 @@ pub fn backup(
 /// The newest backup key under the prefix (keys sort by their UTC stamp).
 async fn latest(c: &aws_sdk_s3::Client, t: &S3Target) -> Result<String, (Exit, String)> {
     let prefix = t.key("weather_data_");
-    let mut pages = c
-        .list_objects_v2()
-        .bucket(&t.bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    let mut best: Option<String> = None;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| fail(aws::classify(&e), aws::describe(&e)))?;
-        for o in page.contents() {
-            if let Some(k) = o.key().filter(|k| k.ends_with(".jsonl.gz")) {
-                if best.as_deref().is_none_or(|b| k > b) {
-                    best = Some(k.to_string());
-                }
-            }
-        }
-    }
+    let listed = s3::list(c, &t.bucket, &prefix).await.map_err(fail)?;
+    let best = listed
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".jsonl.gz"))
+        .max();
     best.ok_or_else(|| {
         (
             Exit::Usage,
@@ -249,9 +230,9 @@ pub fn restore(
     drop_first: bool,
 ) -> Result<RestoreOutcome, (Exit, String)> {
     let t0 = Instant::now();
-    let rt = runtime();
+    let rt = runtime().map_err(|e| (Exit::Usage, e))?;
     let (key, gz, manifest) = rt.block_on(async {
-        let clients = aws::clients(&t.aws).await;
+        let clients = clients(&t.aws).await;
         ready(&clients, t).await?;
         let c = clients.s3;
         let key = match key {
@@ -265,7 +246,7 @@ pub fn restore(
                 match s3::get(&c, &t.bucket, &k).await {
                     Ok(Some((b, _))) => Ok(b),
                     Ok(None) => Err((Exit::Usage, format!("s3://{}/{k} does not exist", t.bucket))),
-                    Err(e) => Err((Exit::Backend, format!("s3://{}/{k}: {e}", t.bucket))),
+                    Err((_, e)) => Err((Exit::Backend, format!("s3://{}/{k}: {e}", t.bucket))),
                 }
             }
         };

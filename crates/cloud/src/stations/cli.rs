@@ -16,7 +16,7 @@ use super::catalog::Catalog;
 use super::mongo::{busiest, ImportStats, QueryTiming, Verification, WeatherCollection};
 use super::quality;
 use super::{discover, transform, Document, StartDates};
-use crate::upload::aws::AwsOptions;
+use crate::aws::options::AwsArgs;
 use cityflow::error::Exit;
 use cityflow::store::local::LocalStore;
 use cityflow::store::{OutputDoc, Store};
@@ -138,29 +138,14 @@ pub struct S3Args {
     /// Create the bucket when it does not exist.
     #[arg(long)]
     pub create_bucket: bool,
-    #[arg(long, env = "AWS_REGION", default_value = "eu-west-3")]
-    pub region: String,
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    #[arg(long, env = "AWS_ENDPOINT_URL_S3", value_name = "URL")]
-    pub s3_endpoint_url: Option<String>,
-    #[arg(long, env = "CITYFLOW_S3_CHECKSUMS", default_value = "on", value_parser = ["on", "off"])]
-    pub s3_checksums: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 impl S3Args {
     pub fn target(&self) -> S3Target {
-        let custom = self.endpoint_url.is_some() || self.s3_endpoint_url.is_some();
         S3Target {
-            aws: AwsOptions {
-                region: self.region.clone(),
-                endpoint: self.endpoint_url.clone(),
-                dynamodb_endpoint: None,
-                s3_endpoint: self.s3_endpoint_url.clone(),
-                path_style: custom,
-                s3_checksums: self.s3_checksums == "on",
-                static_credentials: None,
-            },
+            aws: self.aws.options(None),
             bucket: self.bucket.clone(),
             prefix: self.prefix.trim_matches('/').to_string(),
             create_bucket: self.create_bucket,

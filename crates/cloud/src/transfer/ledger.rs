@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::multipart::PartDone;
+
 /// A local copy confirmed by a pull.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pulled {
@@ -44,16 +46,6 @@ pub struct Pushed {
     pub bytes: u64,
     /// The object's ETag after the push: a different ETag means someone replaced it.
     pub etag: String,
-}
-
-/// A confirmed part of a multipart upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PartDone {
-    pub etag: String,
-    /// CRC32 of the part (the S3 checksum header's base64).
-    pub crc32: String,
-    /// MD5 of the part (hex), for the multipart ETag check.
-    pub md5: String,
 }
 
 /// A multipart upload in progress.

@@ -6,8 +6,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+use crate::aws::checksum::hex;
 
 /// Files of ours that live in the transferred folders and are never transferred themselves.
 pub const OWN_PREFIX: &str = ".cityflow-";
@@ -132,53 +133,6 @@ pub fn part_path(target: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     target.with_file_name(format!(".{name}{PART_SUFFIX}"))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-pub fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-pub fn md5(bytes: &[u8]) -> [u8; 16] {
-    use md5::Digest as _;
-    md5::Md5::digest(bytes).into()
-}
-
-/// The S3 checksum header value of a CRC32 (base64 of its 4 big-endian bytes).
-pub fn crc32_b64(crc: u32) -> String {
-    b64(&crc.to_be_bytes())
-}
-
-/// The composite checksum S3 reports for a multipart upload with CRC32 part checksums:
-/// base64(CRC32(part CRCs concatenated, big-endian)) followed by `-<parts>`.
-pub fn composite_crc32(parts: &[u32]) -> String {
-    let mut h = crc32fast::Hasher::new();
-    for p in parts {
-        h.update(&p.to_be_bytes());
-    }
-    format!("{}-{}", crc32_b64(h.finalize()), parts.len())
-}
-
-/// The ETag S3 gives a multipart object: hex(MD5(part MD5s concatenated)) followed by `-<parts>`.
-pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
-    use md5::Digest as _;
-    let mut h = md5::Md5::new();
-    for p in part_md5s {
-        h.update(p);
-    }
-    format!("{}-{}", hex(&h.finalize()), part_md5s.len())
 }
 
 /// A file's digests, computed in one streaming pass.
@@ -337,6 +291,7 @@ pub fn content_type(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::checksum::{md5, sha256};
 
     #[test]
     fn hashes_whole_and_parts() {
@@ -378,24 +333,6 @@ mod tests {
         tx.send(10).unwrap();
         drop(tx);
         assert!(hash_following(&p, data.len() as u64, &rx, false).is_err());
-    }
-
-    #[test]
-    fn multipart_checksums() {
-        // CRC32("123456789") = 0xCBF43926, the standard check value.
-        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32_b64(0xCBF4_3926), "y/Q5Jg==");
-        let (a, b) = (crc32fast::hash(b"a"), crc32fast::hash(b"b"));
-        let mut cat = a.to_be_bytes().to_vec();
-        cat.extend_from_slice(&b.to_be_bytes());
-        assert_eq!(
-            composite_crc32(&[a, b]),
-            format!("{}-2", crc32_b64(crc32fast::hash(&cat)))
-        );
-        let (ma, mb) = (md5(b"a"), md5(b"b"));
-        let mut cat = ma.to_vec();
-        cat.extend_from_slice(&mb);
-        assert_eq!(multipart_etag(&[ma, mb]), format!("{}-2", hex(&md5(&cat))));
     }
 
     #[test]

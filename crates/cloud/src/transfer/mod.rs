@@ -28,8 +28,10 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::upload::aws::{classify, describe, AwsOptions, Failure};
-use crate::upload::plan::{human, Action};
+use crate::aws::failure::Failed;
+use crate::aws::health::BucketHint;
+use crate::aws::options::{AwsArgs, AwsOptions};
+use crate::plan::{human, Action};
 use cityflow::error::Exit;
 use ledger::Book;
 use rate::{parse_size, Limiter};
@@ -84,7 +86,7 @@ pub struct PullArgs {
     #[arg(long, env = "S3_RAW_PREFIX", default_value = "cityflow-raw/raw/")]
     pub prefix: String,
     #[command(flatten)]
-    pub endpoint: EndpointArgs,
+    pub aws: AwsArgs,
     #[command(flatten)]
     pub transfer: TransferArgs,
 }
@@ -133,28 +135,9 @@ pub struct PushArgs {
     #[arg(long)]
     pub no_marker: bool,
     #[command(flatten)]
-    pub endpoint: EndpointArgs,
+    pub aws: AwsArgs,
     #[command(flatten)]
     pub transfer: TransferArgs,
-}
-
-/// The endpoint options of `upload`.
-#[derive(Debug, Args)]
-pub struct EndpointArgs {
-    #[arg(long, env = "AWS_REGION", default_value = "eu-west-3")]
-    pub region: String,
-    /// S3-compatible endpoint (Garage, MinIO, SeaweedFS, LocalStack).
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    #[arg(long, env = "AWS_ENDPOINT_URL_S3", value_name = "URL")]
-    pub s3_endpoint_url: Option<String>,
-    /// Virtual-hosted S3 addressing even with a custom endpoint.
-    #[arg(long)]
-    pub no_path_style: bool,
-    /// `on`: SHA-256 checksums on every request; `off`: Content-MD5 (stores that reject the
-    /// SDK's checksums). Objects carry their SHA-256 in metadata either way.
-    #[arg(long, env = "CITYFLOW_S3_CHECKSUMS", default_value = "on", value_parser = ["on", "off"])]
-    pub s3_checksums: String,
 }
 
 #[derive(Debug, Args)]
@@ -209,7 +192,7 @@ pub struct Common {
 }
 
 impl Common {
-    fn resolve(e: &EndpointArgs, t: &TransferArgs) -> Result<Common, String> {
+    fn resolve(a: &AwsArgs, t: &TransferArgs) -> Result<Common, String> {
         if t.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
@@ -219,20 +202,10 @@ impl Common {
                 t.part_size
             ));
         }
-        let endpoint = e.s3_endpoint_url.clone().or(e.endpoint_url.clone());
+        let aws = a.options(None);
         Ok(Common {
-            endpoint_id: endpoint
-                .clone()
-                .unwrap_or_else(|| format!("aws:{}", e.region)),
-            aws: AwsOptions {
-                region: e.region.clone(),
-                endpoint: e.endpoint_url.clone(),
-                dynamodb_endpoint: None,
-                s3_endpoint: e.s3_endpoint_url.clone(),
-                path_style: endpoint.is_some() && !e.no_path_style,
-                s3_checksums: e.s3_checksums == "on",
-                static_credentials: None,
-            },
+            endpoint_id: aws.s3_endpoint_id(),
+            aws,
             concurrency: t.concurrency,
             part_size: t.part_size,
             multipart_above: t.multipart_threshold.max(1),
@@ -300,7 +273,7 @@ impl PullSettings {
             raw,
             bucket: a.bucket.trim().to_string(),
             prefix: trimmed_prefix(&a.prefix),
-            common: Common::resolve(&a.endpoint, &a.transfer)?,
+            common: Common::resolve(&a.aws, &a.transfer)?,
         })
     }
 }
@@ -334,7 +307,7 @@ impl PushSettings {
             prefix: format!("{}{}/{to}", trimmed_prefix(&a.root), a.zone.name()),
             marker: !a.no_marker,
             create_bucket: a.create_bucket,
-            common: Common::resolve(&a.endpoint, &a.transfer)?,
+            common: Common::resolve(&a.aws, &a.transfer)?,
         })
     }
 }
@@ -357,6 +330,22 @@ pub struct Item {
     pub verified: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Item {
+    /// A local file that could not be considered.
+    pub fn failed(key: String, path: String, error: String) -> Item {
+        Item {
+            action: Action::Error,
+            key,
+            path,
+            bytes: 0,
+            reason: None,
+            sha256: None,
+            verified: None,
+            error: Some(error),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -545,121 +534,85 @@ impl Ctx {
     }
 }
 
-/// An S3 error as (failure class, message naming the object).
-pub fn s3_error<E>(
-    what: &str,
-    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> (Failure, String)
+/// Runs `task` on each piece of work (each task takes its place under the semaphore itself)
+/// and hands every outcome to `done` as it completes: `Some` with what a task returned, `None`
+/// after its failure was put on its plan line (`i`, found by the key each task returns). The
+/// first failure that stops the run (unreachable, credentials) cancels the others and is
+/// returned.
+pub async fn each<W, T, Fut>(
+    ctx: &Arc<Ctx>,
+    work: Vec<W>,
+    task: impl Fn(Arc<Ctx>, W) -> Fut,
+    summary: &mut Summary,
+    mut done: impl FnMut(&mut Summary, Option<usize>, Option<T>),
+) -> Option<Failed>
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    T: Send + 'static,
+    Fut: std::future::Future<Output = (String, Result<T, Failed>)> + Send + 'static,
 {
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    let f = match (classify(e), status) {
-        (Failure::Other, Some(403)) => Failure::Credentials,
-        (f, _) => f,
-    };
-    (f, format!("{what}: {}", describe(e)))
-}
-
-/// Checks that the bucket exists and the credentials are accepted (creates it when asked).
-pub async fn check_bucket(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    create: bool,
-) -> Result<(), (Failure, String)> {
-    let Err(e) = s3.head_bucket().bucket(bucket).send().await else {
-        return Ok(());
-    };
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    let f = match (classify(&e), status) {
-        (Failure::Other, Some(404)) => Failure::Missing,
-        (Failure::Other, Some(403)) => Failure::Credentials,
-        (f, _) => f,
-    };
-    match f {
-        Failure::Missing if create => s3
-            .create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| s3_error(&format!("creating bucket {bucket}"), &e)),
-        Failure::Missing => Err((
-            f,
-            format!("S3 bucket {bucket} does not exist (check --bucket / S3_RAW_BUCKET{})",
-                if create { "" } else { "; `raw push --create-bucket` creates it" }),
-        )),
-        Failure::Credentials => Err((
-            f,
-            format!(
-                "S3 refused access to bucket {bucket} ({}): check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy",
-                describe(&e)
-            ),
-        )),
-        Failure::Unreachable => Err((
-            f,
-            format!(
-                "S3 endpoint unreachable ({}): check --endpoint-url / network",
-                describe(&e)
-            ),
-        )),
-        Failure::Other => Err((f, format!("S3 bucket {bucket}: {}", describe(&e)))),
+    let by_key: std::collections::BTreeMap<String, usize> = summary
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.key.clone(), i))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in work {
+        tasks.spawn(task(ctx.clone(), w));
     }
-}
-
-/// An object of the remote listing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RemoteObject {
-    pub key: String,
-    pub bytes: u64,
-    /// Without its quotes.
-    pub etag: String,
-}
-
-/// Every object under `prefix`, in key order, page after page (1,000 keys a page).
-pub async fn list(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<RemoteObject>, (Failure, String)> {
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| s3_error(&format!("listing s3://{bucket}/{prefix}"), &e))?;
-        for o in page.contents() {
-            let Some(key) = o.key() else { continue };
-            out.push(RemoteObject {
-                key: key.to_string(),
-                bytes: o.size().unwrap_or(0).max(0) as u64,
-                etag: unquote(o.e_tag().unwrap_or_default()),
-            });
+    let mut fatal: Option<Failed> = None;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((key, result)) = joined else { continue };
+        let i = by_key.get(&key).copied();
+        match result {
+            Ok(t) => done(summary, i, Some(t)),
+            Err((f, msg)) => {
+                summary.failed += 1;
+                if let Some(i) = i {
+                    summary.items[i].action = Action::Error;
+                    summary.items[i].error = Some(msg.clone());
+                }
+                if f.stops_the_run() && fatal.is_none() {
+                    fatal = Some((f, msg));
+                    tasks.abort_all();
+                }
+                done(summary, i, None);
+            }
         }
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    fatal
 }
 
-pub fn unquote(etag: &str) -> String {
-    etag.trim_matches('"').to_string()
+/// HEADs the objects `(index, key)`, as many at once as the semaphore allows. Returns each
+/// index with the object's metadata (`None`: missing or not readable).
+pub async fn heads(
+    ctx: &Arc<Ctx>,
+    keys: Vec<(usize, String)>,
+) -> Vec<(
+    usize,
+    Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>,
+)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, key) in keys {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+            let head = crate::aws::s3::head(&ctx.s3, &ctx.bucket, &key).await;
+            (i, head.ok().flatten())
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(Ok(h)) = tasks.join_next().await {
+        out.push(h);
+    }
+    out
 }
 
-/// A single-part ETag that is the MD5 of the content (32 hex digits).
-pub fn is_plain_md5(etag: &str) -> bool {
-    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+/// Where the bucket's name comes from and how to create it.
+pub const BUCKET_HINT: BucketHint = BucketHint {
+    name_from: "--bucket / S3_RAW_BUCKET",
+    create: "create it with `raw push --create-bucket`",
+};
 
 /// Prints the plan (dry-run) or the transfers, then totals, on stdout.
 pub fn print_human(s: &Summary) {
@@ -724,13 +677,10 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_and_etags() {
+    fn prefixes() {
         assert_eq!(trimmed_prefix("cityflow-raw/raw"), "cityflow-raw/raw/");
         assert_eq!(trimmed_prefix("/cityflow-raw/raw/"), "cityflow-raw/raw/");
         assert_eq!(trimmed_prefix(""), "");
-        assert_eq!(unquote("\"abc\""), "abc");
-        assert!(is_plain_md5("900150983cd24fb0d6963f7d28e17f72"));
-        assert!(!is_plain_md5("900150983cd24fb0d6963f7d28e17f72-3"));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! else size), then made durable (one `syncfs` per batch) and renamed over its target: a reader
 //! sees the old file or the new one, never a torn one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,14 +24,14 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::ledger::{Book, Download, Pulled, TransferLedger};
-use super::local::{self, hex, MARKER};
-use super::{
-    check_bucket, is_plain_md5, list, runtime, s3_error, unquote, Ctx, Item, PullSettings,
-    RemoteObject, Summary,
-};
-use crate::upload::aws::{clients, Failure};
-use crate::upload::exit_of;
-use crate::upload::plan::Action;
+use super::local::{self, MARKER};
+use super::{Ctx, Item, PullSettings, Summary, BUCKET_HINT};
+use crate::aws::checksum::{hex, is_plain_md5, unquote};
+use crate::aws::client::{clients, runtime};
+use crate::aws::failure::{Failed, Failure};
+use crate::aws::health;
+use crate::aws::s3::{self, Get, Listed};
+use crate::plan::Action;
 use cityflow::error::Exit;
 
 pub fn ledger_path(s: &PullSettings) -> PathBuf {
@@ -44,7 +44,7 @@ pub fn ledger_path(s: &PullSettings) -> PathBuf {
 /// One object of the plan.
 #[derive(Debug, Clone)]
 struct Step {
-    obj: RemoteObject,
+    obj: Listed,
     rel: String,
     path: PathBuf,
     action: Action,
@@ -94,30 +94,18 @@ async fn pull(
     started: Instant,
 ) -> (Summary, Exit) {
     let s3 = clients(&s.common.aws).await.s3;
-    if let Err((f, m)) = check_bucket(&s3, &s.bucket, false).await {
-        return summary.fail(exit_of(f), m, started);
+    if let Err((f, m)) = health::bucket(&s3, &s.bucket, false, &BUCKET_HINT).await {
+        return summary.fail(f.exit(), m, started);
     }
-    let objects = match list(&s3, &s.bucket, &s.prefix).await {
+    let objects = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o,
-        Err((f, m)) => return summary.fail(exit_of(f), m, started),
+        Err((f, m)) => return summary.fail(f.exit(), m, started),
     };
-    let endpoint = s.common.endpoint_id.clone();
-    let pulled = book.with(|l| l.pulled.clone());
-    let (raw, prefix, bucket) = (s.raw.clone(), s.prefix.clone(), s.bucket.clone());
-    // Local checks read and hash files: on the blocking pool, in parallel.
-    let planned = tokio::task::spawn_blocking(move || {
-        objects
-            .into_par_iter()
-            .filter_map(|o| plan_one(o, &raw, &prefix, &endpoint, &bucket, &pulled))
-            .collect::<Vec<Step>>()
-    })
-    .await;
-    let mut steps = match planned {
+    let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
+    let mut steps = match plan(s, &ctx, objects).await {
         Ok(p) => p,
         Err(e) => return summary.fail(Exit::Usage, format!("planning failed: {e}"), started),
     };
-    steps.sort_by(|a, b| a.obj.key.cmp(&b.obj.key));
-    let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
     // Local files the ledger does not know, with multipart ETags: compare with the metadata.
     resolve_adoptions(&ctx, &mut steps).await;
     for st in &steps {
@@ -140,70 +128,76 @@ async fn pull(
     if s.common.dry_run {
         return summary.finish(Exit::Clean, started);
     }
-    let work: Vec<Step> = steps
-        .into_iter()
-        .filter(|st| matches!(st.action, Action::New | Action::Changed))
-        .collect();
+    let fatal = download_all(&ctx, &s.raw, steps, &mut summary).await;
+    match fatal {
+        Some((f, m)) => summary.fail(f.exit(), m, started),
+        None => summary.finish(Exit::Clean, started),
+    }
+}
+
+/// Plans every object against the local folder and the ledger (local checks read and hash
+/// files: on the blocking pool, in parallel).
+async fn plan(
+    s: &PullSettings,
+    ctx: &Ctx,
+    objects: Vec<Listed>,
+) -> Result<Vec<Step>, tokio::task::JoinError> {
+    let endpoint = s.common.endpoint_id.clone();
+    let pulled = ctx.book.with(|l| l.pulled.clone());
+    let (raw, prefix, bucket) = (s.raw.clone(), s.prefix.clone(), s.bucket.clone());
+    let mut steps = tokio::task::spawn_blocking(move || {
+        objects
+            .into_par_iter()
+            .filter_map(|o| plan_one(o, &raw, &prefix, &endpoint, &bucket, &pulled))
+            .collect::<Vec<Step>>()
+    })
+    .await?;
+    steps.sort_by(|a, b| a.obj.key.cmp(&b.obj.key));
+    Ok(steps)
+}
+
+/// Downloads the new and changed objects; finished ones are renamed into place and recorded
+/// in batches. Returns what stopped the run, if anything did.
+async fn download_all(
+    ctx: &Arc<Ctx>,
+    raw: &Path,
+    steps: Vec<Step>,
+    summary: &mut Summary,
+) -> Option<Failed> {
+    let work: Vec<Step> = steps.into_iter().filter(|st| st.action.moves()).collect();
     ctx.pb.set_length(work.iter().map(|w| w.obj.bytes).sum());
     ctx.pb.set_message(format!("pull {} objects", work.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for st in work {
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            let r = download(&ctx, &st).await;
-            (st, r)
-        });
-    }
-    let mut pending: Vec<(Step, Fetched)> = Vec::new();
+    let fetch = |ctx: Arc<Ctx>, st: Step| async move {
+        let r = download(&ctx, &st).await;
+        (st.obj.key.clone(), r.map(|f| (st, f)))
+    };
+    let mut pending: Vec<(Step, Fetched, Option<usize>)> = Vec::new();
     let mut last_commit = Instant::now();
-    let mut fatal: Option<(Failure, String)> = None;
-    let mut by_key: BTreeMap<String, usize> = summary
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (it.key.clone(), i))
-        .collect();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((st, result)) = joined else { continue };
-        match result {
-            Ok(f) => {
-                if f.resumed > 0 {
-                    summary.resumed += 1;
-                    summary.bytes_resumed += f.resumed;
-                }
-                pending.push((st, f));
+    let fatal = super::each(ctx, work, fetch, summary, |summary, i, fetched| {
+        if let Some((st, f)) = fetched {
+            if f.resumed > 0 {
+                summary.resumed += 1;
+                summary.bytes_resumed += f.resumed;
             }
-            Err((f, msg)) => {
-                if let Some(&i) = by_key.get(&st.obj.key) {
-                    summary.items[i].action = Action::Error;
-                    summary.items[i].error = Some(msg.clone());
-                }
-                summary.failed += 1;
-                if matches!(f, Failure::Unreachable | Failure::Credentials) && fatal.is_none() {
-                    fatal = Some((f, msg));
-                    tasks.abort_all();
-                }
-            }
+            pending.push((st, f, i));
         }
         if pending.len() >= 1000 || last_commit.elapsed().as_millis() >= 500 {
-            commit(&ctx, &s.raw, &mut pending, &mut summary, &mut by_key);
+            commit(ctx, raw, &mut pending, summary);
             last_commit = Instant::now();
         }
-    }
-    commit(&ctx, &s.raw, &mut pending, &mut summary, &mut by_key);
+    })
+    .await;
+    commit(ctx, raw, &mut pending, summary);
     ctx.pb.finish_and_clear();
     summary.bytes_transferred = ctx.moved.load(std::sync::atomic::Ordering::Relaxed);
     if let Err(e) = ctx.book.save(true) {
         summary.messages.push(e);
     }
-    match fatal {
-        Some((f, m)) => summary.fail(exit_of(f), m, started),
-        None => summary.finish(Exit::Clean, started),
-    }
+    fatal
 }
 
 fn plan_one(
-    obj: RemoteObject,
+    obj: Listed,
     raw: &Path,
     prefix: &str,
     endpoint: &str,
@@ -298,25 +292,13 @@ fn plan_one(
 }
 
 async fn resolve_adoptions(ctx: &Arc<Ctx>, steps: &mut [Step]) {
-    let mut heads = tokio::task::JoinSet::new();
-    for (i, st) in steps.iter().enumerate() {
-        if st.local_sha.is_none() {
-            continue;
-        }
-        let (ctx, key) = (ctx.clone(), st.obj.key.clone());
-        heads.spawn(async move {
-            let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-            let r = ctx
-                .s3
-                .head_object()
-                .bucket(&ctx.bucket)
-                .key(&key)
-                .send()
-                .await;
-            (i, r.ok().and_then(|h| h.metadata()?.get("sha256").cloned()))
-        });
-    }
-    while let Some(Ok((i, sha))) = heads.join_next().await {
+    let keys = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| st.local_sha.is_some());
+    let keys = keys.map(|(i, st)| (i, st.obj.key.clone())).collect();
+    for (i, head) in super::heads(ctx, keys).await {
+        let sha = head.and_then(|h| h.metadata()?.get("sha256").cloned());
         let st = &mut steps[i];
         if sha.is_some() && sha == st.local_sha {
             st.action = Action::Unchanged;
@@ -349,16 +331,14 @@ struct Fetched {
 fn commit(
     ctx: &Ctx,
     raw: &Path,
-    pending: &mut Vec<(Step, Fetched)>,
+    pending: &mut Vec<(Step, Fetched, Option<usize>)>,
     summary: &mut Summary,
-    by_key: &mut BTreeMap<String, usize>,
 ) {
     if pending.is_empty() {
         return;
     }
-    sync_fs(raw, pending.iter().map(|(_, f)| f.part.as_path()));
-    for (st, f) in pending.drain(..) {
-        let i = by_key.get(&st.obj.key).copied();
+    sync_fs(raw, pending.iter().map(|(_, f, _)| f.part.as_path()));
+    for (st, f, i) in pending.drain(..) {
         match std::fs::rename(&f.part, &st.path) {
             Ok(()) => {
                 let lk = ctx.ledger_key(&st.obj.key);
@@ -407,8 +387,6 @@ fn sync_fs<'a>(root: &Path, files: impl Iterator<Item = &'a Path>) {
         }
     }
 }
-
-type Failed = (Failure, String);
 
 async fn download(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
     let key = &st.obj.key;
@@ -472,15 +450,11 @@ impl Expect {
 
 async fn download_whole(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
     let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-    let out = ctx
-        .s3
-        .get_object()
-        .bucket(&ctx.bucket)
-        .key(&st.obj.key)
-        .if_match(format!("\"{}\"", st.obj.etag))
-        .send()
-        .await
-        .map_err(|e| changed_or(s3_error("GET", &e)))?;
+    let get = Get {
+        range: None,
+        if_match: Some(&st.obj.etag),
+    };
+    let out = fetch(ctx, &st.obj.key, &get).await?;
     let expect = Expect::of(out.metadata(), &st.obj.etag);
     let mut body = out.body;
     let io = |e: std::io::Error| (Failure::Other, format!("writing {}: {e}", part.display()));
@@ -553,100 +527,172 @@ fn verify(
     }
 }
 
-/// A failed `If-Match` means the object changed after it was listed.
-fn changed_or((f, m): Failed) -> Failed {
-    if m.contains("PreconditionFailed") || m.contains("412") {
-        (
+/// GETs (part of) an object of the listing: a failed `If-Match` means it changed since.
+async fn fetch(
+    ctx: &Ctx,
+    key: &str,
+    get: &Get<'_>,
+) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, Failed> {
+    match s3::get_object(&ctx.s3, &ctx.bucket, key, get).await {
+        Ok(Some(out)) => Ok(out),
+        Ok(None) => Err((
             Failure::Other,
-            "the object changed during the pull; run it again".into(),
-        )
-    } else {
-        (f, m)
+            "the object is gone since it was listed".into(),
+        )),
+        Err((_, m)) if m.contains("PreconditionFailed") || m.contains("412") => Err(changed()),
+        Err(e) => Err(e),
     }
 }
 
-async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
-    let key = &st.obj.key;
-    let lk = ctx.ledger_key(key);
-    let head = {
-        let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-        ctx.s3
-            .head_object()
-            .bucket(&ctx.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| s3_error("HEAD", &e))?
-    };
-    if unquote(head.e_tag().unwrap_or_default()) != st.obj.etag {
-        return Err((
-            Failure::Other,
-            "the object changed during the pull; run it again".into(),
-        ));
+fn changed() -> Failed {
+    (
+        Failure::Other,
+        "the object changed during the pull; run it again".into(),
+    )
+}
+
+/// The state of a chunked download: the part file, the chunks done, the object's digests.
+struct Chunked {
+    lk: String,
+    chunk: u64,
+    bytes: u64,
+    etag: String,
+    key: String,
+    expect: Expect,
+}
+
+impl Chunked {
+    fn size_of(&self, i: u64) -> u64 {
+        (self.bytes - i * self.chunk).min(self.chunk)
     }
-    let expect = Expect::of(head.metadata(), &st.obj.etag);
-    let bytes = st.obj.bytes;
-    let chunk = ctx.common.part_size_for(bytes);
-    let n = local::part_count(bytes, chunk);
-    // Resume when the part file and the ledger agree on the same object version.
-    let prior = ctx.book.with(|l| l.downloads.get(&lk).cloned());
-    let resumable = prior.filter(|d| {
-        d.etag == st.obj.etag
-            && d.bytes == bytes
-            && d.chunk_size == chunk
-            && std::fs::metadata(part).is_ok_and(|m| m.len() == bytes)
-    });
-    let io = |e: std::io::Error| (Failure::Other, format!("writing {}: {e}", part.display()));
-    let done = match resumable {
-        Some(d) => d.done,
-        None => {
-            let f = File::create(part).map_err(io)?;
-            f.set_len(bytes).map_err(io)?;
-            ctx.book.update(|l| {
-                l.downloads.insert(
-                    lk.clone(),
-                    Download {
-                        etag: st.obj.etag.clone(),
-                        bytes,
-                        chunk_size: chunk,
-                        done: Default::default(),
-                    },
-                )
-            });
-            ctx.book.save(true).map_err(|e| (Failure::Other, e))?;
-            Default::default()
-        }
-    };
-    let size_of = move |i: u64| (bytes - i * chunk).min(chunk);
-    let resumed: u64 = done.iter().map(|&i| size_of(i)).sum();
+}
+
+fn io_error(part: &Path) -> impl Fn(std::io::Error) -> Failed + '_ {
+    move |e| (Failure::Other, format!("writing {}: {e}", part.display()))
+}
+
+async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
+    let c = Arc::new(head_for_chunks(ctx, st).await?);
+    let done = resume_or_start(ctx, &c, part)?;
+    let resumed: u64 = done.iter().map(|&i| c.size_of(i)).sum();
     ctx.pb.inc(resumed);
     let file = Arc::new(
         std::fs::OpenOptions::new()
             .write(true)
             .open(part)
-            .map_err(io)?,
+            .map_err(io_error(part))?,
     );
     // The SHA-256 follows the chunks as they complete in order (the part file is read back from
     // the page cache), so that verifying costs no extra pass at the end.
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
-    let (p, want_md5) = (part.to_path_buf(), expect.md5.is_some());
+    let (p, want_md5, bytes) = (part.to_path_buf(), c.expect.md5.is_some(), c.bytes);
     let hasher =
         tokio::task::spawn_blocking(move || local::hash_following(&p, bytes, &rx, want_md5));
-    let mut done = done;
+    fetch_chunks(ctx, &c, &file, done, tx).await?;
+    let h = hasher
+        .await
+        .map_err(|e| (Failure::Other, format!("hashing: {e}")))?
+        .map_err(|e| (Failure::Other, format!("reading {}: {e}", part.display())))?;
+    // Durable before it is renamed into place (its writeback started chunk by chunk).
+    tokio::task::spawn_blocking(move || file.sync_data())
+        .await
+        .map_err(|e| (Failure::Other, format!("syncing: {e}")))?
+        .map_err(io_error(part))?;
+    let md5 = h.md5.map(|m| hex(&m));
+    let verified = verify(
+        part,
+        bytes,
+        h.bytes,
+        &c.expect,
+        &h.sha256_hex(),
+        md5.as_deref(),
+    );
+    if verified.is_err() {
+        // Whatever was written is wrong: start over next time.
+        ctx.book.update(|l| l.downloads.remove(&c.lk));
+    }
+    let verified = verified?;
+    Ok(Fetched {
+        part: part.to_path_buf(),
+        pulled: Pulled {
+            etag: st.obj.etag.clone(),
+            bytes,
+            sha256: verified.0,
+            verified: verified.1.into(),
+        },
+        resumed,
+    })
+}
+
+/// The object must still be the listed version; its metadata says what to verify.
+async fn head_for_chunks(ctx: &Ctx, st: &Step) -> Result<Chunked, Failed> {
+    let key = &st.obj.key;
+    let head = {
+        let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+        s3::head(&ctx.s3, &ctx.bucket, key).await?
+    };
+    let Some(head) = head.filter(|h| unquote(h.e_tag().unwrap_or_default()) == st.obj.etag) else {
+        return Err(changed());
+    };
+    Ok(Chunked {
+        lk: ctx.ledger_key(key),
+        chunk: ctx.common.part_size_for(st.obj.bytes),
+        bytes: st.obj.bytes,
+        etag: st.obj.etag.clone(),
+        key: key.clone(),
+        expect: Expect::of(head.metadata(), &st.obj.etag),
+    })
+}
+
+/// The chunks already written when the part file and the ledger agree on the same object
+/// version; else a fresh part file, recorded in the ledger before any chunk is fetched.
+fn resume_or_start(ctx: &Ctx, c: &Chunked, part: &Path) -> Result<BTreeSet<u64>, Failed> {
+    let prior = ctx.book.with(|l| l.downloads.get(&c.lk).cloned());
+    let resumable = prior.filter(|d| {
+        d.etag == c.etag
+            && d.bytes == c.bytes
+            && d.chunk_size == c.chunk
+            && std::fs::metadata(part).is_ok_and(|m| m.len() == c.bytes)
+    });
+    if let Some(d) = resumable {
+        return Ok(d.done);
+    }
+    let f = File::create(part).map_err(io_error(part))?;
+    f.set_len(c.bytes).map_err(io_error(part))?;
+    let d = Download {
+        etag: c.etag.clone(),
+        bytes: c.bytes,
+        chunk_size: c.chunk,
+        done: Default::default(),
+    };
+    ctx.book.update(|l| l.downloads.insert(c.lk.clone(), d));
+    ctx.book.save(true).map_err(|e| (Failure::Other, e))?;
+    Ok(BTreeSet::new())
+}
+
+/// Fetches the chunks not done, records each in the ledger as it is written, and tells the
+/// hasher how far the file is complete from its start.
+async fn fetch_chunks(
+    ctx: &Arc<Ctx>,
+    c: &Arc<Chunked>,
+    file: &Arc<File>,
+    mut done: BTreeSet<u64>,
+    tx: std::sync::mpsc::Sender<u64>,
+) -> Result<(), Failed> {
     let mut next = 0u64;
-    let mut advance = |done: &std::collections::BTreeSet<u64>| {
+    let mut advance = |done: &BTreeSet<u64>| {
         while done.contains(&next) {
             next += 1;
         }
-        let _ = tx.send((next * chunk).min(bytes));
+        let _ = tx.send((next * c.chunk).min(c.bytes));
     };
     advance(&done);
     let mut chunks = tokio::task::JoinSet::new();
-    for i in (0..n).filter(|i| !done.contains(i)) {
-        let (ctx, file, key, etag) = (ctx.clone(), file.clone(), key.clone(), st.obj.etag.clone());
-        let (start, len) = (i * chunk, size_of(i));
+    for i in (0..local::part_count(c.bytes, c.chunk)).filter(|i| !done.contains(i)) {
+        let (ctx, file, c) = (ctx.clone(), file.clone(), c.clone());
         chunks.spawn(async move {
-            get_range(&ctx, &file, &key, &etag, start, len)
+            let (start, len) = (i * c.chunk, c.size_of(i));
+            get_range(&ctx, &file, &c.key, &c.etag, start, len)
                 .await
                 .map(|()| i)
         });
@@ -663,7 +709,7 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetc
             Err(e) => return Err((Failure::Other, format!("chunk task: {e}"))),
         };
         ctx.book.update(|l| {
-            if let Some(d) = l.downloads.get_mut(&lk) {
+            if let Some(d) = l.downloads.get_mut(&c.lk) {
                 d.done.insert(i);
             }
         });
@@ -671,38 +717,7 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetc
         advance(&done);
         ctx.part_confirmed().map_err(|e| (Failure::Other, e))?;
     }
-    let h = hasher
-        .await
-        .map_err(|e| (Failure::Other, format!("hashing: {e}")))?
-        .map_err(|e| (Failure::Other, format!("reading {}: {e}", part.display())))?;
-    // Durable before it is renamed into place (its writeback started chunk by chunk).
-    tokio::task::spawn_blocking(move || file.sync_data())
-        .await
-        .map_err(|e| (Failure::Other, format!("syncing: {e}")))?
-        .map_err(io)?;
-    let verified = verify(
-        part,
-        bytes,
-        h.bytes,
-        &expect,
-        &h.sha256_hex(),
-        h.md5.map(|m| hex(&m)).as_deref(),
-    );
-    if verified.is_err() {
-        // Whatever was written is wrong: start over next time.
-        ctx.book.update(|l| l.downloads.remove(&lk));
-    }
-    let verified = verified?;
-    Ok(Fetched {
-        part: part.to_path_buf(),
-        pulled: Pulled {
-            etag: st.obj.etag.clone(),
-            bytes,
-            sha256: verified.0,
-            verified: verified.1.into(),
-        },
-        resumed,
-    })
+    Ok(())
 }
 
 /// Fetches bytes `start..start+len` of the object and writes them at their offset.
@@ -716,16 +731,11 @@ async fn get_range(
 ) -> Result<(), Failed> {
     use std::os::unix::fs::FileExt;
     let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-    let out = ctx
-        .s3
-        .get_object()
-        .bucket(&ctx.bucket)
-        .key(key)
-        .range(format!("bytes={}-{}", start, start + len - 1))
-        .if_match(format!("\"{etag}\""))
-        .send()
-        .await
-        .map_err(|e| changed_or(s3_error(&format!("GET bytes {start}+{len}"), &e)))?;
+    let get = Get {
+        range: Some((start, len)),
+        if_match: Some(etag),
+    };
+    let out = fetch(ctx, key, &get).await?;
     let mut body = out.body;
     let mut off = start;
     // Pieces are gathered into 1 MiB writes.

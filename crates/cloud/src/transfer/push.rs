@@ -5,35 +5,33 @@
 //! the one the push left, or, without a ledger entry, when the object's `sha256` metadata equals
 //! the file's (one HEAD, only when the sizes match). Anything else moves.
 //!
-//! Execute: files below the threshold go in one PUT; larger ones multipart. Every request
-//! carries the checksum of its bytes, which the store checks: `x-amz-checksum-sha256` for single
-//! PUTs, `x-amz-checksum-crc32` for parts (CRC32 is ~10x cheaper than SHA-256 and the parts are
-//! not signed again: unsigned payload), Content-MD5 for both with `--s3-checksums off`. Each
-//! part's CRC32 must equal the one of the hashing pass, so the object is exactly the file whose
-//! SHA-256 goes into its metadata. After upload the object is checked: the store's reported
-//! checksum (whole, or composite of the parts) or ETag, and a HEAD for size and metadata. The upload id and each confirmed part are kept in the
-//! ledger: a killed push resumes the upload (parts the store still lists, with the same digest)
-//! instead of restarting. A push that ends with no failure writes the completion marker.
+//! Execute: files below the threshold go in one PUT ([`crate::aws::s3::put`]: SHA-256 checksum,
+//! or Content-MD5 with `--s3-checksums off`); larger ones multipart
+//! ([`crate::aws::multipart`]: each part's CRC32 must equal the one of the hashing pass, so the
+//! object is exactly the file whose SHA-256 goes into its metadata). After upload the object is
+//! checked: the store's reported checksum (whole, or composite of the parts) or ETag, and a
+//! HEAD for size and metadata. The upload id and each confirmed part are kept in the ledger: a
+//! killed push resumes the upload (parts the store still lists, with the same digest) instead
+//! of restarting. A push that ends with no failure writes the completion marker.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::ledger::{Book, PartDone, Pushed, TransferLedger, Upload};
-use super::local::{self, b64, hex, FileHash, LocalFile, MARKER};
-use super::{
-    check_bucket, is_plain_md5, list, runtime, s3_error, unquote, Ctx, Item, PushSettings,
-    RemoteObject, Summary,
-};
-use crate::upload::aws::{clients, Failure};
-use crate::upload::exit_of;
-use crate::upload::plan::Action;
+use super::ledger::{Book, Pushed, TransferLedger, Upload};
+use super::local::{self, FileHash, LocalFile, MARKER};
+use super::{Common, Ctx, Item, PushSettings, Summary, BUCKET_HINT};
+use crate::aws::checksum::{hex, unquote, Digests};
+use crate::aws::client::{clients, runtime};
+use crate::aws::failure::{Failed, Failure};
+use crate::aws::health;
+use crate::aws::multipart::{self, Layout, PartData, PartDone, Prior, Source};
+use crate::aws::s3::{self, Listed, Object};
+use crate::plan::Action;
 use cityflow::error::Exit;
 
 pub fn ledger_path(s: &PushSettings) -> PathBuf {
@@ -65,8 +63,6 @@ struct Step {
     /// Part size when multipart.
     part_size: Option<u64>,
 }
-
-type Failed = (Failure, String);
 
 /// Runs `raw push`. Returns the summary and the exit code.
 pub fn run(s: &PushSettings) -> (Summary, Exit) {
@@ -103,182 +99,27 @@ async fn push(
     started: Instant,
 ) -> (Summary, Exit) {
     let s3 = clients(&s.common.aws).await.s3;
-    if let Err((f, m)) = check_bucket(&s3, &s.bucket, s.create_bucket && !s.common.dry_run).await {
-        return summary.fail(exit_of(f), m, started);
+    let create = s.create_bucket && !s.common.dry_run;
+    if let Err((f, m)) = health::bucket(&s3, &s.bucket, create, &BUCKET_HINT).await {
+        return summary.fail(f.exit(), m, started);
     }
-    let remote: BTreeMap<String, RemoteObject> = match list(&s3, &s.bucket, &s.prefix).await {
+    let remote: BTreeMap<String, Listed> = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o.into_iter().map(|o| (o.key.clone(), o)).collect(),
-        Err((f, m)) => return summary.fail(exit_of(f), m, started),
+        Err((f, m)) => return summary.fail(f.exit(), m, started),
     };
     let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
-    let pushed = ctx.book.with(|l| l.pushed.clone());
-    let (common, prefix, endpoint, bucket) = (
-        s.common.clone(),
-        s.prefix.clone(),
-        s.common.endpoint_id.clone(),
-        s.bucket.clone(),
-    );
-    // Hashing reads every file once: on the blocking pool, in parallel.
-    let planned = tokio::task::spawn_blocking(move || {
-        files
-            .into_par_iter()
-            .map(|f| {
-                let key = format!("{prefix}{}", f.rel);
-                let multipart = f.bytes >= common.multipart_above;
-                let part_size = multipart.then(|| common.part_size_for(f.bytes));
-                let mut st = Step {
-                    key,
-                    action: Action::New,
-                    reason: None,
-                    error: None,
-                    hash: None,
-                    head: false,
-                    part_size,
-                    file: f,
-                };
-                match local::hash_file(&st.file.path, part_size, false) {
-                    Ok(h) => st.hash = Some(h),
-                    Err(e) => {
-                        st.action = Action::Error;
-                        st.error = Some(format!("cannot read {}: {e}", st.file.path.display()));
-                        return st;
-                    }
-                }
-                let h = st.hash.as_ref().expect("hashed");
-                st.file.bytes = h.bytes;
-                let Some(r) = remote.get(&st.key) else {
-                    return st;
-                };
-                st.action = Action::Changed;
-                let lk = super::ledger::key(&endpoint, &bucket, &st.key);
-                match pushed.get(&lk) {
-                    Some(p)
-                        if p.sha256 == h.sha256_hex() && p.etag == r.etag && p.bytes == r.bytes =>
-                    {
-                        st.action = Action::Unchanged;
-                    }
-                    Some(p) if p.etag != r.etag => {
-                        st.reason = Some("replaced remotely".into());
-                        st.head = r.bytes == h.bytes;
-                    }
-                    Some(_) => st.reason = Some("local file changed".into()),
-                    None if r.bytes == h.bytes => st.head = true,
-                    None => st.reason = Some("differs".into()),
-                }
-                st
-            })
-            .collect::<Vec<Step>>()
-    })
-    .await;
-    let mut steps = match planned {
+    let mut steps = match plan(s, &ctx, files, remote).await {
         Ok(p) => p,
         Err(e) => return summary.fail(Exit::Usage, format!("hashing failed: {e}"), started),
     };
     resolve_heads(&ctx, &mut steps).await;
-    for (path, err) in walk_errors {
-        summary.items.push(Item {
-            action: Action::Error,
-            key: String::new(),
-            path,
-            bytes: 0,
-            reason: None,
-            sha256: None,
-            verified: None,
-            error: Some(err),
-        });
-    }
-    let uploads = ctx.book.with(|l| l.uploads.clone());
-    for st in &mut steps {
-        if matches!(st.action, Action::New | Action::Changed)
-            && uploads.contains_key(&ctx.ledger_key(&st.key))
-        {
-            st.reason = Some("interrupted upload: resume".into());
-        }
-        summary.items.push(Item {
-            action: st.action,
-            key: st.key.clone(),
-            path: st.file.rel.clone(),
-            bytes: st.file.bytes,
-            reason: st.reason.clone(),
-            sha256: st.hash.as_ref().map(FileHash::sha256_hex),
-            verified: None,
-            error: st.error.clone(),
-        });
-    }
-    summary.count_plan();
+    list_plan(&ctx, &mut steps, walk_errors, &mut summary);
     if s.common.dry_run {
         return summary.finish(Exit::Clean, started);
     }
-    let by_key: BTreeMap<String, usize> = summary
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (it.key.clone(), i))
-        .collect();
-    let work: Vec<Step> = steps
-        .iter()
-        .filter(|st| matches!(st.action, Action::New | Action::Changed))
-        .cloned()
-        .collect();
-    ctx.pb.set_length(work.iter().map(|w| w.file.bytes).sum());
-    ctx.pb.set_message(format!("push {} objects", work.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for st in work {
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            let r = if st.part_size.is_some() {
-                put_multipart(&ctx, &st).await
-            } else {
-                put_single(&ctx, &st).await
-            };
-            let r = r.map_err(|(f, m)| (f, format!("{}: {m}", st.file.rel)));
-            (st, r)
-        });
-    }
-    let mut fatal: Option<Failed> = None;
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((st, result)) = joined else { continue };
-        let i = by_key.get(&st.key).copied();
-        match result {
-            Ok(done) => {
-                let lk = ctx.ledger_key(&st.key);
-                ctx.book.update(|l| {
-                    l.uploads.remove(&lk);
-                    l.pushed.insert(lk, done.pushed.clone());
-                });
-                summary.transferred += 1;
-                if done.resumed > 0 {
-                    summary.resumed += 1;
-                    summary.bytes_resumed += done.resumed;
-                }
-                if let Some(i) = i {
-                    summary.items[i].sha256 = Some(done.pushed.sha256.clone());
-                    summary.items[i].verified = Some(done.verified.into());
-                }
-            }
-            Err((f, msg)) => {
-                summary.failed += 1;
-                if let Some(i) = i {
-                    summary.items[i].action = Action::Error;
-                    summary.items[i].error = Some(msg.clone());
-                }
-                if matches!(f, Failure::Unreachable | Failure::Credentials) && fatal.is_none() {
-                    fatal = Some((f, msg));
-                    tasks.abort_all();
-                }
-            }
-        }
-        if let Err(e) = ctx.book.save(false) {
-            summary.messages.push(e);
-        }
-    }
-    ctx.pb.finish_and_clear();
-    summary.bytes_transferred = ctx.moved.load(std::sync::atomic::Ordering::Relaxed);
-    if let Err(e) = ctx.book.save(true) {
-        summary.messages.push(e);
-    }
+    let fatal = upload_all(&ctx, &steps, &mut summary).await;
     if let Some((f, m)) = fatal {
-        return summary.fail(exit_of(f), m, started);
+        return summary.fail(f.exit(), m, started);
     }
     if s.marker && summary.failed == 0 {
         match write_marker(&ctx, s, &steps).await {
@@ -286,8 +127,8 @@ async fn push(
             Err((f, m)) => {
                 summary.failed += 1;
                 summary.messages.push(m);
-                if matches!(f, Failure::Unreachable | Failure::Credentials) {
-                    return summary.finish(exit_of(f), started);
+                if f.stops_the_run() {
+                    return summary.finish(f.exit(), started);
                 }
             }
         }
@@ -295,34 +136,89 @@ async fn push(
     summary.finish(Exit::Clean, started)
 }
 
-async fn resolve_heads(ctx: &Arc<Ctx>, steps: &mut [Step]) {
-    let mut heads = tokio::task::JoinSet::new();
-    for (i, st) in steps.iter().enumerate() {
-        if !st.head {
-            continue;
+/// Hashes every file (on the blocking pool, in parallel) and plans it against the listing and
+/// the ledger.
+async fn plan(
+    s: &PushSettings,
+    ctx: &Ctx,
+    files: Vec<LocalFile>,
+    remote: BTreeMap<String, Listed>,
+) -> Result<Vec<Step>, tokio::task::JoinError> {
+    let pushed = ctx.book.with(|l| l.pushed.clone());
+    let (common, prefix, bucket) = (s.common.clone(), s.prefix.clone(), s.bucket.clone());
+    tokio::task::spawn_blocking(move || {
+        files
+            .into_par_iter()
+            .map(|f| {
+                let key = format!("{prefix}{}", f.rel);
+                let lk = super::ledger::key(&common.endpoint_id, &bucket, &key);
+                let listed = remote.get(&key);
+                plan_one(f, key, &common, listed, pushed.get(&lk))
+            })
+            .collect::<Vec<Step>>()
+    })
+    .await
+}
+
+fn plan_one(
+    file: LocalFile,
+    key: String,
+    common: &Common,
+    listed: Option<&Listed>,
+    pushed: Option<&Pushed>,
+) -> Step {
+    let multipart = file.bytes >= common.multipart_above;
+    let part_size = multipart.then(|| common.part_size_for(file.bytes));
+    let mut st = Step {
+        key,
+        action: Action::New,
+        reason: None,
+        error: None,
+        hash: None,
+        head: false,
+        part_size,
+        file,
+    };
+    let h = match local::hash_file(&st.file.path, part_size, false) {
+        Ok(h) => h,
+        Err(e) => {
+            st.action = Action::Error;
+            st.error = Some(format!("cannot read {}: {e}", st.file.path.display()));
+            return st;
         }
-        let (ctx, key) = (ctx.clone(), st.key.clone());
-        heads.spawn(async move {
-            let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-            let r = ctx
-                .s3
-                .head_object()
-                .bucket(&ctx.bucket)
-                .key(&key)
-                .send()
-                .await;
-            (
-                i,
-                r.ok().map(|h| {
-                    (
-                        h.metadata().and_then(|m| m.get("sha256").cloned()),
-                        unquote(h.e_tag().unwrap_or_default()),
-                    )
-                }),
-            )
-        });
+    };
+    st.file.bytes = h.bytes;
+    let sha = h.sha256_hex();
+    st.hash = Some(h);
+    let Some(r) = listed else {
+        return st;
+    };
+    st.action = Action::Changed;
+    match pushed {
+        Some(p) if p.sha256 == sha && p.etag == r.etag && p.bytes == r.bytes => {
+            st.action = Action::Unchanged;
+        }
+        Some(p) if p.etag != r.etag => {
+            st.reason = Some("replaced remotely".into());
+            st.head = r.bytes == st.file.bytes;
+        }
+        Some(_) => st.reason = Some("local file changed".into()),
+        None if r.bytes == st.file.bytes => st.head = true,
+        None => st.reason = Some("differs".into()),
     }
-    while let Some(Ok((i, head))) = heads.join_next().await {
+    st
+}
+
+/// Objects listed with the file's size but unknown to the ledger: their `sha256` metadata says
+/// whether they already hold the file.
+async fn resolve_heads(ctx: &Arc<Ctx>, steps: &mut [Step]) {
+    let keys = steps.iter().enumerate().filter(|(_, st)| st.head);
+    let keys = keys.map(|(i, st)| (i, st.key.clone())).collect();
+    for (i, h) in super::heads(ctx, keys).await {
+        let head = h.map(|h| {
+            let sha = h.metadata().and_then(|m| m.get("sha256").cloned());
+            (sha, unquote(h.e_tag().unwrap_or_default()))
+        });
         let st = &mut steps[i];
         let local = st.hash.as_ref().map(FileHash::sha256_hex);
         match head {
@@ -352,17 +248,98 @@ async fn resolve_heads(ctx: &Arc<Ctx>, steps: &mut [Step]) {
     }
 }
 
+/// The plan's lines, in the summary.
+fn list_plan(
+    ctx: &Ctx,
+    steps: &mut [Step],
+    walk_errors: Vec<(String, String)>,
+    summary: &mut Summary,
+) {
+    for (path, err) in walk_errors {
+        summary.items.push(Item::failed(String::new(), path, err));
+    }
+    let uploads = ctx.book.with(|l| l.uploads.clone());
+    for st in steps {
+        if st.action.moves() && uploads.contains_key(&ctx.ledger_key(&st.key)) {
+            st.reason = Some("interrupted upload: resume".into());
+        }
+        summary.items.push(Item {
+            action: st.action,
+            key: st.key.clone(),
+            path: st.file.rel.clone(),
+            bytes: st.file.bytes,
+            reason: st.reason.clone(),
+            sha256: st.hash.as_ref().map(FileHash::sha256_hex),
+            verified: None,
+            error: st.error.clone(),
+        });
+    }
+    summary.count_plan();
+}
+
+/// Uploads the new and changed files, records each in the ledger as it is confirmed. Returns
+/// what stopped the run, if anything did.
+async fn upload_all(ctx: &Arc<Ctx>, steps: &[Step], summary: &mut Summary) -> Option<Failed> {
+    let work: Vec<Step> = steps
+        .iter()
+        .filter(|st| st.action.moves())
+        .cloned()
+        .collect();
+    ctx.pb.set_length(work.iter().map(|w| w.file.bytes).sum());
+    ctx.pb.set_message(format!("push {} objects", work.len()));
+    let send = |ctx: Arc<Ctx>, st: Step| async move {
+        let r = if st.part_size.is_some() {
+            put_multipart(&ctx, &st).await
+        } else {
+            put_single(&ctx, &st).await
+        };
+        let r = r.map_err(|(f, m)| (f, format!("{}: {m}", st.file.rel)));
+        (st.key.clone(), r.map(|done| (st, done)))
+    };
+    let fatal = super::each(ctx, work, send, summary, |summary, i, done| {
+        if let Some((st, done)) = done {
+            record(ctx, summary, i, &st, done);
+        }
+        if let Err(e) = ctx.book.save(false) {
+            summary.messages.push(e);
+        }
+    })
+    .await;
+    ctx.pb.finish_and_clear();
+    summary.bytes_transferred = ctx.moved.load(std::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = ctx.book.save(true) {
+        summary.messages.push(e);
+    }
+    fatal
+}
+
+/// A confirmed upload goes into the ledger and the summary.
+fn record(ctx: &Ctx, summary: &mut Summary, i: Option<usize>, st: &Step, done: Done) {
+    let lk = ctx.ledger_key(&st.key);
+    ctx.book.update(|l| {
+        l.uploads.remove(&lk);
+        l.pushed.insert(lk, done.pushed.clone());
+    });
+    summary.transferred += 1;
+    if done.resumed > 0 {
+        summary.resumed += 1;
+        summary.bytes_resumed += done.resumed;
+    }
+    if let Some(i) = i {
+        summary.items[i].sha256 = Some(done.pushed.sha256);
+        summary.items[i].verified = Some(done.verified.into());
+    }
+}
+
 struct Done {
     pushed: Pushed,
     verified: &'static str,
     resumed: u64,
 }
 
-fn sha_mismatch(what: &str, store: &str, ours: &str) -> Failed {
-    (
-        Failure::Other,
-        format!("{what}: the store reports checksum {store}, the file's is {ours}"),
-    )
+fn object_of(ctx: &Ctx, st: &Step, sha: &str) -> Object {
+    Object::new(&ctx.bucket, &st.key, local::content_type(&st.file.rel))
+        .with_metadata("sha256", sha)
 }
 
 async fn put_single(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
@@ -372,59 +349,31 @@ async fn put_single(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
         .await
         .map_err(|e| (Failure::Other, format!("reading: {e}")))?
         .map_err(|e| {
-            (
-                Failure::Other,
-                format!("cannot read {}: {e}", st.file.path.display()),
-            )
+            let p = st.file.path.display();
+            (Failure::Other, format!("cannot read {p}: {e}"))
         })?;
-    let sha = local::sha256(&body);
-    let md5 = local::md5(&body);
-    let planned = st.hash.as_ref().map(|h| h.sha256);
-    if planned != Some(sha) {
+    let d = Digests::of(&body);
+    if st.hash.as_ref().map(|h| h.sha256) != Some(d.sha256) {
         return Err((
             Failure::Other,
             "the file changed while being pushed; run the push again".into(),
         ));
     }
     let bytes = body.len() as u64;
+    let sha = hex(&d.sha256);
     ctx.pace(bytes).await;
-    let mut req = ctx
-        .s3
-        .put_object()
-        .bucket(&ctx.bucket)
-        .key(&st.key)
-        .content_type(local::content_type(&st.file.rel))
-        .metadata("sha256", hex(&sha))
-        .body(ByteStream::from(body));
-    req = if ctx.checksums {
-        req.checksum_sha256(b64(&sha))
-    } else {
-        req.content_md5(b64(&md5))
-    };
-    let out = req.send().await.map_err(|e| s3_error("PUT", &e))?;
+    let stored = s3::put(&ctx.s3, &object_of(ctx, st, &sha), body, &d, ctx.checksums).await?;
     ctx.moved(bytes);
-    let etag = unquote(out.e_tag().unwrap_or_default());
-    // The store's own account of what it stored.
-    let verified = match out.checksum_sha256() {
-        Some(c) if c == b64(&sha) => "sha256",
-        Some(c) => return Err(sha_mismatch("PUT", c, &b64(&sha))),
-        None if etag == hex(&md5) => "md5",
-        None if is_plain_md5(&etag) => {
-            return Err((
-                Failure::Other,
-                format!(
-                    "PUT: the store's ETag {etag} is not the file's MD5 {}",
-                    hex(&md5)
-                ),
-            ))
-        }
-        None => check_head(ctx, &st.key, bytes, &hex(&sha)).await?,
+    // The store's own account of what it stored, else a HEAD.
+    let verified = match stored.verified {
+        Some(v) => v,
+        None => check_head(ctx, &st.key, bytes, &sha).await?,
     };
     Ok(Done {
         pushed: Pushed {
-            sha256: hex(&sha),
+            sha256: sha,
             bytes,
-            etag,
+            etag: stored.etag,
         },
         verified,
         resumed: 0,
@@ -433,330 +382,168 @@ async fn put_single(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
 
 /// HEAD after upload: the stored size and SHA-256 metadata are the file's.
 async fn check_head(ctx: &Ctx, key: &str, bytes: u64, sha: &str) -> Result<&'static str, Failed> {
-    let h = ctx
-        .s3
-        .head_object()
-        .bucket(&ctx.bucket)
-        .key(key)
-        .send()
+    let h = s3::head(&ctx.s3, &ctx.bucket, key)
         .await
-        .map_err(|e| s3_error("HEAD after upload", &e))?;
-    let size = h.content_length().unwrap_or(-1);
-    let meta = h.metadata().and_then(|m| m.get("sha256")).cloned();
+        .map_err(|(f, m)| (f, format!("after upload: {m}")))?;
+    let size = h.as_ref().and_then(|h| h.content_length()).unwrap_or(-1);
+    let meta = h
+        .as_ref()
+        .and_then(|h| h.metadata()?.get("sha256").cloned());
     if size != bytes as i64 || meta.as_deref() != Some(sha) {
         return Err((
             Failure::Other,
             format!(
-                "after upload the object has {size} bytes and sha256 {meta:?}; the file has {bytes} bytes and {sha}"
+                "after upload the object has {size} bytes and sha256 {meta:?}; the file has \
+                 {bytes} bytes and {sha}"
             ),
         ));
     }
     Ok("size+sha256 metadata")
 }
 
+/// A file's parts, read at their offsets, with its upload recorded in the ledger.
+struct FileParts {
+    ctx: Arc<Ctx>,
+    path: PathBuf,
+    /// The ledger key of the object.
+    lk: String,
+    /// The upload as recorded when it starts.
+    record: Upload,
+}
+
+impl Source for FileParts {
+    async fn read(
+        &self,
+        i: u64,
+        offset: u64,
+        len: u64,
+        with_md5: bool,
+    ) -> Result<PartData, Failed> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            local::read_at(&path, offset, len as usize).map(|b| PartData::of(b, with_md5))
+        })
+        .await
+        .map_err(|e| (Failure::Other, format!("reading: {e}")))?
+        .map_err(|e| {
+            let msg = format!("cannot read part {} at {offset}: {e}", i + 1);
+            (Failure::Other, msg)
+        })
+    }
+
+    async fn pace(&self, n: u64) {
+        self.ctx.pace(n).await
+    }
+
+    fn sent(&self, n: u64) {
+        self.ctx.moved(n)
+    }
+
+    /// The recorded upload: resumed when it is for this very content and these settings.
+    fn prior(&self) -> Option<Prior> {
+        let u = self.ctx.book.with(|l| l.uploads.get(&self.lk).cloned())?;
+        let r = &self.record;
+        Some(
+            if u.sha256 == r.sha256
+                && u.bytes == r.bytes
+                && u.part_size == r.part_size
+                && u.checksums == r.checksums
+            {
+                Prior::Resume {
+                    upload_id: u.upload_id,
+                    parts: u.parts,
+                }
+            } else {
+                Prior::Stale {
+                    upload_id: u.upload_id,
+                }
+            },
+        )
+    }
+
+    fn started(&self, upload_id: &str) -> Result<(), String> {
+        let u = Upload {
+            upload_id: upload_id.to_string(),
+            ..self.record.clone()
+        };
+        self.ctx
+            .book
+            .update(|l| l.uploads.insert(self.lk.clone(), u));
+        // Recorded before any part goes: a kill from here on resumes this upload.
+        self.ctx.book.save(true)
+    }
+
+    fn resumed(&self, kept: &BTreeMap<i32, PartDone>, bytes: u64) {
+        self.ctx.book.update(|l| {
+            if let Some(u) = l.uploads.get_mut(&self.lk) {
+                u.parts = kept.clone();
+            }
+        });
+        self.ctx.pb.inc(bytes);
+    }
+
+    fn confirmed(&self, n: i32, part: &PartDone) -> Result<(), String> {
+        self.ctx.book.update(|l| {
+            if let Some(u) = l.uploads.get_mut(&self.lk) {
+                u.parts.insert(n, part.clone());
+            }
+        });
+        self.ctx.part_confirmed()
+    }
+
+    /// The upload and its confirmed parts stay recorded: the next run resumes.
+    fn interrupted(&self) -> bool {
+        let _ = self.ctx.book.save(true);
+        true
+    }
+
+    fn gone(&self) {
+        self.ctx.book.update(|l| l.uploads.remove(&self.lk));
+    }
+}
+
 async fn put_multipart(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
     let hash = st.hash.clone().expect("hashed");
     let part_size = st.part_size.expect("multipart");
     let (bytes, sha) = (hash.bytes, hash.sha256_hex());
-    let lk = ctx.ledger_key(&st.key);
-    let n = hash.parts.len() as u64;
-    let size_of = move |i: u64| (bytes - i * part_size).min(part_size);
-    // Resume the recorded upload when it is for this very content and the store still has it.
-    let prior = ctx.book.with(|l| l.uploads.get(&lk).cloned());
-    let mut kept: BTreeMap<i32, PartDone> = BTreeMap::new();
-    let mut upload_id = None;
-    if let Some(u) = prior {
-        if u.sha256 == sha
-            && u.bytes == bytes
-            && u.part_size == part_size
-            && u.checksums == ctx.checksums
-        {
-            match list_parts(ctx, &st.key, &u.upload_id).await {
-                Ok(Some(stored)) => {
-                    for (num, p) in u.parts {
-                        let ok = stored.get(&num) == Some(&p.etag)
-                            && hash
-                                .parts
-                                .get(num as usize - 1)
-                                .map(|&c| local::crc32_b64(c))
-                                == Some(p.crc32.clone());
-                        if ok {
-                            kept.insert(num, p);
-                        }
-                    }
-                    upload_id = Some(u.upload_id);
-                }
-                Ok(None) => {}
-                Err(e) => return Err(e),
-            }
-        } else {
-            let _ = ctx
-                .s3
-                .abort_multipart_upload()
-                .bucket(&ctx.bucket)
-                .key(&st.key)
-                .upload_id(&u.upload_id)
-                .send()
-                .await;
-        }
-    }
-    let upload_id = match upload_id {
-        Some(id) => {
-            ctx.book.update(|l| {
-                if let Some(u) = l.uploads.get_mut(&lk) {
-                    u.parts = kept.clone();
-                }
-            });
-            id
-        }
-        None => {
-            let mut create = ctx
-                .s3
-                .create_multipart_upload()
-                .bucket(&ctx.bucket)
-                .key(&st.key)
-                .content_type(local::content_type(&st.file.rel))
-                .metadata("sha256", &sha);
-            if ctx.checksums {
-                create = create.checksum_algorithm(ChecksumAlgorithm::Crc32);
-            }
-            let up = create
-                .send()
-                .await
-                .map_err(|e| s3_error("CreateMultipartUpload", &e))?;
-            let id = up
-                .upload_id()
-                .ok_or((Failure::Other, "the store gave no upload id".to_string()))?
-                .to_string();
-            kept.clear();
-            ctx.book.update(|l| {
-                l.uploads.insert(
-                    lk.clone(),
-                    Upload {
-                        upload_id: id.clone(),
-                        sha256: sha.clone(),
-                        bytes,
-                        part_size,
-                        checksums: ctx.checksums,
-                        parts: BTreeMap::new(),
-                    },
-                )
-            });
-            // Recorded before any part goes: a kill from here on resumes this upload.
-            ctx.book.save(true).map_err(|e| (Failure::Other, e))?;
-            id
-        }
+    let src = Arc::new(FileParts {
+        ctx: ctx.clone(),
+        path: st.file.path.clone(),
+        lk: ctx.ledger_key(&st.key),
+        record: Upload {
+            upload_id: String::new(),
+            sha256: sha.clone(),
+            bytes,
+            part_size,
+            checksums: ctx.checksums,
+            parts: BTreeMap::new(),
+        },
+    });
+    let layout = Layout {
+        bytes,
+        part_size,
+        crcs: hash.parts,
     };
-    let resumed: u64 = kept.keys().map(|&k| size_of(k as u64 - 1)).sum();
-    ctx.pb.inc(resumed);
-    let mut parts = tokio::task::JoinSet::new();
-    for i in (0..n).filter(|i| !kept.contains_key(&(*i as i32 + 1))) {
-        let (ctx, st, id) = (ctx.clone(), st.clone(), upload_id.clone());
-        let want = hash.parts[i as usize];
-        parts.spawn(async move {
-            put_part(&ctx, &st, &id, i, i * part_size, size_of(i), want)
-                .await
-                .map(|p| (i as i32 + 1, p))
-        });
-    }
-    while let Some(joined) = parts.join_next().await {
-        let (num, p) = match joined {
-            Ok(Ok(x)) => x,
-            Ok(Err(e)) => {
-                // The upload and its confirmed parts stay recorded: the next run resumes.
-                parts.abort_all();
-                let _ = ctx.book.save(true);
-                return Err(e);
-            }
-            Err(e) => return Err((Failure::Other, format!("part task: {e}"))),
-        };
-        kept.insert(num, p.clone());
-        ctx.book.update(|l| {
-            if let Some(u) = l.uploads.get_mut(&lk) {
-                u.parts.insert(num, p);
-            }
-        });
-        ctx.part_confirmed().map_err(|e| (Failure::Other, e))?;
-    }
-    let completed: Vec<CompletedPart> = kept
-        .iter()
-        .map(|(num, p)| {
-            let mut b = CompletedPart::builder()
-                .part_number(*num)
-                .e_tag(format!("\"{}\"", p.etag));
-            if ctx.checksums {
-                b = b.checksum_crc32(local::crc32_b64(hash.parts[*num as usize - 1]));
-            }
-            b.build()
-        })
-        .collect();
-    let out = ctx
-        .s3
-        .complete_multipart_upload()
-        .bucket(&ctx.bucket)
-        .key(&st.key)
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(completed))
-                .build(),
-        )
-        .send()
-        .await;
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => {
-            let err = s3_error("CompleteMultipartUpload", &e);
-            if err.1.contains("NoSuchUpload") {
-                ctx.book.update(|l| l.uploads.remove(&lk));
-            }
-            return Err(err);
-        }
-    };
-    let etag = unquote(out.e_tag().unwrap_or_default());
-    let composite = local::composite_crc32(&hash.parts);
-    let mut verified = match out.checksum_crc32() {
-        Some(c) if c == composite => "crc32",
-        Some(c) => return Err(sha_mismatch("CompleteMultipartUpload", c, &composite)),
-        None => "",
-    };
-    if verified.is_empty() && !ctx.checksums {
-        let md5s: Option<Vec<[u8; 16]>> = kept
-            .values()
-            .map(|p| {
-                let mut d = [0u8; 16];
-                (p.md5.len() == 32)
-                    .then(|| {
-                        for (k, b) in d.iter_mut().enumerate() {
-                            *b = u8::from_str_radix(&p.md5[2 * k..2 * k + 2], 16).ok()?;
-                        }
-                        Some(d)
-                    })
-                    .flatten()
-            })
-            .collect();
-        if md5s.is_some_and(|m| local::multipart_etag(&m) == etag) {
-            verified = "md5";
-        }
-    }
+    let o = Arc::new(object_of(ctx, st, &sha));
+    let done = multipart::upload(
+        &ctx.s3,
+        o,
+        Arc::new(layout),
+        src,
+        ctx.sem.clone(),
+        ctx.checksums,
+    )
+    .await?;
     // Always: the stored size and SHA-256 metadata.
     let head = check_head(ctx, &st.key, bytes, &sha).await?;
-    if verified.is_empty() {
-        verified = head;
-    }
     Ok(Done {
         pushed: Pushed {
             sha256: sha,
             bytes,
-            etag,
+            etag: done.etag,
         },
-        verified,
-        resumed,
-    })
-}
-
-/// The parts the store holds for an upload (number -> ETag); `None` when the upload is gone.
-async fn list_parts(
-    ctx: &Ctx,
-    key: &str,
-    upload_id: &str,
-) -> Result<Option<BTreeMap<i32, String>>, Failed> {
-    let mut pages = ctx
-        .s3
-        .list_parts()
-        .bucket(&ctx.bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .into_paginator()
-        .send();
-    let mut out = BTreeMap::new();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(p) => {
-                for part in p.parts() {
-                    if let (Some(n), Some(e)) = (part.part_number(), part.e_tag()) {
-                        out.insert(n, unquote(e));
-                    }
-                }
-            }
-            Err(e) => {
-                let err = s3_error("ListParts", &e);
-                let gone = err.1.contains("NoSuchUpload")
-                    || e.raw_response().map(|r| r.status().as_u16()) == Some(404);
-                return if gone { Ok(None) } else { Err(err) };
-            }
-        }
-    }
-    Ok(Some(out))
-}
-
-async fn put_part(
-    ctx: &Arc<Ctx>,
-    st: &Step,
-    upload_id: &str,
-    i: u64,
-    offset: u64,
-    len: u64,
-    want: u32,
-) -> Result<PartDone, Failed> {
-    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
-    let path = st.file.path.clone();
-    let checksums = ctx.checksums;
-    let (body, crc, md5) = tokio::task::spawn_blocking(move || {
-        local::read_at(&path, offset, len as usize).map(|b| {
-            let crc = crc32fast::hash(&b);
-            let md5 = (!checksums).then(|| local::md5(&b));
-            (b, crc, md5)
-        })
-    })
-    .await
-    .map_err(|e| (Failure::Other, format!("reading: {e}")))?
-    .map_err(|e| {
-        (
-            Failure::Other,
-            format!("cannot read part {} at {offset}: {e}", i + 1),
-        )
-    })?;
-    if crc != want {
-        return Err((
-            Failure::Other,
-            format!(
-                "part {} changed since the file was hashed; run the push again",
-                i + 1
-            ),
-        ));
-    }
-    ctx.pace(len).await;
-    let mut req = ctx
-        .s3
-        .upload_part()
-        .bucket(&ctx.bucket)
-        .key(&st.key)
-        .upload_id(upload_id)
-        .part_number(i as i32 + 1)
-        .body(ByteStream::from(body));
-    req = match md5 {
-        None => req.checksum_crc32(local::crc32_b64(crc)),
-        Some(m) => req.content_md5(b64(&m)),
-    };
-    // The checksum header protects the body: no second SHA-256 pass to sign it.
-    let out = req
-        .customize()
-        .disable_payload_signing()
-        .send()
-        .await
-        .map_err(|e| s3_error(&format!("UploadPart {}", i + 1), &e))?;
-    ctx.moved(len);
-    if let Some(c) = out.checksum_crc32() {
-        if c != local::crc32_b64(crc) {
-            let want = local::crc32_b64(crc);
-            return Err(sha_mismatch(&format!("part {}", i + 1), c, &want));
-        }
-    }
-    Ok(PartDone {
-        etag: unquote(out.e_tag().unwrap_or_default()),
-        crc32: local::crc32_b64(crc),
-        md5: md5.map(|m| hex(&m)).unwrap_or_default(),
+        verified: done.verified.unwrap_or(head),
+        resumed: done.resumed,
     })
 }
 
@@ -783,14 +570,7 @@ async fn write_marker(ctx: &Ctx, s: &PushSettings, steps: &[Step]) -> Result<Str
     let manifest_sha =
         cityflow::output::sha256_hex(&serde_json::to_vec(&files).expect("manifest serialises"));
     let key = format!("{}{MARKER}", s.prefix);
-    if let Ok(h) = ctx
-        .s3
-        .head_object()
-        .bucket(&ctx.bucket)
-        .key(&key)
-        .send()
-        .await
-    {
+    if let Ok(Some(h)) = s3::head(&ctx.s3, &ctx.bucket, &key).await {
         if h.metadata().and_then(|m| m.get("manifest-sha256")) == Some(&manifest_sha) {
             return Ok(format!("s3://{}/{key} (unchanged)", ctx.bucket));
         }
@@ -808,22 +588,12 @@ async fn write_marker(ctx: &Ctx, s: &PushSettings, steps: &[Step]) -> Result<Str
         "files": files,
     }))
     .expect("marker serialises");
-    let mut req = ctx
-        .s3
-        .put_object()
-        .bucket(&ctx.bucket)
-        .key(&key)
-        .content_type("application/json")
-        .metadata("manifest-sha256", &manifest_sha)
-        .metadata("sha256", cityflow::output::sha256_hex(&body));
-    req = if ctx.checksums {
-        req.checksum_sha256(b64(&local::sha256(&body)))
-    } else {
-        req.content_md5(b64(&local::md5(&body)))
-    };
-    req.body(ByteStream::from(body))
-        .send()
+    let d = Digests::of(&body);
+    let o = Object::new(&ctx.bucket, &key, "application/json")
+        .with_metadata("manifest-sha256", &manifest_sha)
+        .with_metadata("sha256", &hex(&d.sha256));
+    s3::put(&ctx.s3, &o, body, &d, ctx.checksums)
         .await
-        .map_err(|e| s3_error(&format!("completion marker {key}"), &e))?;
+        .map_err(|(f, m)| (f, format!("completion marker {key}: {m}")))?;
     Ok(format!("s3://{}/{key} (written)", ctx.bucket))
 }

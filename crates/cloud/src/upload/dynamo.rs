@@ -116,14 +116,15 @@ pub fn item_to_json(item: &HashMap<String, AttributeValue>) -> Value {
 pub const MAX_UNPROCESSED_ROUNDS: u32 = 15;
 
 /// Writes items (≤ 25 per `BatchWriteItem`), retrying errors worth retrying
-/// ([`super::aws::retry`]) and the `UnprocessedItems` the server hands back, with exponential
+/// ([`crate::aws::retry`]) and the `UnprocessedItems` the server hands back, with exponential
 /// backoff and jitter. Returns the number of retried attempts.
 pub async fn batch_put(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     items: Vec<HashMap<String, AttributeValue>>,
-) -> Result<u32, (super::aws::Failure, String)> {
-    use super::aws::{backoff, classify, describe, retry, Failure};
+) -> Result<u32, crate::aws::failure::Failed> {
+    use crate::aws::failure::{classify, describe, Failure};
+    use crate::aws::retry::{backoff, retry};
     debug_assert!(items.len() <= 25);
     let mut pending: Vec<WriteRequest> = items
         .into_iter()
@@ -138,7 +139,7 @@ pub async fn batch_put(
     let mut retries = 0u32;
     let mut rounds = 0u32;
     while !pending.is_empty() {
-        let (res, r) = retry(|| {
+        let (res, r) = retry(client, || {
             client
                 .batch_write_item()
                 .request_items(table, pending.clone())

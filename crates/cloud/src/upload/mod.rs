@@ -5,16 +5,16 @@
 //! execute (batched DynamoDB writes and S3 puts, bounded concurrency, ledger saved after each
 //! confirmed unit) -> summary. `--verify` reads everything back and compares, writing nothing.
 
-pub mod aws;
 pub mod dynamo;
+mod execute;
+pub mod init;
 pub mod ledger;
+pub mod payloads;
 pub mod plan;
-pub mod s3;
 pub mod select;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Instant as WallClock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -23,11 +23,14 @@ use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
 
-use aws::{AwsOptions, Clients, Failure};
+use crate::aws::client::{runtime, Clients};
+use crate::aws::options::{AwsArgs, AwsOptions};
+use crate::aws::{failure, retry, s3};
+use crate::plan::{human, Action};
 use cityflow::error::Exit;
 use cityflow::output::sha256_hex;
-use ledger::{Entry, Ledger};
-use plan::{human, Action, Destination, PlanOptions, Remote, Step};
+use ledger::Ledger;
+use plan::{Destination, PlanOptions, Remote, Step};
 use select::Selection;
 
 const EXAMPLES: &str = "\
@@ -112,22 +115,16 @@ pub struct UploadArgs {
     /// Item TTL: data date + this many days.
     #[arg(long, env = "TTL_DAYS", default_value_t = 365)]
     pub ttl_days: u32,
-    #[arg(long, env = "AWS_REGION", default_value = "eu-west-3")]
-    pub region: String,
-    /// Endpoint for both services (AWS-compatible stores, local servers).
-    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", value_name = "URL")]
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// DynamoDB endpoint (before --endpoint-url for DynamoDB).
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL_DYNAMODB",
+        value_name = "URL",
+        help_heading = "AWS"
+    )]
     pub dynamodb_endpoint_url: Option<String>,
-    #[arg(long, env = "AWS_ENDPOINT_URL_S3", value_name = "URL")]
-    pub s3_endpoint_url: Option<String>,
-    /// Virtual-hosted S3 addressing even with a custom endpoint.
-    #[arg(long)]
-    pub no_path_style: bool,
-    /// `on`: the SDK's default S3 checksums (SHA-256); `off`: Content-MD5 only (for stores that
-    /// reject the SDK's checksums).
-    #[arg(long, env = "CITYFLOW_S3_CHECKSUMS", default_value = "on", value_parser = ["on", "off"])]
-    pub s3_checksums: String,
     #[arg(
         long,
         env = "DYNAMODB_METRICS_TABLE",
@@ -208,27 +205,7 @@ impl Settings {
         if a.retry_failed && a.force {
             return Err("--retry-failed and --force do not go together".into());
         }
-        let custom = a.endpoint_url.is_some()
-            || a.dynamodb_endpoint_url.is_some()
-            || a.s3_endpoint_url.is_some();
-        let id = match (
-            &a.endpoint_url,
-            &a.dynamodb_endpoint_url,
-            &a.s3_endpoint_url,
-        ) {
-            (None, None, None) => format!("aws:{}", a.region),
-            (e, d, s) => format!(
-                "{}+{}",
-                d.as_ref()
-                    .or(e.as_ref())
-                    .map(String::as_str)
-                    .unwrap_or("aws"),
-                s.as_ref()
-                    .or(e.as_ref())
-                    .map(String::as_str)
-                    .unwrap_or("aws")
-            ),
-        };
+        let aws = a.aws.options(a.dynamodb_endpoint_url.clone());
         Ok(Settings {
             output: a.output.clone(),
             mongo_source,
@@ -240,22 +217,14 @@ impl Settings {
                 reports,
             },
             destination: Destination {
-                id,
+                id: aws.endpoint_id(),
                 metrics_table: a.metrics_table.clone(),
                 reports_table: a.reports_table.clone(),
                 bucket: a.bucket.clone(),
                 reports_prefix: a.reports_prefix.clone(),
                 ttl_days: a.ttl_days,
             },
-            aws: AwsOptions {
-                region: a.region.clone(),
-                endpoint: a.endpoint_url.clone(),
-                dynamodb_endpoint: a.dynamodb_endpoint_url.clone(),
-                s3_endpoint: a.s3_endpoint_url.clone(),
-                path_style: custom && !a.no_path_style,
-                s3_checksums: a.s3_checksums == "on",
-                static_credentials: None,
-            },
+            aws,
             payloads_prefix: a.payloads_prefix.trim_matches('/').to_string(),
             plan: PlanOptions {
                 force: a.force,
@@ -395,7 +364,7 @@ pub async fn read_item(
     pk: &str,
     date: &str,
 ) -> Result<Option<Value>, String> {
-    let (out, _) = aws::retry(|| {
+    let (out, _) = retry::retry(&c.dynamodb, || {
         c.dynamodb
             .get_item()
             .table_name(table)
@@ -405,7 +374,7 @@ pub async fn read_item(
             .send()
     })
     .await;
-    let out = out.map_err(|e| aws::describe(&e))?;
+    let out = out.map_err(|e| failure::describe(&e))?;
     let Some(item) = out.item else {
         return Ok(None);
     };
@@ -420,7 +389,8 @@ pub async fn read_item(
             .and_then(|r| r.split_once('/'))
             .ok_or(format!("bad payload URI {uri}"))?;
         let (bytes, _) = s3::get(&c.s3, bucket, key)
-            .await?
+            .await
+            .map_err(|e| e.1)?
             .ok_or(format!("payload {uri} is missing"))?;
         let want = v.get("sha256").and_then(Value::as_str).unwrap_or("");
         if sha256_hex(&bytes) != want {
@@ -479,11 +449,7 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         targets: Vec::new(),
         messages: Vec::new(),
     };
-    let fail = |mut summary: Summary, exit: Exit, msg: String| {
-        summary.messages.push(msg);
-        summary.exit_code = exit as u8;
-        (summary, exit)
-    };
+    let fail = execute::finish_with;
     let ledger = match Ledger::load(&ledger_path) {
         Ok(l) => l,
         Err(e) => return fail(summary, Exit::Usage, e),
@@ -547,448 +513,16 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         // Ledger copies left by a killed run (`.upload-ledger.json.<pid>.tmp`).
         let _ = cityflow::store::local::remove_stale_temps(&s.output);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            return fail(
-                summary,
-                Exit::Usage,
-                format!("cannot start the async runtime: {e}"),
-            )
-        }
+        Err(e) => return fail(summary, Exit::Usage, e),
     };
-    let (summary, exit) =
-        rt.block_on(async { execute(s, steps, ledger, ledger_path, summary).await });
+    let (summary, exit) = rt.block_on(execute::execute(s, steps, ledger, ledger_path, summary));
     let mut summary = summary;
     summary.elapsed_ms = started.elapsed().as_millis();
     let secs = started.elapsed().as_secs_f64().max(1e-3);
     summary.items_per_s = summary.written as f64 / secs;
     summary.exit_code = exit as u8;
-    (summary, exit)
-}
-
-async fn execute(
-    s: &Settings,
-    steps: Vec<Step>,
-    ledger: Ledger,
-    ledger_path: PathBuf,
-    mut summary: Summary,
-) -> (Summary, Exit) {
-    let clients = Arc::new(aws::clients(&s.aws).await);
-    let d = &s.destination;
-    let checksums = s.aws.s3_checksums;
-    if s.init {
-        let bucket = s.create_bucket.then_some(d.bucket.as_str());
-        match aws::init(
-            &clients,
-            &[
-                (d.metrics_table.as_str(), "metric_type"),
-                (d.reports_table.as_str(), "report_id"),
-            ],
-            bucket,
-        )
-        .await
-        {
-            Ok(lines) => summary.messages.extend(lines),
-            Err((f, m)) => return finish_with(summary, exit_of(f), m),
-        }
-    }
-    if s.verify {
-        return verify(s, &clients, steps, summary).await;
-    }
-    let work: Vec<Step> = steps
-        .iter()
-        .filter(|st| matches!(st.action, Action::New | Action::Changed))
-        .cloned()
-        .collect();
-    for st in steps.iter().filter(|st| st.action == Action::Error) {
-        summary.targets.push(TargetReport {
-            action: Action::Error,
-            target: String::new(),
-            file: st.rel.clone(),
-            bytes: 0,
-            error: st.error.clone(),
-            offloaded: false,
-        });
-        summary.failed += 1;
-    }
-    if !work.is_empty() {
-        let mut tables: Vec<&str> = Vec::new();
-        let mut need_bucket = false;
-        for st in &work {
-            match st.remote.as_ref().expect("planned targets have a remote") {
-                Remote::Item { table, .. } => {
-                    if !tables.contains(&table.as_str()) {
-                        tables.push(table);
-                    }
-                }
-                Remote::Object { .. } => need_bucket = true,
-            }
-        }
-        // Offloaded payloads need the bucket too: check it whenever any item might be large.
-        let need_bucket = need_bucket
-            || work
-                .iter()
-                .any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
-        if let Err((f, m)) =
-            aws::health(&clients, &tables, need_bucket.then_some(d.bucket.as_str())).await
-        {
-            return finish_with(summary, exit_of(f), m);
-        }
-    }
-    // Before anything is overwritten, the targets about to be written lose their "confirmed"
-    // entry and count as failed until confirmed: a run killed mid-write leaves a ledger that
-    // never claims a content the remote may no longer hold (the next run re-sends them).
-    let mut ledger = ledger;
-    for st in &work {
-        ledger.written.remove(&st.key);
-        ledger.failed.insert(st.key.clone());
-    }
-    if !work.is_empty() {
-        if let Err(e) = ledger.save(&ledger_path) {
-            let msg = format!(
-                "cannot save the ledger {}: {e}; nothing written",
-                ledger_path.display()
-            );
-            return finish_with(summary, Exit::Output, msg);
-        }
-    }
-    // What each unit is, to report the units a stop leaves unwritten.
-    let mut unwritten: BTreeMap<String, TargetReport> = work
-        .iter()
-        .map(|st| {
-            (
-                st.key.clone(),
-                TargetReport {
-                    action: Action::Error,
-                    target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
-                    file: st.rel.clone(),
-                    bytes: st.bytes,
-                    error: None,
-                    offloaded: false,
-                },
-            )
-        })
-        .collect();
-    let ledger = Arc::new(Mutex::new(ledger));
-    let sem = Arc::new(tokio::sync::Semaphore::new(s.concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
-    // Units of work: batches of ≤ 25 items per table, and single objects.
-    let mut by_table: BTreeMap<String, Vec<Step>> = BTreeMap::new();
-    for st in work {
-        match st.remote.clone().expect("planned") {
-            Remote::Item { table, .. } => by_table.entry(table).or_default().push(st),
-            Remote::Object {
-                bucket,
-                key,
-                content_type,
-            } => {
-                let (c, sem) = (clients.clone(), sem.clone());
-                tasks.spawn(async move {
-                    let _permit = sem.acquire_owned().await.expect("semaphore open");
-                    let body = &st.local.as_ref().expect("planned").body;
-                    let r = s3::put(&c.s3, &bucket, &key, body, content_type, checksums).await;
-                    (vec![st], r, Vec::<bool>::new())
-                });
-            }
-        }
-    }
-    for (table, items) in by_table {
-        for chunk in items.chunks(s.batch_size) {
-            let chunk: Vec<Step> = chunk.to_vec();
-            let (c, sem, table, bucket, prefix) = (
-                clients.clone(),
-                sem.clone(),
-                table.clone(),
-                d.bucket.clone(),
-                s.payloads_prefix.clone(),
-            );
-            let ttl_days = d.ttl_days;
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
-                let mut items = Vec::new();
-                let mut offloaded = Vec::new();
-                let mut retries = 0u32;
-                let mut offloaded_keys = Vec::new();
-                for st in &chunk {
-                    let l = st.local.as_ref().expect("planned");
-                    let built = build_item(
-                        l.json.as_ref().expect("items are JSON"),
-                        st.remote.as_ref().expect("planned"),
-                        ttl_of(l.date, ttl_days),
-                        &bucket,
-                        &prefix,
-                    );
-                    if let Some((key, payload)) = &built.offload {
-                        // The payload first: a pointer never points at nothing.
-                        match s3::put(
-                            &c.s3,
-                            &bucket,
-                            key,
-                            payload,
-                            "application/json; charset=utf-8",
-                            checksums,
-                        )
-                        .await
-                        {
-                            Ok(r) => {
-                                retries += r;
-                                offloaded_keys.push(key.clone());
-                            }
-                            Err(e) => return (chunk, Err(e), Vec::new()),
-                        }
-                    }
-                    offloaded.push(built.offload.is_some());
-                    items.push(built.item);
-                }
-                let r = dynamo::batch_put(&c.dynamodb, &table, items).await;
-                let mut r = r.map(|r| r + retries);
-                // The pointers now name the new payloads: remove the older ones.
-                for key in offloaded_keys {
-                    if let Ok(n) = &mut r {
-                        match s3::remove_other_payloads(&c.s3, &bucket, &key).await {
-                            Ok(k) => *n += k,
-                            Err((f, m)) => {
-                                r = Err((f, format!("older payloads of {key} not removed: {m}")))
-                            }
-                        }
-                    }
-                }
-                (chunk, r, offloaded)
-            });
-        }
-    }
-    let mut fatal: Option<(Failure, String)> = None;
-    // Crash-test hook: abort the process (like a kill -9) right after the Nth ledger save.
-    let crash_after: Option<usize> = std::env::var("CITYFLOW_TEST_CRASH_AFTER_SAVES")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let mut saves = 0usize;
-    let pb = if s.progress {
-        let pb = indicatif::ProgressBar::new(tasks.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} uploading [{bar:30}] {pos}/{len} units {per_sec} eta {eta}",
-        ) {
-            pb.set_style(style.progress_chars("=> "));
-        }
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    while let Some(joined) = tasks.join_next().await {
-        pb.inc(1);
-        let Ok((chunk, result, offloaded)) = joined else {
-            continue;
-        };
-        let mut l = ledger.lock().expect("ledger lock");
-        for st in &chunk {
-            unwritten.remove(&st.key);
-        }
-        match result {
-            Ok(retries) => {
-                summary.retries += retries;
-                for (i, st) in chunk.iter().enumerate() {
-                    l.written.insert(
-                        st.key.clone(),
-                        Entry {
-                            hash: st.hash.clone(),
-                            bytes: st.bytes,
-                        },
-                    );
-                    l.failed.remove(&st.key);
-                    summary.written += 1;
-                    summary.bytes_written += st.bytes;
-                    summary.targets.push(TargetReport {
-                        action: st.action,
-                        target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
-                        file: st.rel.clone(),
-                        bytes: st.bytes,
-                        error: None,
-                        offloaded: offloaded.get(i).copied().unwrap_or(false),
-                    });
-                }
-            }
-            Err((f, msg)) => {
-                for st in &chunk {
-                    l.failed.insert(st.key.clone());
-                    summary.failed += 1;
-                    summary.targets.push(TargetReport {
-                        action: Action::Error,
-                        target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
-                        file: st.rel.clone(),
-                        bytes: st.bytes,
-                        error: Some(msg.clone()),
-                        offloaded: false,
-                    });
-                }
-                if matches!(f, Failure::Unreachable | Failure::Credentials) && fatal.is_none() {
-                    fatal = Some((f, msg));
-                    tasks.abort_all();
-                }
-            }
-        }
-        // Confirmed units are recorded at once: a kill after this line loses nothing.
-        if let Err(e) = l.save(&ledger_path) {
-            summary.messages.push(format!(
-                "cannot save the ledger {}: {e}",
-                ledger_path.display()
-            ));
-        }
-        saves += 1;
-        if crash_after == Some(saves) {
-            std::process::abort();
-        }
-    }
-    pb.finish_and_clear();
-    // Units cancelled by a stop: never confirmed, already recorded as failed in the ledger.
-    let stopped = unwritten.len();
-    for (_, mut t) in unwritten {
-        t.error = Some("not written: the run stopped before this target".into());
-        summary.failed += 1;
-        summary.targets.push(t);
-    }
-    summary
-        .targets
-        .sort_by(|a, b| a.file.cmp(&b.file).then(a.target.cmp(&b.target)));
-    match fatal {
-        Some((f, m)) => {
-            let what = match f {
-                Failure::Credentials => "credentials refused",
-                _ => "endpoint unreachable",
-            };
-            let msg = format!(
-                "stopped, {what}: {m}; {} target(s) not written ({stopped} never attempted), \
-                 recorded as failed in {}: re-run (or --retry-failed) once the endpoint is back",
-                summary.failed,
-                ledger_path.display()
-            );
-            finish_with(summary, exit_of(f), msg)
-        }
-        None if summary.failed > 0 => {
-            summary.exit_code = Exit::Unclean as u8;
-            (summary, Exit::Unclean)
-        }
-        None => (summary, Exit::Clean),
-    }
-}
-
-pub fn exit_of(f: Failure) -> Exit {
-    match f {
-        Failure::Unreachable | Failure::Credentials => Exit::Backend,
-        Failure::Missing => Exit::Usage,
-        Failure::Other => Exit::Unclean,
-    }
-}
-
-fn finish_with(mut summary: Summary, exit: Exit, msg: String) -> (Summary, Exit) {
-    summary.messages.push(msg);
-    summary.exit_code = exit as u8;
-    (summary, exit)
-}
-
-/// Compares every selected target with what is stored remotely. Writes nothing.
-async fn verify(
-    s: &Settings,
-    c: &Clients,
-    steps: Vec<Step>,
-    mut summary: Summary,
-) -> (Summary, Exit) {
-    let mut differ = 0;
-    for st in steps {
-        let (Some(remote), Some(local)) = (st.remote.as_ref(), st.local.as_ref()) else {
-            summary.failed += 1;
-            summary.targets.push(TargetReport {
-                action: Action::Error,
-                target: String::new(),
-                file: st.rel.clone(),
-                bytes: 0,
-                error: st.error.clone(),
-                offloaded: false,
-            });
-            continue;
-        };
-        let verdict: Result<Option<String>, String> = match remote {
-            Remote::Object {
-                bucket,
-                key,
-                content_type,
-            } => match s3::get(&c.s3, bucket, key).await {
-                Err(e) => Err(e),
-                Ok(None) => Ok(Some("missing".into())),
-                Ok(Some((bytes, _))) if bytes != local.body => Ok(Some(format!(
-                    "differs ({} bytes remote, {} local)",
-                    bytes.len(),
-                    local.body.len()
-                ))),
-                Ok(Some((_, ct))) if ct.as_deref() != Some(*content_type) => {
-                    Ok(Some(format!("content type {ct:?}")))
-                }
-                Ok(Some(_)) => Ok(None),
-            },
-            Remote::Item {
-                table,
-                pk_name,
-                pk,
-                date,
-            } => match read_item(c, table, pk_name, pk, date).await {
-                Err(e) => Err(e),
-                Ok(None) => Ok(Some("missing".into())),
-                Ok(Some(mut remote_v)) => {
-                    let mut local_v = local.json.clone().unwrap_or(Value::Null);
-                    let ttl = remote_v.get("ttl").and_then(Value::as_i64);
-                    for v in [&mut remote_v, &mut local_v] {
-                        if let Some(o) = v.as_object_mut() {
-                            o.shift_remove("ttl");
-                            o.shift_remove("timestamp");
-                        }
-                    }
-                    if !dynamo::same_json(&remote_v, &local_v) {
-                        Ok(Some("differs".into()))
-                    } else if ttl != Some(ttl_of(local.date, s.destination.ttl_days)) {
-                        Ok(Some(format!("ttl {ttl:?} differs")))
-                    } else {
-                        Ok(None)
-                    }
-                }
-            },
-        };
-        let (action, error) = match verdict {
-            Ok(None) => (Action::Unchanged, None),
-            Ok(Some(why)) => {
-                differ += 1;
-                (Action::Changed, Some(why))
-            }
-            Err(e) => {
-                summary.failed += 1;
-                (Action::Error, Some(e))
-            }
-        };
-        summary.targets.push(TargetReport {
-            action,
-            target: remote.describe(),
-            file: st.rel.clone(),
-            bytes: st.bytes,
-            error,
-            offloaded: false,
-        });
-    }
-    summary.unchanged = summary
-        .targets
-        .iter()
-        .filter(|t| t.action == Action::Unchanged)
-        .count();
-    summary.planned_new = 0;
-    summary.planned_changed = 0;
-    summary.differ = differ;
-    let exit = if summary.failed > 0 || differ > 0 {
-        Exit::Unclean
-    } else {
-        Exit::Clean
-    };
     (summary, exit)
 }
 

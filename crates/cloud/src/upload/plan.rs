@@ -1,10 +1,9 @@
 //! The plan: what each selected target needs, computed the same way for `--dry-run` and for the
 //! real run (`+` new, `*` changed, `=` unchanged, `!` error). Pure.
 
-use serde::Serialize;
-
 use super::ledger::Ledger;
 use super::select::{Invalid, Kind, Local};
+use crate::plan::Action;
 use cityflow::output::sha256_hex;
 
 /// Where things go.
@@ -41,26 +40,6 @@ impl Remote {
                 table, pk, date, ..
             } => format!("dynamodb {table} {pk} {date}"),
             Remote::Object { bucket, key, .. } => format!("s3://{bucket}/{key}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    New,
-    Changed,
-    Unchanged,
-    Error,
-}
-
-impl Action {
-    pub fn symbol(self) -> char {
-        match self {
-            Action::New => '+',
-            Action::Changed => '*',
-            Action::Unchanged => '=',
-            Action::Error => '!',
         }
     }
 }
@@ -193,13 +172,4 @@ pub fn plan(
         });
     }
     steps
-}
-
-/// `12.3 KB`
-pub fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }
