@@ -480,8 +480,26 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
     let days: Vec<NaiveDate> = (0..o.days)
         .map(|i| o.first_day + Duration::days(i64::from(i)))
         .collect();
+    write_bikes(root, o, &days)?;
+    write_works(root, o)?;
+    write_traffic(root, &days)?;
+    write_weather(root, &days)?;
+    write_velib(root, o, &days)
+}
 
-    // Bike counters: 6 counters; one stuck at zero (failing), one that jumps on the last day.
+/// `api/<dataset>/dt=<day>/hour=<hour>/<file>` under `root`, as JSON.
+fn write_api_json(
+    root: &Path,
+    (dataset, day, hour, file): (&str, NaiveDate, &str, &str),
+    v: &serde_json::Value,
+    pretty: bool,
+) -> std::io::Result<()> {
+    let path = format!("api/{dataset}/dt={day}/hour={hour}/{file}");
+    write_json(&root.join(path), v, pretty)
+}
+
+/// Bike counters: 6 counters; one stuck at zero (failing), one that jumps on the last day.
+fn write_bikes(root: &Path, o: &GenOptions, days: &[NaiveDate]) -> std::io::Result<()> {
     let counters: Vec<(String, String, [f64; 2], f64)> = (0..6)
         .map(|i| {
             let id = format!("1000{}-10{}", 3000 + i, 3000 + i);
@@ -528,14 +546,13 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
             }
         }
         let page = json!({"total_count": results.len(), "results": results});
-        write_json(
-            &root.join(format!("api/bikes/dt={day}/hour=02/bikes_data.json")),
-            &page,
-            false,
-        )?;
+        write_api_json(root, ("bikes", *day, "02", "bikes_data.json"), &page, false)?;
     }
+    Ok(())
+}
 
-    // Road works: a CSV export (BOM, `;`, a multi-line description), polygons around the centre.
+/// Road works: a CSV export (BOM, `;`, a multi-line description), polygons around the centre.
+fn write_works(root: &Path, o: &GenOptions) -> std::io::Result<()> {
     let mut csv = csv::WriterBuilder::new()
         .delimiter(b';')
         .terminator(csv::Terminator::CRLF)
@@ -615,8 +632,11 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
         root.join("batch/chantiers-perturbants-la-circulation.csv"),
         body,
     )?;
+    Ok(())
+}
 
-    // Transit disruptions: one Navitia snapshot per day at 08:00 Paris time.
+/// Transit disruptions: one Navitia snapshot per day at 08:00 Paris time.
+fn write_traffic(root: &Path, days: &[NaiveDate]) -> std::io::Result<()> {
     let lines = [
         ("metro", "3bis", "Métro"),
         ("metro", "1", "Métro"),
@@ -624,7 +644,7 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
         ("tramway", "T3a", "Tramway"),
         ("bus", "72", "Bus"),
     ];
-    for day in &days {
+    for day in days {
         let mut ds = Vec::new();
         for (i, (mode, code, mode_name)) in lines.iter().enumerate() {
             let begin = *day - Duration::days(i as i64 % 2);
@@ -650,14 +670,18 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
             }));
         }
         let snap = json!({"disruptions": ds, "context": {"current_datetime": format!("{}T080000", day.format("%Y%m%d")), "timezone": "Europe/Paris"}, "pagination": {"total_result": 5}});
-        write_json(
-            &root.join(format!("api/traffic/dt={day}/hour=08/traffic_data.json")),
+        write_api_json(
+            root,
+            ("traffic", *day, "08", "traffic_data.json"),
             &snap,
             true,
         )?;
     }
+    Ok(())
+}
 
-    // Weather: a Visual Crossing timeline per day.
+/// Weather: a Visual Crossing timeline per day.
+fn write_weather(root: &Path, days: &[NaiveDate]) -> std::io::Result<()> {
     for (i, day) in days.iter().enumerate() {
         let tmin = 6.0 + i as f64;
         let (precip, wind, cond) = [
@@ -670,14 +694,13 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
             "days": [{"datetime": day.to_string(), "tempmax": tmin + 8.5, "tempmin": tmin, "temp": tmin + 4.2,
                       "precip": precip, "windspeed": wind, "conditions": cond}],
         });
-        write_json(
-            &root.join(format!("api/weather/dt={day}/hour=02/weather_data.json")),
-            &w,
-            true,
-        )?;
+        write_api_json(root, ("weather", *day, "02", "weather_data.json"), &w, true)?;
     }
+    Ok(())
+}
 
-    // Vélib: a GBFS pair per day at noon, 24 stations, ids above 2^31 as in the real feed.
+/// Vélib: a GBFS pair per day at noon, 24 stations, ids above 2^31 as in the real feed.
+fn write_velib(root: &Path, o: &GenOptions, days: &[NaiveDate]) -> std::io::Result<()> {
     for (di, day) in days.iter().enumerate() {
         let noon = Paris
             .from_local_datetime(&day.and_hms_opt(12, 0, 0).expect("noon"))
@@ -708,17 +731,14 @@ pub fn write_other_datasets(root: &Path, o: &GenOptions) -> std::io::Result<()> 
                 "last_reported": if i == 22 { noon - 3 * 86_400 } else { noon - 60 * i as i64 },
             }));
         }
-        let dir = root.join(format!("api/velib/dt={day}/hour=12"));
-        write_json(
-            &dir.join("station_information.json"),
-            &json!({"lastUpdatedOther": noon, "ttl": 3600, "data": {"stations": info}}),
-            false,
-        )?;
-        write_json(
-            &dir.join("station_status.json"),
-            &json!({"lastUpdatedOther": noon, "ttl": 3600, "data": {"stations": status}}),
-            false,
-        )?;
+        for (file, stations) in [
+            ("station_information.json", info),
+            ("station_status.json", status),
+        ] {
+            let doc =
+                json!({"lastUpdatedOther": noon, "ttl": 3600, "data": {"stations": stations}});
+            write_api_json(root, ("velib", *day, "12", file), &doc, false)?;
+        }
     }
     Ok(())
 }

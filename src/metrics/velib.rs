@@ -484,18 +484,15 @@ fn by_id(a: &Station<'_>, b: &Station<'_>) -> Ordering {
     arc_order(a.key.id(), b.key.id()).then_with(|| a.key.cmp(b.key))
 }
 
-/// The metrics of `day`, or None when the source has no report for it.
-pub fn metrics(
-    acc: &VelibAcc,
+/// The stations of `day`: each one's latest report joined to its information; a GBFS station
+/// and a CSV station with the same code are one station (the later report).
+fn day_stations<'a>(
+    acc: &'a VelibAcc,
     day: NaiveDate,
-    arrondissements: &ArrondissementIndex,
-) -> Option<VelibMetrics> {
-    let reports = acc.reports.get(&day)?;
-    if reports.is_empty() {
-        return None;
-    }
+    reports: &'a BTreeMap<(StationKey, Instant), Copies<Report>>,
+) -> Vec<Station<'a>> {
     // Latest report per station: the map is sorted by (station, time), so the last one wins.
-    let mut latest: Vec<Station<'_>> = Vec::new();
+    let mut latest: Vec<Station<'a>> = Vec::new();
     for ((key, t), c) in reports {
         let st = Station {
             key,
@@ -536,11 +533,24 @@ pub fn metrics(
             }
         }
     }
-    let stations: Vec<Station<'_>> = latest
+    latest
         .into_iter()
         .zip(dropped)
         .filter_map(|(s, d)| (!d).then_some(s))
-        .collect();
+        .collect()
+}
+
+/// The metrics of `day`, or None when the source has no report for it.
+pub fn metrics(
+    acc: &VelibAcc,
+    day: NaiveDate,
+    arrondissements: &ArrondissementIndex,
+) -> Option<VelibMetrics> {
+    let reports = acc.reports.get(&day)?;
+    if reports.is_empty() {
+        return None;
+    }
+    let stations = day_stations(acc, day, reports);
 
     let mut m = VelibMetrics {
         date: day.format("%Y-%m-%d").to_string(),

@@ -215,13 +215,102 @@ fn text_or(v: &Value, a: &str, b: &str) -> String {
 /// Occupancy at which an alert is "CRITIQUE" (the prototype's unused 90 % threshold).
 const CRITICAL_OCCUPANCY: f64 = 90.0;
 
+/// A row of two cells: `a` and an empty one.
+fn pair(a: &str) -> Vec<String> {
+    vec![a.to_string(), String::new()]
+}
+
+/// A list section: a blank row and the title, then `empty` alone, or the header and one row per
+/// item (at most `cap`).
+fn list_section(
+    rows: &mut Vec<Vec<String>>,
+    (title, empty): (&str, &str),
+    items: &[Value],
+    cap: usize,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) {
+    rows.push(pair(""));
+    rows.push(pair(title));
+    if items.is_empty() {
+        rows.push(pair(empty));
+    } else {
+        rows.push(header.iter().map(|h| h.to_string()).collect());
+        rows.extend(items.iter().take(cap).map(row));
+    }
+}
+
+/// A section of labelled scalars of an object, in `labels` order (nested values skipped).
+fn keyed_section(rows: &mut Vec<Vec<String>>, title: &str, v: &Value, labels: &[(&str, &str)]) {
+    rows.push(pair(""));
+    rows.push(pair(title));
+    match v.as_object().filter(|o| !o.is_empty()) {
+        None => rows.push(pair("Aucune donnée disponible")),
+        Some(o) => {
+            rows.push(vec!["Indicateur".into(), "Valeur".into()]);
+            for (k, label) in labels {
+                if let Some(x) = o.get(*k).filter(|x| !x.is_object() && !x.is_array()) {
+                    rows.push(vec![(*label).to_string(), cell(Some(x))]);
+                }
+            }
+        }
+    }
+}
+
+/// `CRITIQUE` from [`CRITICAL_OCCUPANCY`], else `ELEVEE`.
+fn alert_row(a: &Value) -> Vec<String> {
+    let occ = a
+        .get("taux_occupation_moyen")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let sev = if occ >= CRITICAL_OCCUPANCY {
+        "CRITIQUE"
+    } else {
+        "ELEVEE"
+    };
+    vec![
+        text_or(a, "libelle", "identifiant_arc"),
+        cell(a.get("taux_occupation_moyen")),
+        sev.into(),
+    ]
+}
+
+/// Labels of the weather section.
+const METEO_LABELS: [(&str, &str); 8] = [
+    ("date", "Date"),
+    ("temp_moyenne", "Température moyenne (°C)"),
+    ("temp_min", "Température min (°C)"),
+    ("temp_max", "Température max (°C)"),
+    ("precip_totale", "Précipitations (mm)"),
+    ("vent_moyen", "Vent (km/h)"),
+    ("conditions", "Conditions"),
+    ("impact_mobilite", "Impact mobilité"),
+];
+
+/// Labels of the transit disruptions section.
+const TRANSPORT_LABELS: [(&str, &str); 3] = [
+    ("reliability_index", "Indice de fiabilité (%)"),
+    ("active_disruptions_count", "Perturbations actives"),
+    ("total_disruptions_count", "Perturbations connues"),
+];
+
+/// Labels of the Vélib section.
+const VELIB_LABELS: [(&str, &str); 9] = [
+    ("nombre_stations", "Stations"),
+    ("stations_en_service", "Stations en service"),
+    ("velos_disponibles", "Vélos disponibles"),
+    ("velos_mecaniques", "Vélos mécaniques"),
+    ("velos_electriques", "Vélos électriques"),
+    ("bornettes_libres", "Bornettes libres"),
+    ("taux_occupation", "Taux d'occupation (%)"),
+    ("stations_vides", "Stations vides"),
+    ("stations_pleines", "Stations pleines"),
+];
+
 /// The CSV rows (`;`, CRLF when written): the prototype's sections with all their columns.
 pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut rows: Vec<Vec<String>> = vec![vec!["Section".into(), "Valeur".into()]];
     let s = &r.summary;
-    let blank = || vec![String::new(), String::new()];
-    let title = |t: &str| vec![t.to_string(), String::new()];
-    rows.push(vec!["Section".into(), "Valeur".into()]);
     for (label, v) in [
         ("Total véhicules Paris", &s.total_vehicules_paris),
         ("Temps perdu total (min)", &s.temps_perdu_total_minutes),
@@ -234,148 +323,72 @@ pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
     ] {
         rows.push(vec![label.into(), cell(Some(v))]);
     }
-    rows.push(blank());
-    rows.push(title("=== TOP 10 TRONÇONS FRÉQUENTÉS ==="));
-    if r.top_10_troncons_frequentes.is_empty() {
-        rows.push(title("Aucune donnée disponible"));
-    } else {
-        rows.push(vec!["Tronçon".into(), "Débit Total".into()]);
-        for t in r.top_10_troncons_frequentes.iter().take(10) {
-            rows.push(vec![
-                text_or(t, "libelle", "identifiant_arc"),
-                cell(t.get("debit_journalier_total")),
-            ]);
-        }
-    }
-    rows.push(blank());
-    rows.push(title("=== TOP 10 ZONES CONGESTIONNÉES ==="));
-    if r.top_10_zones_congestionnees.is_empty() {
-        rows.push(title("Aucune donnée disponible"));
-    } else {
-        rows.push(vec!["Zone".into(), "Temps Perdu (min)".into()]);
-        for t in r.top_10_zones_congestionnees.iter().take(10) {
-            rows.push(vec![
-                text_or(t, "arrondissement", "libelle"),
-                cell(t.get("temps_perdu_total_minutes")),
-            ]);
-        }
-    }
-    rows.push(blank());
-    rows.push(title("=== CAPTEURS DÉFAILLANTS ==="));
-    if r.capteurs_defaillants.is_empty() {
-        rows.push(title("Aucun capteur défaillant"));
-    } else {
-        rows.push(vec!["ID Capteur".into(), "Type".into(), "Raison".into()]);
-        for c in r.capteurs_defaillants.iter().take(20) {
-            rows.push(vec![
-                cell(c.get("id_compteur")),
-                cell(c.get("type")),
-                cell(c.get("raison")),
-            ]);
-        }
-    }
-    rows.push(blank());
-    rows.push(title("=== ALERTES CONGESTION ==="));
-    if r.alertes_congestion.is_empty() {
-        rows.push(title("Aucune alerte"));
-    } else {
-        rows.push(vec![
-            "Tronçon".into(),
-            "Taux Occupation (%)".into(),
-            "Sévérité".into(),
-        ]);
-        for a in r.alertes_congestion.iter().take(20) {
-            let occ = a
-                .get("taux_occupation_moyen")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0);
-            let sev = if occ >= CRITICAL_OCCUPANCY {
-                "CRITIQUE"
-            } else {
-                "ELEVEE"
-            };
-            rows.push(vec![
-                text_or(a, "libelle", "identifiant_arc"),
-                cell(a.get("taux_occupation_moyen")),
-                sev.into(),
-            ]);
-        }
-    }
-    rows.push(blank());
-    rows.push(title("=== CHANTIERS ACTIFS ==="));
-    if r.chantiers_actifs.is_empty() {
-        rows.push(title("Aucun chantier actif"));
-    } else {
-        rows.push(vec![
-            "Identifiant".into(),
-            "Typologie".into(),
-            "Impact".into(),
-            "Arrondissement".into(),
-        ]);
-        for c in r.chantiers_actifs.iter().take(20) {
-            rows.push(vec![
-                cell(c.get("identifiant")),
-                cell(c.get("typologie")),
-                cell(c.get("impact")),
-                cell(c.get("arrondissement")),
-            ]);
-        }
-    }
-    let keyed = |rows: &mut Vec<Vec<String>>, t: &str, v: &Value, labels: &[(&str, &str)]| {
-        rows.push(blank());
-        rows.push(title(t));
-        match v.as_object().filter(|o| !o.is_empty()) {
-            None => rows.push(title("Aucune donnée disponible")),
-            Some(o) => {
-                rows.push(vec!["Indicateur".into(), "Valeur".into()]);
-                for (k, label) in labels {
-                    if let Some(x) = o.get(*k).filter(|x| !x.is_object() && !x.is_array()) {
-                        rows.push(vec![(*label).to_string(), cell(Some(x))]);
-                    }
-                }
-            }
-        }
-    };
-    keyed(
+    let no_data = "Aucune donnée disponible";
+    list_section(
         &mut rows,
-        "=== MÉTÉO ===",
-        &r.meteo_impact,
-        &[
-            ("date", "Date"),
-            ("temp_moyenne", "Température moyenne (°C)"),
-            ("temp_min", "Température min (°C)"),
-            ("temp_max", "Température max (°C)"),
-            ("precip_totale", "Précipitations (mm)"),
-            ("vent_moyen", "Vent (km/h)"),
-            ("conditions", "Conditions"),
-            ("impact_mobilite", "Impact mobilité"),
-        ],
+        ("=== TOP 10 TRONÇONS FRÉQUENTÉS ===", no_data),
+        &r.top_10_troncons_frequentes,
+        10,
+        &["Tronçon", "Débit Total"],
+        |t| {
+            let total = cell(t.get("debit_journalier_total"));
+            vec![text_or(t, "libelle", "identifiant_arc"), total]
+        },
     );
-    keyed(
+    list_section(
+        &mut rows,
+        ("=== TOP 10 ZONES CONGESTIONNÉES ===", no_data),
+        &r.top_10_zones_congestionnees,
+        10,
+        &["Zone", "Temps Perdu (min)"],
+        |t| {
+            let lost = cell(t.get("temps_perdu_total_minutes"));
+            vec![text_or(t, "arrondissement", "libelle"), lost]
+        },
+    );
+    list_section(
+        &mut rows,
+        ("=== CAPTEURS DÉFAILLANTS ===", "Aucun capteur défaillant"),
+        &r.capteurs_defaillants,
+        20,
+        &["ID Capteur", "Type", "Raison"],
+        |c| {
+            ["id_compteur", "type", "raison"]
+                .map(|k| cell(c.get(k)))
+                .into()
+        },
+    );
+    list_section(
+        &mut rows,
+        ("=== ALERTES CONGESTION ===", "Aucune alerte"),
+        &r.alertes_congestion,
+        20,
+        &["Tronçon", "Taux Occupation (%)", "Sévérité"],
+        alert_row,
+    );
+    list_section(
+        &mut rows,
+        ("=== CHANTIERS ACTIFS ===", "Aucun chantier actif"),
+        &r.chantiers_actifs,
+        20,
+        &["Identifiant", "Typologie", "Impact", "Arrondissement"],
+        |c| {
+            let keys = ["identifiant", "typologie", "impact", "arrondissement"];
+            keys.map(|k| cell(c.get(k))).into()
+        },
+    );
+    keyed_section(&mut rows, "=== MÉTÉO ===", &r.meteo_impact, &METEO_LABELS);
+    keyed_section(
         &mut rows,
         "=== PERTURBATIONS TRANSPORT ===",
         &r.perturbations_transport,
-        &[
-            ("reliability_index", "Indice de fiabilité (%)"),
-            ("active_disruptions_count", "Perturbations actives"),
-            ("total_disruptions_count", "Perturbations connues"),
-        ],
+        &TRANSPORT_LABELS,
     );
-    keyed(
+    keyed_section(
         &mut rows,
         "=== VÉLIB ===",
         &r.velib_disponibilite,
-        &[
-            ("nombre_stations", "Stations"),
-            ("stations_en_service", "Stations en service"),
-            ("velos_disponibles", "Vélos disponibles"),
-            ("velos_mecaniques", "Vélos mécaniques"),
-            ("velos_electriques", "Vélos électriques"),
-            ("bornettes_libres", "Bornettes libres"),
-            ("taux_occupation", "Taux d'occupation (%)"),
-            ("stations_vides", "Stations vides"),
-            ("stations_pleines", "Stations pleines"),
-        ],
+        &VELIB_LABELS,
     );
     rows
 }

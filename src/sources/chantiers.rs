@@ -196,42 +196,47 @@ fn parse_date(raw: &str, name: &str) -> Result<NaiveDate, (Reason, String)> {
     Ok(d)
 }
 
+/// Where the problems of one row go: each message starts with the row's place in its document.
+struct RowProblems<'a> {
+    q: &'a mut QualityAcc,
+    file: &'a str,
+    line: u64,
+    at: &'a str,
+}
+
+impl RowProblems<'_> {
+    fn problem(&mut self, reason: Reason, detail: String) {
+        let detail = format!("{}{detail}", self.at);
+        self.q
+            .problem(SOURCE, None, self.file, self.line, reason, detail);
+    }
+
+    fn missing(&mut self, field: &'static str) {
+        self.q.missing(SOURCE, None, field);
+    }
+}
+
 /// Validates one row and adds it. The row has already been counted with `q.row`.
 fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, row: Row<'_>) {
     let n = row.names;
-    let at = &row.at;
+    let out = &mut RowProblems {
+        q,
+        file,
+        line,
+        at: &row.at,
+    };
     let id = row.id.trim();
     if id.is_empty() {
-        let detail = format!("{at}field `{}` is empty", n[ID]);
-        q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
+        out.problem(Reason::MissingKey, format!("field `{}` is empty", n[ID]));
         return;
     }
     if let Some(e) = key_problem(id) {
-        let detail = format!("{at}field `{}` {id:?} {e}", n[ID]);
-        q.problem(SOURCE, None, file, line, Reason::MissingKey, detail);
+        out.problem(Reason::MissingKey, format!("field `{}` {id:?} {e}", n[ID]));
         return;
     }
-    let mut dates = [NaiveDate::MIN; 2];
-    for (slot, (raw, i)) in dates.iter_mut().zip([(&row.start, START), (&row.end, END)]) {
-        match parse_date(raw, n[i]) {
-            Ok(d) => *slot = d,
-            Err((reason, detail)) => {
-                let detail = format!("{at}work {id}: {detail}");
-                q.problem(SOURCE, None, file, line, reason, detail);
-                return;
-            }
-        }
-    }
-    let [start, end] = dates;
-    if start > end {
-        let detail = format!(
-            "{at}work {id}: `{}` {start} is after `{}` {end}",
-            n[START], n[END]
-        );
-        q.problem(SOURCE, None, file, line, Reason::Inconsistent, detail);
+    let Some((start, end)) = work_dates(out, &row, id) else {
         return;
-    }
-
+    };
     // Geometry -> area (and the fallback point).
     let geometry: Result<Geometry, String> = match &row.shape {
         GeoIn::Text(s) if s.trim().is_empty() => Err(format!("field `{}` is empty", n[SHAPE])),
@@ -248,66 +253,24 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
     let area_cm2 = match area {
         Ok(a) => Some(area_to_cm2(a)),
         Err(e) => {
-            let detail = format!("{at}work {id}: {e}: no area");
-            q.problem(SOURCE, None, file, line, Reason::BadGeometry, detail);
+            out.problem(Reason::BadGeometry, format!("work {id}: {e}: no area"));
             None
         }
     };
-
-    // Arrondissement: the postal code, else the point, else the geometry's centre.
-    let arrondissement = match normalize_postal_code(&row.cp) {
-        Some(c) => ArrSource::Code(c),
-        None => {
-            q.missing(SOURCE, None, "code_postal_arrondissement");
-            let point = match &row.point {
-                GeoIn::Text(s) if s.trim().is_empty() => Ok(None),
-                GeoIn::Text(s) => geo::parse_lat_lon(s).map(Some),
-                GeoIn::Json(v) => json_point(*v),
-            };
-            let point = match point {
-                Ok(p) => p,
-                Err(e) => {
-                    let detail = format!("{at}work {id}: field `{}`: {e}", n[POINT]);
-                    q.problem(SOURCE, None, file, line, Reason::BadPoint, detail);
-                    None
-                }
-            };
-            match point.or_else(|| geometry.as_ref().ok().and_then(geo::center)) {
-                Some(p) => ArrSource::point(p),
-                None => ArrSource::Unknown,
-            }
-        }
-    };
-
-    let impact_raw = row.impact.trim();
-    let impact = if impact_raw.is_empty() {
-        q.missing(SOURCE, None, "impact_circulation");
-        String::new()
-    } else {
-        match canonical_impact(impact_raw) {
-            Some(c) => c.to_string(),
-            None => {
-                let detail = format!(
-                    "{at}work {id}: field `{}`: unknown value {impact_raw:?}, weight 0",
-                    n[IMPACT]
-                );
-                q.problem(SOURCE, None, file, line, Reason::UnknownState, detail);
-                impact_raw.to_string()
-            }
-        }
-    };
-    q.category(
+    let arrondissement = work_arrondissement(out, &row, id, &geometry);
+    let impact = work_impact(out, &row, id);
+    out.q.category(
         SOURCE,
         None,
         if impact.is_empty() { "(vide)" } else { &impact },
     );
     let typologie = row.typologie.trim();
     if typologie.is_empty() {
-        q.missing(SOURCE, None, "typologie");
+        out.missing("typologie");
     }
     let niveau = row.niveau.trim();
     if niveau.is_empty() {
-        q.missing(SOURCE, None, "niveau_perturbation");
+        out.missing("niveau_perturbation");
     }
     acc.add(
         id,
@@ -321,6 +284,85 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
             area_cm2,
         },
     );
+}
+
+/// A work's start and end dates (start ≤ end). None: the row is rejected.
+fn work_dates(
+    out: &mut RowProblems<'_>,
+    row: &Row<'_>,
+    id: &str,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let n = row.names;
+    let mut dates = [NaiveDate::MIN; 2];
+    for (slot, (raw, i)) in dates.iter_mut().zip([(&row.start, START), (&row.end, END)]) {
+        match parse_date(raw, n[i]) {
+            Ok(d) => *slot = d,
+            Err((reason, detail)) => {
+                out.problem(reason, format!("work {id}: {detail}"));
+                return None;
+            }
+        }
+    }
+    let [start, end] = dates;
+    if start > end {
+        let detail = format!(
+            "work {id}: `{}` {start} is after `{}` {end}",
+            n[START], n[END]
+        );
+        out.problem(Reason::Inconsistent, detail);
+        return None;
+    }
+    Some((start, end))
+}
+
+/// A work's arrondissement: the postal code, else the point, else the geometry's centre.
+fn work_arrondissement(
+    out: &mut RowProblems<'_>,
+    row: &Row<'_>,
+    id: &str,
+    geometry: &Result<Geometry, String>,
+) -> ArrSource {
+    if let Some(c) = normalize_postal_code(&row.cp) {
+        return ArrSource::Code(c);
+    }
+    out.missing("code_postal_arrondissement");
+    let point = match &row.point {
+        GeoIn::Text(s) if s.trim().is_empty() => Ok(None),
+        GeoIn::Text(s) => geo::parse_lat_lon(s).map(Some),
+        GeoIn::Json(v) => json_point(*v),
+    };
+    let point = match point {
+        Ok(p) => p,
+        Err(e) => {
+            let detail = format!("work {id}: field `{}`: {e}", row.names[POINT]);
+            out.problem(Reason::BadPoint, detail);
+            None
+        }
+    };
+    match point.or_else(|| geometry.as_ref().ok().and_then(geo::center)) {
+        Some(p) => ArrSource::point(p),
+        None => ArrSource::Unknown,
+    }
+}
+
+/// A work's impact code: canonical when known, else as given (weight 0, with a warning).
+fn work_impact(out: &mut RowProblems<'_>, row: &Row<'_>, id: &str) -> String {
+    let impact_raw = row.impact.trim();
+    if impact_raw.is_empty() {
+        out.missing("impact_circulation");
+        return String::new();
+    }
+    match canonical_impact(impact_raw) {
+        Some(c) => c.to_string(),
+        None => {
+            let detail = format!(
+                "work {id}: field `{}`: unknown value {impact_raw:?}, weight 0",
+                row.names[IMPACT]
+            );
+            out.problem(Reason::UnknownState, detail);
+            impact_raw.to_string()
+        }
+    }
 }
 
 fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {

@@ -191,22 +191,7 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
     let t = match parse_instant(&row.t) {
         Ok(t) => t,
         Err(e) => {
-            let reason = match e {
-                TimeError::OutOfRange => Reason::DateOutOfRange,
-                _ => Reason::UnparseableDate,
-            };
-            out.row(None);
-            let shown = if row.t.is_empty() {
-                "empty".to_string()
-            } else {
-                format!("{:?}", row.t)
-            };
-            out.problem(
-                None,
-                line,
-                reason,
-                format!("field `Date et heure de comptage`: {shown}: {e}"),
-            );
+            reject_time(out, line, &row.t, e);
             return;
         }
     };
@@ -246,43 +231,9 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
         out.problem(d, line, Reason::MissingKey, detail);
         return;
     }
-    let mut nums = [NONE; 2];
-    for (i, (v, digits, name, max)) in [
-        (&row.q, Q_DIGITS, "Débit horaire", None),
-        (&row.k, K_DIGITS, "Taux d'occupation", Some(100)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        match scaled(v, digits) {
-            Ok(None) => {}
-            Ok(Some(x)) => {
-                let unit = 10i64.pow(digits);
-                let too_big = max.is_some_and(|m| x > m * unit) || x > i64::from(i32::MAX);
-                if x < 0 || too_big {
-                    let r = if max.is_some() { "0..100" } else { ">= 0" };
-                    let detail =
-                        format!("field `{name}`: {} is outside {r}", x as f64 / unit as f64);
-                    out.problem(d, line, Reason::ValueOutOfRange, detail);
-                    return;
-                }
-                nums[i] = x as i32;
-            }
-            Err((e, shown)) => {
-                let (reason, what) = match e {
-                    NumError::Invalid => (Reason::BadNumber, "not a number"),
-                    NumError::OutOfRange => (Reason::ValueOutOfRange, "out of range"),
-                };
-                out.problem(
-                    d,
-                    line,
-                    reason,
-                    format!("field `{name}`: {shown} is {what}"),
-                );
-                return;
-            }
-        }
-    }
+    let Some(nums) = measures(out, d, line, &row) else {
+        return;
+    };
     let state = match parse_state(&row.etat_trafic) {
         Some(s) => s,
         None => {
@@ -310,6 +261,74 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
         geo_shape: row.geo_shape,
     };
     out.add(arc, day, slot, &st, line);
+}
+
+/// A row whose time cannot be read: counted (undated) and rejected.
+fn reject_time(out: &mut impl Sink, line: u64, raw: &str, e: TimeError) {
+    let reason = match e {
+        TimeError::OutOfRange => Reason::DateOutOfRange,
+        _ => Reason::UnparseableDate,
+    };
+    out.row(None);
+    let shown = if raw.is_empty() {
+        "empty".to_string()
+    } else {
+        format!("{raw:?}")
+    };
+    out.problem(
+        None,
+        line,
+        reason,
+        format!("field `Date et heure de comptage`: {shown}: {e}"),
+    );
+}
+
+/// The row's flow and occupancy, scaled ([`NONE`] when not given). None: one is unreadable or
+/// out of range (the row is rejected).
+fn measures(
+    out: &mut impl Sink,
+    d: Option<NaiveDate>,
+    line: u64,
+    row: &Row<'_>,
+) -> Option<[i32; 2]> {
+    let mut nums = [NONE; 2];
+    for (i, (v, digits, name, max)) in [
+        (&row.q, Q_DIGITS, "Débit horaire", None),
+        (&row.k, K_DIGITS, "Taux d'occupation", Some(100)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match scaled(v, digits) {
+            Ok(None) => {}
+            Ok(Some(x)) => {
+                let unit = 10i64.pow(digits);
+                let too_big = max.is_some_and(|m| x > m * unit) || x > i64::from(i32::MAX);
+                if x < 0 || too_big {
+                    let r = if max.is_some() { "0..100" } else { ">= 0" };
+                    let detail =
+                        format!("field `{name}`: {} is outside {r}", x as f64 / unit as f64);
+                    out.problem(d, line, Reason::ValueOutOfRange, detail);
+                    return None;
+                }
+                nums[i] = x as i32;
+            }
+            Err((e, shown)) => {
+                let (reason, what) = match e {
+                    NumError::Invalid => (Reason::BadNumber, "not a number"),
+                    NumError::OutOfRange => (Reason::ValueOutOfRange, "out of range"),
+                };
+                out.problem(
+                    d,
+                    line,
+                    reason,
+                    format!("field `{name}`: {shown} is {what}"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(nums)
 }
 
 /// Reads one comptages file (CSV or JSON). Never fails: problems are in the quality counters.

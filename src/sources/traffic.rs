@@ -183,22 +183,11 @@ impl Ctx<'_> {
     /// One snapshot: a response object's `disruptions` (`wrapper` given) or the file's bare
     /// records.
     fn snapshot(&mut self, wrapper: Option<&Obj>, recs: &[Rec<'_>]) {
-        let rel = self.f.rel.as_str();
-        let mut tz: Tz = chrono_tz::Europe::Paris;
         let mut notes: Vec<String> = Vec::new();
         let context = wrapper
             .and_then(|w| w.get("context"))
             .and_then(Value::as_object);
-        if let Some(name) = context
-            .and_then(|c| c.get("timezone"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-        {
-            match name.trim().parse::<Tz>() {
-                Ok(z) => tz = z,
-                Err(_) => notes.push(format!("unknown timezone {name:?}, Europe/Paris used")),
-            }
-        }
+        let tz = snapshot_tz(context, &mut notes);
         let dialect = wrapper_dialect(wrapper);
         let parsed: Vec<Result<Parsed, (Reason, String)>> = recs
             .iter()
@@ -210,8 +199,36 @@ impl Ctx<'_> {
                 )),
             })
             .collect();
-        // The snapshot's moment.
-        let mut when: Option<(NaiveDate, String, &'static str)> = None;
+        let Some((day, label, source)) =
+            self.snapshot_moment(wrapper, context, tz, &parsed, &mut notes)
+        else {
+            self.reject_undated(recs, &notes);
+            return;
+        };
+        if !self.sel.contains(day) {
+            return;
+        }
+        self.acc.add_snapshot(day, &label);
+        let source_note = if notes.is_empty() {
+            format!("snapshot time: {source}")
+        } else {
+            format!("snapshot time: {source} ({})", notes.join("; "))
+        };
+        for (r, p) in recs.iter().zip(parsed) {
+            self.record(day, r, p, &source_note);
+        }
+    }
+
+    /// The snapshot's moment: its day, label and what gave it (the response's time, else the
+    /// `dt=` folder date, else the latest `updated_at` of its disruptions).
+    fn snapshot_moment(
+        &self,
+        wrapper: Option<&Obj>,
+        context: Option<&Obj>,
+        tz: Tz,
+        parsed: &[Result<Parsed, (Reason, String)>],
+        notes: &mut Vec<String>,
+    ) -> Option<(NaiveDate, String, &'static str)> {
         let wrapper_times = [
             (
                 context.and_then(|c| c.get("current_datetime")),
@@ -228,97 +245,107 @@ impl Ctx<'_> {
                 continue;
             }
             match parse_time(&s, tz) {
-                Ok(t) => {
-                    when = Some((paris_day(t), format_paris(t), name));
-                    break;
-                }
+                Ok(t) => return Some((paris_day(t), format_paris(t), name)),
                 Err(e) => notes.push(format!("{name} {s:?} unreadable: {e}")),
             }
         }
-        if when.is_none() {
-            if let Some(d) = self.f.partition_date {
-                when = Some((d, format!("{d} (dt=)"), "partition date"));
-            }
+        if let Some(d) = self.f.partition_date {
+            return Some((d, format!("{d} (dt=)"), "partition date"));
         }
-        if when.is_none() {
-            if let Some(t) = parsed
-                .iter()
-                .filter_map(|p| p.as_ref().ok().and_then(|p| p.d.updated))
-                .max()
-            {
-                when = Some((paris_day(t), format_paris(t), "latest updated_at"));
+        let t = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().and_then(|p| p.d.updated))
+            .max()?;
+        Some((paris_day(t), format_paris(t), "latest updated_at"))
+    }
+
+    /// Counts and rejects every record of a snapshot that has no time.
+    fn reject_undated(&mut self, recs: &[Rec<'_>], notes: &[String]) {
+        let rel = self.f.rel.as_str();
+        for r in recs {
+            self.q.row(SOURCE, None, rel);
+            let mut detail = format!(
+                "{}: no snapshot time (no context.current_datetime, no dt= folder, no \
+                 readable updated_at / lastUpdate)",
+                r.label
+            );
+            if !notes.is_empty() {
+                detail.push_str(&format!("; {}", notes.join("; ")));
             }
+            self.q
+                .problem(SOURCE, None, rel, r.line, Reason::UnparseableDate, detail);
         }
-        let Some((day, label, source)) = when else {
-            for (r, _) in recs.iter().zip(&parsed) {
-                self.q.row(SOURCE, None, rel);
-                let mut detail = format!(
-                    "{}: no snapshot time (no context.current_datetime, no dt= folder, no \
-                     readable updated_at / lastUpdate)",
-                    r.label
-                );
-                if !notes.is_empty() {
-                    detail.push_str(&format!("; {}", notes.join("; ")));
-                }
-                self.q
-                    .problem(SOURCE, None, rel, r.line, Reason::UnparseableDate, detail);
-            }
-            return;
-        };
-        if !self.sel.contains(day) {
-            return;
-        }
+    }
+
+    /// One record of a snapshot of `day`: counted, then added or rejected.
+    fn record(
+        &mut self,
+        day: NaiveDate,
+        r: &Rec<'_>,
+        p: Result<Parsed, (Reason, String)>,
+        source_note: &str,
+    ) {
+        let rel = self.f.rel.as_str();
         let d = Some(day);
-        self.acc.add_snapshot(day, &label);
-        let source_note = if notes.is_empty() {
-            format!("snapshot time: {source}")
-        } else {
-            format!("snapshot time: {source} ({})", notes.join("; "))
-        };
-        for (r, p) in recs.iter().zip(parsed) {
-            self.q.row(SOURCE, d, rel);
-            self.q.category(SOURCE, d, &source_note);
-            match p {
-                Err((reason, detail)) => {
-                    let id = match r.value {
-                        Value::Object(o) => json_text(json_field(o, &["id"])).into_owned(),
-                        _ => String::new(),
-                    };
-                    let who = if id.is_empty() {
-                        r.label.clone()
-                    } else {
-                        format!("{} (id {id})", r.label)
-                    };
-                    self.q
-                        .problem(SOURCE, d, rel, r.line, reason, format!("{who}: {detail}"));
+        self.q.row(SOURCE, d, rel);
+        self.q.category(SOURCE, d, source_note);
+        match p {
+            Err((reason, detail)) => {
+                let id = match r.value {
+                    Value::Object(o) => json_text(json_field(o, &["id"])).into_owned(),
+                    _ => String::new(),
+                };
+                let who = if id.is_empty() {
+                    r.label.clone()
+                } else {
+                    format!("{} (id {id})", r.label)
+                };
+                self.q
+                    .problem(SOURCE, d, rel, r.line, reason, format!("{who}: {detail}"));
+            }
+            Ok(p) => {
+                let who = format!("{} (id {})", r.label, p.d.id);
+                for w in p.warnings {
+                    self.q.problem(
+                        SOURCE,
+                        d,
+                        rel,
+                        r.line,
+                        Reason::UnknownState,
+                        format!("{who}: {w}"),
+                    );
                 }
-                Ok(p) => {
-                    let who = format!("{} (id {})", r.label, p.d.id);
-                    for w in p.warnings {
-                        self.q.problem(
-                            SOURCE,
-                            d,
-                            rel,
-                            r.line,
-                            Reason::UnknownState,
-                            format!("{who}: {w}"),
-                        );
-                    }
-                    for m in p.missing {
-                        self.q.missing(SOURCE, d, m);
-                    }
-                    let status = if p.d.status.trim().is_empty() {
-                        "(vide)"
-                    } else {
-                        p.d.status.trim()
-                    };
-                    self.q.category(SOURCE, d, &format!("status: {status}"));
-                    self.q
-                        .category(SOURCE, d, &format!("lines: {}", p.lines_from));
-                    self.acc.add(day, p.d);
+                for m in p.missing {
+                    self.q.missing(SOURCE, d, m);
                 }
+                let status = if p.d.status.trim().is_empty() {
+                    "(vide)"
+                } else {
+                    p.d.status.trim()
+                };
+                self.q.category(SOURCE, d, &format!("status: {status}"));
+                self.q
+                    .category(SOURCE, d, &format!("lines: {}", p.lines_from));
+                self.acc.add(day, p.d);
             }
         }
+    }
+}
+
+/// The snapshot's time zone: the response's `context.timezone`, else Europe/Paris (with a note
+/// when the name is unknown).
+fn snapshot_tz(context: Option<&Obj>, notes: &mut Vec<String>) -> Tz {
+    let name = context
+        .and_then(|c| c.get("timezone"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty());
+    match name.map(|n| (n, n.trim().parse::<Tz>())) {
+        Some((_, Ok(z))) => z,
+        Some((name, Err(_))) => {
+            notes.push(format!("unknown timezone {name:?}, Europe/Paris used"));
+            chrono_tz::Europe::Paris
+        }
+        None => chrono_tz::Europe::Paris,
     }
 }
 

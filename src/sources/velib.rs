@@ -576,18 +576,49 @@ impl Reader<'_> {
     }
 
     fn status<'v>(&mut self, line: u64, get: &dyn Fn(usize) -> Val<'v>, snap: &Snap, who: &str) {
-        // The row's report time and day.
+        let Some((t, day, stale, no_time)) = self.status_time(line, get, snap, who) else {
+            return;
+        };
+        if !self.sel.contains(day) {
+            return;
+        }
+        let d = Some(day);
+        self.count_row(d, line);
+        let Some(key) = self.key_or_reject(d, line, get, who) else {
+            return;
+        };
+        if no_time {
+            self.q.missing(SOURCE, d, "last_reported");
+        }
+        let Some((status, capacity)) = self.status_fields(d, line, get, who) else {
+            return;
+        };
+        let point = self.point_or_warn(d, line, get, who);
+        let fixed = self.fixed(d, get, capacity, point);
+        self.note_status(d, &key, &status, &fixed, stale);
+        let report = Report {
+            snapshot: snap.t.unwrap_or(t),
+            stale,
+            status,
+            fixed,
+        };
+        self.acc.add_report(day, key, t, report);
+    }
+
+    /// A status row's report time, day, staleness and whether the time was missing (the
+    /// snapshot's is used). None: the row is outside the selection, or counted and rejected.
+    fn status_time<'v>(
+        &mut self,
+        line: u64,
+        get: &dyn Fn(usize) -> Val<'v>,
+        snap: &Snap,
+        who: &str,
+    ) -> Option<(Instant, NaiveDate, bool, bool)> {
         let t = match instant(get(TIME)) {
-            Ok(Some(t)) => Some(t),
-            Ok(None) => None,
+            Ok(t) => t,
             Err(bad) => {
-                let day = if snap.own_day { None } else { snap.day };
-                if day.is_some_and(|d| !self.sel.contains(d)) {
-                    return;
-                }
-                self.count_row(day, line);
-                self.reject(day, line, who, bad, TIME);
-                return;
+                self.reject_time(line, snap, who, bad);
+                return None;
             }
         };
         let no_time = t.is_none();
@@ -606,43 +637,98 @@ impl Reader<'_> {
                 (reference, day, false)
             }
             (None, _) => {
-                let day = if snap.own_day { None } else { snap.day };
-                if day.is_some_and(|d| !self.sel.contains(d)) {
-                    return;
-                }
-                self.count_row(day, line);
                 let detail = if snap.own_day {
                     "empty"
                 } else {
                     "empty, and the snapshot has no time"
                 };
                 let bad = (Reason::UnparseableDate, detail.to_string());
-                self.reject(day, line, who, bad, TIME);
-                return;
+                self.reject_time(line, snap, who, bad);
+                return None;
             }
         };
-        if !self.sel.contains(day) {
+        Some((t, day, stale, no_time))
+    }
+
+    /// Counts and rejects a status row whose time is unusable, on the snapshot's day when the
+    /// rows take it (unless that day is not processed).
+    fn reject_time(&mut self, line: u64, snap: &Snap, who: &str, bad: Bad) {
+        let day = if snap.own_day { None } else { snap.day };
+        if day.is_some_and(|d| !self.sel.contains(d)) {
             return;
         }
-        let d = Some(day);
-        self.count_row(d, line);
-        let key = match self.key(get) {
-            Ok(k) => k,
+        self.count_row(day, line);
+        self.reject(day, line, who, bad, TIME);
+    }
+
+    /// The station key, or a rejection.
+    fn key_or_reject<'v>(
+        &mut self,
+        d: Option<NaiveDate>,
+        line: u64,
+        get: &dyn Fn(usize) -> Val<'v>,
+        who: &str,
+    ) -> Option<StationKey> {
+        match self.key(get) {
+            Ok(k) => Some(k),
             Err(e) => {
                 self.problem(d, line, who, Reason::MissingKey, e);
-                return;
+                None
             }
-        };
-        if no_time {
-            self.q.missing(SOURCE, d, "last_reported");
         }
+    }
+
+    /// The point, or None with a warning when it is unreadable.
+    fn point_or_warn<'v>(
+        &mut self,
+        d: Option<NaiveDate>,
+        line: u64,
+        get: &dyn Fn(usize) -> Val<'v>,
+        who: &str,
+    ) -> Option<[i64; 2]> {
+        match Self::point(get) {
+            Ok(p) => p,
+            Err(e) => {
+                self.problem(d, line, who, Reason::BadPoint, e);
+                None
+            }
+        }
+    }
+
+    /// What describes the station, from the row's own fields.
+    fn fixed<'v>(
+        &mut self,
+        d: Option<NaiveDate>,
+        get: &dyn Fn(usize) -> Val<'v>,
+        capacity: Option<u32>,
+        point: Option<[i64; 2]>,
+    ) -> Static {
+        Static {
+            code: station_id(get(CODE)).ok().filter(|c| !c.is_empty()),
+            name: self.text(d, get(NAME)),
+            capacity,
+            point,
+            commune: self.text(d, get(COMMUNE)),
+            insee: Some(get(INSEE).text().into_owned()).filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// A status row's availability (counts, bike types, flags) and the station capacity.
+    /// None: a count is unreadable (the row is rejected).
+    fn status_fields<'v>(
+        &mut self,
+        d: Option<NaiveDate>,
+        line: u64,
+        get: &dyn Fn(usize) -> Val<'v>,
+        who: &str,
+    ) -> Option<(Status, Option<u32>)> {
         let mut nums = [None; 5];
         for (slot, i) in nums.iter_mut().zip([BIKES, DOCKS, MECH, EBIKE, CAPACITY]) {
             match count(get(i)) {
                 Ok(v) => *slot = v,
                 Err(bad) => {
                     self.reject(d, line, who, bad, i);
-                    return;
+                    return None;
                 }
             }
         }
@@ -660,7 +746,7 @@ impl Reader<'_> {
                 }
                 Err(bad) => {
                     self.reject(d, line, who, bad, TYPES);
-                    return;
+                    return None;
                 }
             }
         }
@@ -677,13 +763,6 @@ impl Reader<'_> {
                 }
             }
         }
-        let point = match Self::point(get) {
-            Ok(p) => p,
-            Err(e) => {
-                self.problem(d, line, who, Reason::BadPoint, e);
-                None
-            }
-        };
         let status = Status {
             installed: flags[0],
             renting: flags[1],
@@ -693,15 +772,18 @@ impl Reader<'_> {
             ebike,
             docks,
         };
-        let code = station_id(get(CODE)).ok().filter(|c| !c.is_empty());
-        let fixed = Static {
-            code: code.clone(),
-            name: self.text(d, get(NAME)),
-            capacity,
-            point,
-            commune: self.text(d, get(COMMUNE)),
-            insee: Some(get(INSEE).text().into_owned()).filter(|s| !s.is_empty()),
-        };
+        Some((status, capacity))
+    }
+
+    /// The quality counters of a status row: missing fields, inconsistent counts, state.
+    fn note_status(
+        &mut self,
+        d: Option<NaiveDate>,
+        key: &StationKey,
+        status: &Status,
+        fixed: &Static,
+        stale: bool,
+    ) {
         for (missing, name) in [
             (status.bikes.is_none(), "velos_disponibles"),
             (status.docks.is_none(), "bornettes_libres"),
@@ -723,7 +805,7 @@ impl Reader<'_> {
                 self.q.missing(SOURCE, d, "coordonnees");
             }
         }
-        if let (Some(b), Some(m), Some(e)) = (bikes, mechanical, ebike) {
+        if let (Some(b), Some(m), Some(e)) = (status.bikes, status.mechanical, status.ebike) {
             if u64::from(b) != u64::from(m) + u64::from(e) {
                 self.q.category(
                     SOURCE,
@@ -740,13 +822,6 @@ impl Reader<'_> {
             "etat: hors service"
         };
         self.q.category(SOURCE, d, state);
-        let report = Report {
-            snapshot: snap.t.unwrap_or(t),
-            stale,
-            status,
-            fixed,
-        };
-        self.acc.add_report(day, key, t, report);
     }
 
     fn information<'v>(
@@ -778,12 +853,8 @@ impl Reader<'_> {
     ) {
         let d = snap.info_day;
         self.count_row(d, line);
-        let key = match self.key(get) {
-            Ok(k) => k,
-            Err(e) => {
-                self.problem(d, line, who, Reason::MissingKey, e);
-                return;
-            }
+        let Some(key) = self.key_or_reject(d, line, get, who) else {
+            return;
         };
         let capacity = match count(get(CAPACITY)) {
             Ok(c) => c,
@@ -792,27 +863,14 @@ impl Reader<'_> {
                 return;
             }
         };
-        let point = match Self::point(get) {
-            Ok(p) => p,
-            Err(e) => {
-                self.problem(d, line, who, Reason::BadPoint, e);
-                None
-            }
-        };
+        let point = self.point_or_warn(d, line, get, who);
         if capacity.is_none() {
             self.q.missing(SOURCE, d, "capacite");
         }
         if point.is_none() {
             self.q.missing(SOURCE, d, "coordonnees");
         }
-        let info = Static {
-            code: station_id(get(CODE)).ok().filter(|c| !c.is_empty()),
-            name: self.text(d, get(NAME)),
-            capacity,
-            point,
-            commune: self.text(d, get(COMMUNE)),
-            insee: Some(get(INSEE).text().into_owned()).filter(|s| !s.is_empty()),
-        };
+        let info = self.fixed(d, get, capacity, point);
         self.acc.add_info(key, d, snap.info_t, info);
     }
 }
