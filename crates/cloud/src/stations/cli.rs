@@ -33,7 +33,8 @@ Examples:
 
 Environment: STATIONS_FILE, OUTPUT_DIR, MONGODB_URL, MONGODB_DATABASE, WEATHER_COLLECTION,
 S3_BACKUP_BUCKET, S3_BACKUP_PREFIX, AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL,
-AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, SOURCE_DATE_EPOCH (the clock of backup names).
+AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT,
+CITYFLOW_OPERATION_TIMEOUT, SOURCE_DATE_EPOCH (the clock of backup names).
 
 Exit codes: 0 clean   1 some input refused or unreadable (see the quality report)
             2 usage or configuration error   3 MongoDB or S3 unreachable

@@ -46,7 +46,8 @@ Examples:
   raw push exports/ --dry-run --json
 
 Environment: DATA_DIR, S3_RAW_BUCKET, S3_RAW_PREFIX, S3_ZONES_ROOT, AWS_REGION, AWS_PROFILE
-(credential chain), AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS.
+(credential chain), AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS,
+CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Ledgers: <raw>/.cityflow-pull.json and <pushed folder>/.cityflow-push.json (or --ledger).
 

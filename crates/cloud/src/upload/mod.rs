@@ -44,7 +44,8 @@ Examples:
 
 Environment: OUTPUT_DIR, AWS_REGION, AWS_PROFILE (credential chain), AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB_REPORTS_TABLE,
-S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS.
+S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS,
+CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
 s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
@@ -490,14 +491,8 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     summary.unchanged = unchanged;
     if s.dry_run && !s.verify {
         for st in &steps {
-            summary.targets.push(TargetReport {
-                action: st.action,
-                target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
-                file: st.rel.clone(),
-                bytes: st.bytes,
-                error: st.error.clone(),
-                offloaded: false,
-            });
+            let t = execute::report_of(st, st.action, st.error.clone(), false);
+            summary.targets.push(t);
         }
         summary.failed = errors;
         let exit = if errors > 0 {
