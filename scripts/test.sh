@@ -21,6 +21,15 @@ echo "== format and lints"
 cargo fmt --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== process is offline: no AWS SDK in its dependencies or its binary"
+if cargo tree --quiet -p cityflow -e normal,build | grep -E '(^|[^a-z])aws-'; then
+  echo "test.sh: the cityflow package (process) depends on an aws-* crate" >&2; exit 1
+fi
+cargo build --quiet --release --bin process
+if grep -q aws_sdk "${CARGO_TARGET_DIR:-target}/release/process"; then
+  echo "test.sh: target/release/process contains AWS SDK code" >&2; exit 1
+fi
+
 echo "== the committed sample is exactly what the generator writes"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo run --quiet --release --example generate -- --out "$tmp/raw" 2>/dev/null

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use clap::Parser;
 
+use crate::cli::{parse_date, MongoArgs};
 use crate::error::Error;
 use crate::sources::DaySelection;
 
@@ -43,11 +44,6 @@ Exit codes:
   0 clean   1 finished with rejected input or a failed file   2 usage or configuration error
   3 MongoDB selected but unreachable (results written to files instead)
   4 some output could not be written";
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
-}
 
 /// Where `process` stores its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,22 +114,8 @@ pub struct ProcessArgs {
     /// working directory or above the raw root, else files), files, or mongo.
     #[arg(long, env = "DATABASE_TYPE", value_name = "auto|files|mongo", value_parser = parse_backend, default_value = "auto")]
     pub backend: BackendChoice,
-    #[arg(
-        long,
-        env = "MONGODB_URL",
-        value_name = "URL",
-        default_value = "mongodb://localhost:27017/",
-        // `--help` would print the variable's value, password included.
-        hide_env_values = true
-    )]
-    pub mongodb_url: String,
-    #[arg(
-        long,
-        env = "MONGODB_DATABASE",
-        value_name = "NAME",
-        default_value = "cityflow"
-    )]
-    pub mongodb_database: String,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
 }
 
 /// Everything a run needs, resolved.
@@ -151,11 +133,6 @@ pub struct Settings {
     pub backend: Backend,
     /// Why this backend (printed at start).
     pub backend_reason: String,
-}
-
-/// Loads `.env` from the working directory once (existing variables are not overridden).
-pub fn load_dotenv() {
-    let _ = dotenvy::dotenv();
 }
 
 impl Settings {
@@ -204,8 +181,8 @@ impl Settings {
             }
         }
         let mongo = || Backend::Mongo {
-            url: a.mongodb_url.clone(),
-            database: a.mongodb_database.clone(),
+            url: a.mongo.url.clone(),
+            database: a.mongo.database.clone(),
         };
         let laptop_here = cwd.join(LAPTOP_BUCKET_DIR).is_dir();
         let laptop_above = std::fs::canonicalize(&raw)

@@ -308,10 +308,153 @@ fn arr_code(props: &Value) -> Option<String> {
     Some(format!("750{n:02}"))
 }
 
+/// Signed area (m²) of one ring on the sphere, by the Chamberlain–Duquette formula
+/// `A = R²/2 · Σ (λ[i+1] − λ[i−1]) · sin φ[i]` (exact for edges that are straight in the
+/// (λ, sin φ) plane, i.e. along meridians and parallels; at the size of a work the difference
+/// with great-circle edges is negligible). `sin φ[0]` is subtracted from every term (the Δλ sum
+/// to 0), which keeps precision on tiny rings. Positive when counter-clockwise.
+fn ring_area_signed(ring: &[Pt]) -> f64 {
+    let mut pts: &[Pt] = ring;
+    if pts.len() >= 2 && pts[0] == pts[pts.len() - 1] {
+        pts = &pts[..pts.len() - 1];
+    }
+    let n = pts.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let s0 = pts[0][1].to_radians().sin();
+    let mut sum = 0.0;
+    for i in 0..n {
+        let prev = pts[(i + n - 1) % n][0].to_radians();
+        let next = pts[(i + 1) % n][0].to_radians();
+        sum += (next - prev) * (pts[i][1].to_radians().sin() - s0);
+    }
+    sum * EARTH_RADIUS_M * EARTH_RADIUS_M / 2.0
+}
+
+fn check_ring(ring: &[Pt]) -> Result<(), String> {
+    let mut distinct: Vec<Pt> = Vec::new();
+    for p in ring {
+        if !distinct.contains(p) {
+            distinct.push(*p);
+            if distinct.len() >= 3 {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "polygon ring with {} distinct position(s) (at least 3 needed)",
+        distinct.len()
+    ))
+}
+
+fn polygon_rings_area(rings: &[Vec<Pt>]) -> Result<f64, String> {
+    let (outer, holes) = rings.split_first().ok_or("polygon without rings")?;
+    check_ring(outer)?;
+    let mut a = ring_area_signed(outer).abs();
+    for h in holes {
+        check_ring(h)?;
+        a -= ring_area_signed(h).abs();
+    }
+    if a < 0.0 {
+        return Err("polygon holes are larger than its exterior ring".into());
+    }
+    Ok(a)
+}
+
+/// True area (m²) of a Polygon (holes subtracted) or MultiPolygon (parts summed) on the sphere
+/// (R = 6,371,000 m). Other geometry types and degenerate rings are errors (no area).
+pub fn polygon_area_m2(g: &Geometry) -> Result<f64, String> {
+    match g {
+        Geometry::Polygon(rings) => polygon_rings_area(rings),
+        Geometry::MultiPolygon(ps) => {
+            if ps.is_empty() {
+                return Err("empty MultiPolygon".into());
+            }
+            ps.iter().map(|p| polygon_rings_area(p)).sum()
+        }
+        Geometry::Point(_) => Err("geometry is a Point, not a polygon".into()),
+        Geometry::LineString(_) => Err("geometry is a LineString, not a polygon".into()),
+        Geometry::MultiLineString(_) => Err("geometry is a MultiLineString, not a polygon".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn rect(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> Vec<Pt> {
+        vec![
+            [lon1, lat1],
+            [lon2, lat1],
+            [lon2, lat2],
+            [lon1, lat2],
+            [lon1, lat1],
+        ]
+    }
+
+    #[test]
+    fn square_of_a_hundredth_of_a_degree_at_paris() {
+        // [2.35, 2.36] × [48.85, 48.86]: the exact area of a lon/lat box on the sphere is
+        // R² · Δλ · (sin φ2 − sin φ1)
+        //   = 6,371,000² · (0.01 · π/180) · (sin 48.86° − sin 48.85°)
+        //   = 40,589,641,000,000 · 0.00017453292519943296 · (0.7531042742016877 − 0.7529894373157874)
+        //   = 40,589,641,000,000 · 0.00017453292519943296 · 0.00011483688590030461
+        //   = 813,530.7717 m²
+        // Cross-check: 0.01° of latitude = R·π/180/100 = 1,111.9493 m, 0.01° of longitude at the
+        // mid latitude 48.855° = 1,111.9493 · cos 48.855° = 731.6258 m; 1,111.9493 · 731.6258 =
+        // 813,530.77 m². The prototype's shoelace without cos(lat) gave 1,111.9493² = 1,236,431 m²
+        // (+52 %).
+        let g = Geometry::Polygon(vec![rect(2.35, 48.85, 2.36, 48.86)]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 813_530.771_701_4).abs() < 1e-3, "{a}");
+        // orientation does not matter
+        let mut cw = rect(2.35, 48.85, 2.36, 48.86);
+        cw.reverse();
+        let a2 = polygon_area_m2(&Geometry::Polygon(vec![cw])).unwrap();
+        assert!((a - a2).abs() < 1e-6);
+        // an unclosed ring is closed implicitly
+        let mut open = rect(2.35, 48.85, 2.36, 48.86);
+        open.pop();
+        assert!((polygon_area_m2(&Geometry::Polygon(vec![open])).unwrap() - a).abs() < 1e-6);
+    }
+
+    #[test]
+    fn square_with_a_hole_and_multipolygon() {
+        // hole [2.353, 2.357] × [48.853, 48.857]:
+        //   R² · (0.004 · π/180) · (sin 48.857° − sin 48.853°) = 130,164.9236 m²
+        // polygon = 813,530.7717 − 130,164.9236 = 683,365.8481 m²
+        let outer = rect(2.35, 48.85, 2.36, 48.86);
+        let hole = rect(2.353, 48.853, 2.357, 48.857);
+        let g = Geometry::Polygon(vec![outer.clone(), hole.clone()]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 683_365.848_090_2).abs() < 1e-3, "{a}");
+        // MultiPolygon: the holed square + [2.30, 2.31] × [48.80, 48.81]
+        //   second part = R² · (0.01 · π/180) · (sin 48.81° − sin 48.80°) = 814,342.9917 m²
+        //   total = 683,365.8481 + 814,342.9917 = 1,497,708.8398 m²
+        let g = Geometry::MultiPolygon(vec![
+            vec![outer, hole],
+            vec![rect(2.30, 48.80, 2.31, 48.81)],
+        ]);
+        let a = polygon_area_m2(&g).unwrap();
+        assert!((a - 1_497_708.839_756).abs() < 1e-2, "{a}");
+    }
+
+    #[test]
+    fn invalid_geometries_have_no_area() {
+        assert!(polygon_area_m2(&Geometry::Point([2.3, 48.8])).is_err());
+        assert!(polygon_area_m2(&Geometry::LineString(vec![[2.3, 48.8], [2.4, 48.8]])).is_err());
+        let flat = vec![[2.3, 48.8], [2.4, 48.8], [2.3, 48.8]];
+        assert!(polygon_area_m2(&Geometry::Polygon(vec![flat])).is_err());
+        assert!(polygon_area_m2(&Geometry::Polygon(vec![])).is_err());
+        assert!(polygon_area_m2(&Geometry::MultiPolygon(vec![])).is_err());
+        let big_hole = Geometry::Polygon(vec![
+            rect(2.35, 48.85, 2.36, 48.86),
+            rect(2.30, 48.80, 2.40, 48.90),
+        ]);
+        assert!(polygon_area_m2(&big_hole).is_err());
+    }
 
     #[test]
     fn haversine_of_one_degree_of_latitude() {

@@ -28,6 +28,15 @@ impl FileError {
     }
 }
 
+/// `str::trim`, without its Unicode scan when both ends are visible ASCII (every row of the
+/// big exports).
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Normalises a header name for matching: lower case, accents folded, BOM and punctuation
 /// (`_ - ' .`) turned into single spaces. `Débit horaire` and `debit_horaire` match.
 pub fn norm_header(s: &str) -> String {
@@ -539,12 +548,14 @@ fn spread_one(v: Value, line: u64, out: &mut Vec<JsonItem>) {
         other => out.push(JsonItem::Bad {
             line,
             reason: Reason::NotARecord,
-            detail: format!("expected an object, found {}", kind(&other)),
+            detail: format!("expected an object, found {}", json_kind(&other)),
         }),
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What a JSON value is, for messages: `null`, `a boolean`, `a number`, `a string`, `an array`,
+/// `an object`.
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -558,6 +569,25 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{2003}",
+            "é",
+            " é ",
+            "a b",
+            "\ta\n",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
 
     fn lines(items: &[JsonItem]) -> Vec<(u64, bool)> {
         items

@@ -13,6 +13,7 @@
 //! (`crates/cloud`), which depends on this one.
 
 pub mod bigcsv;
+pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod error;

@@ -82,6 +82,27 @@ impl OutputName {
         }
     }
 
+    /// The envelope field that holds the body (`metrics`, `report`, `sources`); the CSV report
+    /// has no envelope and is stored under its JSON twin's key.
+    pub fn body_field(&self) -> &'static str {
+        match self {
+            OutputName::Metrics { .. } => "metrics",
+            OutputName::ReportJson(_) | OutputName::ReportCsv(_) => "report",
+            OutputName::Quality(_) | OutputName::QualityRun => "sources",
+        }
+    }
+
+    /// The envelope's id field and value, for reports: `report_id` = `daily_report_<date>`,
+    /// `quality_report_<date>` or `quality_report_run`; metrics are keyed by `metric_type`.
+    pub fn id(&self) -> (&'static str, String) {
+        match self {
+            OutputName::Metrics { metric_type, .. } => ("metric_type", metric_type.clone()),
+            OutputName::ReportJson(d) | OutputName::ReportCsv(d) => ("report_id", report_id(*d)),
+            OutputName::Quality(d) => ("report_id", quality_id(Some(*d))),
+            OutputName::QualityRun => ("report_id", quality_id(None)),
+        }
+    }
+
     /// The data date (none for the run's quality report).
     pub fn date(&self) -> Option<NaiveDate> {
         match self {

@@ -318,7 +318,7 @@ pub fn geojson(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(g) = geo::parse_geometry_str(s) {
             let _ = geo::length_m(&g);
-            let _ = chm::polygon_area_m2(&g);
+            let _ = geo::polygon_area_m2(&g);
             if let Some(c) = geo::center(&g) {
                 let _ = arr().lookup(c);
             }
@@ -383,20 +383,20 @@ pub fn fields(data: &[u8]) {
     }
     let _ = geo::parse_lat_lon(s);
     let _ = cityflow::input::norm_header(s);
-    let _ = chm::normalize_postal_code(s);
-    let _ = chm::canonical_impact(s);
+    let _ = chantiers::normalize_postal_code(s);
+    let _ = chantiers::canonical_impact(s);
     let _ = chm::impact_weight(s);
-    let _ = cm::State::parse(s);
-    let _ = tm::effect_score(s);
-    let _ = tm::prim_severity_score(s);
-    let _ = tm::lines_in_text(s);
+    let _ = comptages::parse_state(s);
+    let _ = traffic::effect_score(s);
+    let _ = traffic::prim_severity_score(s);
+    let _ = traffic::lines_in_text(s);
     let (a, b) = s.split_at(
         s.char_indices()
             .nth(s.chars().count() / 2)
             .map_or(0, |(i, _)| i),
     );
-    let _ = tm::line_label(Some(a), b, s);
-    let _ = tm::line_label(None, a, b);
+    let _ = traffic::line_label(Some(a), b, s);
+    let _ = traffic::line_label(None, a, b);
     let _ = tm::line_order(a, b);
     let _ = cityflow::metrics::arc_order(a, b);
     let _ = velib::repair_double_utf8(s);

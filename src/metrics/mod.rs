@@ -1,5 +1,8 @@
 //! Pure metric code: accumulators (`add` / `merge` / `Default`) and their finalisation into the
-//! output structures. One module per dataset, named as in `sources/`.
+//! output structures. One module per dataset, named as in `sources/`; nothing here reads raw
+//! text (that is `sources/`' job). The one piece that is not plain data is
+//! [`comptages::shared`]: lock-sharded writers through which several threads fill one road-counter
+//! accumulator from one big file.
 
 pub mod bikes;
 pub mod chantiers;

@@ -27,13 +27,15 @@
 //!   response the `bloquante` / `NO_SERVICE` impacts have priority 0 and the `perturbée` ones 30.
 //!   The score is, in this order:
 //!   1. from the GTFS-RT style **effect** when there is one (Navitia `severity.effect`, PRIM
-//!      `severity.effect` or top-level `effect`), see [`effect_score`]: `NO_SERVICE` 60;
+//!      `severity.effect` or top-level `effect`), see
+//!      [`effect_score`](crate::sources::traffic::effect_score): `NO_SERVICE` 60;
 //!      `REDUCED_SERVICE`, `SIGNIFICANT_DELAYS` 30; `DETOUR`, `MODIFIED_SERVICE`, `STOP_MOVED`
 //!      15; `ADDITIONAL_SERVICE`, `OTHER_EFFECT`, `UNKNOWN_EFFECT` and the other GTFS-RT effects
 //!      (`NO_EFFECT`, `ACCESSIBILITY_ISSUE`) 0. A value that is not a GTFS-RT effect at all is
 //!      not an effect: the next rules apply (and it is named in the warning if none does);
-//!   2. else the PRIM string severity, see [`prim_severity_score`]: `BLOQUANTE` 60, `PERTURBEE`
-//!      30, `INFORMATION` 0;
+//!   2. else the PRIM string severity, see
+//!      [`prim_severity_score`](crate::sources::traffic::prim_severity_score): `BLOQUANTE` 60,
+//!      `PERTURBEE` 30, `INFORMATION` 0;
 //!   3. else a numeric priority, only where the source is known to use "larger = more severe":
 //!      the PRIM bulk feed (a bare number as `severity`, or `severity.priority` in a PRIM record:
 //!      camelCase fields or a `lastUpdatedDate` wrapper). A Navitia `severity.priority` alone is
@@ -45,9 +47,11 @@
 //!   it as `navitia_priority` (null when there is none).
 //! - **Severity buckets** over the disruptions counted for D: `CRITIQUE` score ≥ 50,
 //!   `ELEVEE` ≥ 30, `MOYENNE` ≥ 15, `FAIBLE` below.
-//! - **Impacted lines**: from the structured impacted objects, named by [`line_label`]; the text
-//!   scan [`lines_in_text`] is only a fallback for disruptions that have no structured impacted
-//!   object at all (or whose objects name lines by bare ids). `top_lignes_impactees` = number of
+//! - **Impacted lines**: from the structured impacted objects, named by
+//!   [`line_label`](crate::sources::traffic::line_label); the text scan
+//!   [`lines_in_text`](crate::sources::traffic::lines_in_text) is only a fallback for
+//!   disruptions that have no structured impacted object at all (or whose objects name lines by
+//!   bare ids). `top_lignes_impactees` = number of
 //!   disruptions counted for D per line (a line once per disruption), top 10 by count, then by
 //!   line in [`line_order`].
 //! - **Alerts** `{id, priority, duration_hours, lignes, navitia_priority}` (`priority` = the
@@ -75,7 +79,6 @@ use chrono_tz::Europe::Paris;
 use serde::Serialize;
 
 use crate::geo::ArrondissementIndex;
-use crate::input::norm_header;
 use crate::metrics::DayDuplicates;
 use crate::quality::MAX_SAMPLES;
 use crate::time::Instant;
@@ -495,50 +498,6 @@ pub fn metrics(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Severity scores
-
-/// Score of a GTFS-RT style effect (Navitia `severity.effect`, PRIM `effect`): `NO_SERVICE`
-/// 60; `REDUCED_SERVICE`, `SIGNIFICANT_DELAYS` 30; `DETOUR`, `MODIFIED_SERVICE`, `STOP_MOVED`
-/// 15; `ADDITIONAL_SERVICE`, `OTHER_EFFECT`, `UNKNOWN_EFFECT`, `NO_EFFECT`,
-/// `ACCESSIBILITY_ISSUE` 0. Case, spaces and hyphens are ignored (`no service`, `No-Service`).
-/// None when the value is not a GTFS-RT effect.
-pub fn effect_score(effect: &str) -> Option<i64> {
-    let e: String = effect
-        .trim()
-        .chars()
-        .map(|c| match c {
-            ' ' | '-' => '_',
-            c => c.to_ascii_uppercase(),
-        })
-        .collect();
-    match e.as_str() {
-        "NO_SERVICE" => Some(60),
-        "REDUCED_SERVICE" | "SIGNIFICANT_DELAYS" => Some(30),
-        "DETOUR" | "MODIFIED_SERVICE" | "STOP_MOVED" => Some(15),
-        "ADDITIONAL_SERVICE"
-        | "OTHER_EFFECT"
-        | "UNKNOWN_EFFECT"
-        | "NO_EFFECT"
-        | "ACCESSIBILITY_ISSUE" => Some(0),
-        _ => None,
-    }
-}
-
-/// Score of a PRIM string severity (larger is more severe): `BLOQUANTE` (service interrupted)
-/// 60 → CRITIQUE, `PERTURBEE` (disturbed) 30 → ELEVEE, `INFORMATION` 0 → FAIBLE; a number
-/// written as text is a PRIM numeric severity, taken as is. Accents and case are ignored. None
-/// for anything else.
-pub fn prim_severity_score(s: &str) -> Option<i64> {
-    let n = norm_header(s);
-    match n.as_str() {
-        "bloquante" | "bloquant" | "blocking" | "no service" => Some(60),
-        "perturbee" | "perturbe" | "perturbation" | "disrupted" => Some(30),
-        "information" | "info" | "informative" => Some(0),
-        _ => n.parse::<i64>().ok(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Line names
 
 /// Transport mode of a line, as far as the labels go.
@@ -561,154 +520,6 @@ impl Mode {
             Mode::Bus => "Bus",
         }
     }
-
-    /// Recognises a Navitia commercial / physical mode (name or id) or a PRIM `mode`.
-    pub fn detect(s: &str) -> Option<Mode> {
-        let n = norm_header(s).replace(' ', "");
-        let n = n.rsplit(':').next().unwrap_or(&n); // `physical_mode:Metro`
-        if n.contains("metro") || n == "subway" {
-            Some(Mode::Metro)
-        } else if n.starts_with("rer") || n.contains("rapidtransit") {
-            Some(Mode::Rer)
-        } else if n.contains("tram") {
-            Some(Mode::Tram)
-        } else if n.contains("transilien") || n.contains("localtrain") || n == "train" {
-            Some(Mode::Transilien)
-        } else if n.contains("bus") || n.contains("noctilien") || n == "coach" {
-            Some(Mode::Bus)
-        } else {
-            None
-        }
-    }
-}
-
-/// Metro line codes: `1`..`14`, `3bis`, `7bis` (also written `3B`, `3 bis`).
-fn metro_code(code: &str) -> Option<String> {
-    let c = norm_header(code).replace(' ', "");
-    let (num, bis) = match c.strip_suffix("bis") {
-        Some(n) => (n, true),
-        None => match c.strip_suffix('b') {
-            Some(n) => (n, true),
-            None => (c.as_str(), false),
-        },
-    };
-    let n: u32 = num.parse().ok()?;
-    if num.starts_with('0') {
-        return None;
-    }
-    match (n, bis) {
-        (1..=14, false) => Some(n.to_string()),
-        (3 | 7, true) => Some(format!("{n}bis")),
-        _ => None,
-    }
-}
-
-/// Tram codes: `T1`, `T3a`, `T3b`, `T13` (the `T` added when missing, the letter lower case).
-fn tram_code(code: &str) -> Option<String> {
-    let c = code.trim();
-    let c = c.strip_prefix(['T', 't']).unwrap_or(c);
-    let digits: String = c.chars().take_while(char::is_ascii_digit).collect();
-    let rest = &c[digits.len()..];
-    if digits.is_empty() || digits.len() > 2 || rest.len() > 1 {
-        return None;
-    }
-    if !rest.is_empty() && !rest.eq_ignore_ascii_case("a") && !rest.eq_ignore_ascii_case("b") {
-        return None;
-    }
-    Some(format!("T{digits}{}", rest.to_ascii_lowercase()))
-}
-
-/// Strips a leading mode word repeated in a code (`Métro 4`, `RER B`, `Ligne 8`, `Bus 72`).
-fn strip_mode_words(code: &str) -> &str {
-    let mut c = code.trim();
-    loop {
-        let lower = c.to_lowercase();
-        let mut stripped = false;
-        for w in [
-            "métro",
-            "metro",
-            "ligne",
-            "rer",
-            "tramway",
-            "tram",
-            "transilien",
-            "train",
-            "bus",
-        ] {
-            if lower.starts_with(w) {
-                let rest = &c[c
-                    .char_indices()
-                    .nth(w.chars().count())
-                    .map(|(i, _)| i)
-                    .unwrap_or(c.len())..];
-                // only a whole word (`Tram T3a` but not `T3a`; `Bus 72` but not `Busy`)
-                if rest.starts_with([' ', '\u{a0}', ':', '-']) {
-                    c = rest.trim_start_matches([' ', '\u{a0}', ':', '-']);
-                    stripped = true;
-                    break;
-                }
-            }
-        }
-        if !stripped {
-            return c;
-        }
-    }
-}
-
-/// The label of a line from its structured fields: `mode` (Navitia commercial mode name,
-/// physical mode id or PRIM mode), `code` (short code, e.g. `3B`, `B`, `T3a`, `72`) and `name`
-/// (used when the code is empty).
-///
-/// Scheme: `Métro 1`..`Métro 14`, `Métro 3bis`, `Métro 7bis`; `RER A`..`RER E`; `Tram T1`,
-/// `Tram T3a`...; `Transilien H`..`Transilien V`; `Bus <code>` (RATP and other networks alike,
-/// Noctilien included); other modes `<mode> <code>` (or the code alone when the mode name
-/// already contains it); unknown mode `Ligne <code>`. None when there is neither code nor name.
-pub fn line_label(mode: Option<&str>, code: &str, name: &str) -> Option<String> {
-    let raw = if code.trim().is_empty() { name } else { code };
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let detected = mode.and_then(Mode::detect).or_else(|| mode_from_label(raw));
-    let code = strip_mode_words(raw);
-    let code = if code.is_empty() { raw } else { code };
-    let label = match detected {
-        Some(Mode::Metro) => match metro_code(code) {
-            Some(c) => format!("Métro {c}"),
-            None => format!("Métro {code}"),
-        },
-        Some(Mode::Rer) => format!("RER {}", code.to_uppercase()),
-        Some(Mode::Tram) => match tram_code(code) {
-            Some(c) => format!("Tram {c}"),
-            None => format!("Tram {code}"),
-        },
-        Some(Mode::Transilien) => format!("Transilien {}", code.to_uppercase()),
-        Some(Mode::Bus) => format!("Bus {code}"),
-        None => match mode.map(str::trim).filter(|m| !m.is_empty()) {
-            Some(m) if !m.contains(':') => {
-                if m.to_lowercase().contains(&code.to_lowercase()) {
-                    code.to_string()
-                } else {
-                    format!("{m} {code}")
-                }
-            }
-            _ => format!("Ligne {code}"),
-        },
-    };
-    Some(label)
-}
-
-/// The mode a label starts with (`Métro 4`, `RER B`, `Bus 72`, `T3a`), if any.
-fn mode_from_label(s: &str) -> Option<Mode> {
-    let first = s.split_whitespace().next()?;
-    let m = Mode::detect(first);
-    if m.is_some() && s.split_whitespace().count() > 1 {
-        return m;
-    }
-    if s.split_whitespace().count() == 1 && s.starts_with('T') && tram_code(s).is_some() {
-        return Some(Mode::Tram);
-    }
-    None
 }
 
 fn mode_rank(label: &str) -> usize {
@@ -739,81 +550,6 @@ pub fn line_order(a: &str, b: &str) -> Ordering {
         (mode_rank(l), num.is_none(), num.unwrap_or(0), l)
     }
     key(a).cmp(&key(b))
-}
-
-/// Words of a text: runs of letters and digits (HTML tags and entities become separators).
-fn words(text: &str) -> Vec<&str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && *w != "nbsp")
-        .collect()
-}
-
-/// Fallback: lines named in a free text, case-insensitively: `ligne 4`, `ligne 3bis` /
-/// `ligne 3 bis` (metro lines 1..14, 3bis, 7bis only, as the prototype), `métro 4` /
-/// `métro ligne 4`, `RER B`, `tram T3a` / `tramway 2` / a bare `T3a` (capital T), `bus 72`,
-/// `Transilien J` / `train J`. `ligne A` / `ligne J` are not read: the letters are shared by
-/// RER, Transilien and local bus lines.
-pub fn lines_in_text(text: &str) -> BTreeSet<String> {
-    let text = text.replace("&nbsp;", " ");
-    let w = words(&text);
-    let lower: Vec<String> = w.iter().map(|s| norm_header(s)).collect();
-    let mut out = BTreeSet::new();
-    let next = |i: usize| lower.get(i).map(String::as_str).unwrap_or("");
-    for i in 0..w.len() {
-        let cur = lower[i].as_str();
-        match cur {
-            "ligne" | "lignes" | "metro" | "metros" => {
-                let mut j = i + 1;
-                if cur.starts_with("metro") && matches!(next(j), "ligne" | "line") {
-                    j += 1;
-                }
-                let mut code = next(j).to_string();
-                if next(j + 1) == "bis" {
-                    code.push_str("bis");
-                }
-                if let Some(c) = metro_code(&code) {
-                    out.insert(format!("Métro {c}"));
-                }
-            }
-            "rer" => {
-                let c = next(i + 1);
-                if c.len() == 1 && ("a"..="e").contains(&c) {
-                    out.insert(format!("RER {}", c.to_uppercase()));
-                }
-            }
-            "tram" | "tramway" => {
-                if let Some(c) = w.get(i + 1).and_then(|c| tram_code(c)) {
-                    out.insert(format!("Tram {c}"));
-                }
-            }
-            "bus" => {
-                if let Some(c) = w.get(i + 1) {
-                    if c.chars().any(|ch| ch.is_ascii_digit()) && c.len() <= 5 {
-                        out.insert(format!("Bus {}", c.to_uppercase()));
-                    }
-                }
-            }
-            "transilien" | "train" => {
-                let c = next(i + 1);
-                if c.len() == 1 && "hjklnpruv".contains(c) {
-                    out.insert(format!("Transilien {}", c.to_uppercase()));
-                }
-            }
-            _ => {
-                let orig = w[i];
-                let after_tram = i > 0 && matches!(lower[i - 1].as_str(), "tram" | "tramway");
-                if !after_tram && orig.starts_with('T') && orig.len() <= 4 {
-                    if let Some(c) = tram_code(orig) {
-                        let n: u32 = c[1..].trim_end_matches(['a', 'b']).parse().unwrap_or(0);
-                        if (1..=14).contains(&n) {
-                            out.insert(format!("Tram {c}"));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1057,59 +793,6 @@ mod tests {
     }
 
     #[test]
-    fn line_labels() {
-        let cases = [
-            (Some("Métro"), "3B", "", "Métro 3bis"),
-            (Some("Métro"), "7bis", "", "Métro 7bis"),
-            (Some("Metro"), "14", "", "Métro 14"),
-            (Some("RER"), "b", "", "RER B"),
-            (Some("physical_mode:RapidTransit"), "A", "", "RER A"),
-            (Some("Tramway"), "T3a", "", "Tram T3a"),
-            (Some("Tramway"), "3B", "", "Tram T3b"),
-            (Some("Transilien"), "J", "", "Transilien J"),
-            (Some("Bus"), "72", "", "Bus 72"),
-            (Some("Bus"), "", "Bus 272", "Bus 272"),
-            (Some("Noctilien"), "N01", "", "Bus N01"),
-            (Some("Orlyval, CDG VAL"), "CDG VAL", "", "CDG VAL"),
-            (None, "", "Métro 4", "Métro 4"),
-            (None, "T2", "", "Tram T2"),
-            (None, "C01371", "", "Ligne C01371"),
-        ];
-        for (mode, code, name, want) in cases {
-            assert_eq!(
-                line_label(mode, code, name).as_deref(),
-                Some(want),
-                "{mode:?} {code} {name}"
-            );
-        }
-        assert_eq!(line_label(Some("Bus"), " ", ""), None);
-    }
-
-    #[test]
-    fn lines_from_text() {
-        let got = lines_in_text(
-            "Trafic interrompu LIGNE 3bis et ligne 7 bis, Métro ligne 4, <p>ligne&nbsp;13</p> \
-             RER b, tram T3a, T1 et Bus 72 ; ligne 272 ; ligne 15 ; Transilien J ; ligne A",
-        );
-        let want: BTreeSet<String> = [
-            "Métro 3bis",
-            "Métro 7bis",
-            "Métro 4",
-            "Métro 13",
-            "RER B",
-            "Tram T3a",
-            "Tram T1",
-            "Bus 72",
-            "Transilien J",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(got, want);
-        assert!(lines_in_text("Panne d'un ascenseur Voie A, direction PARIS").is_empty());
-    }
-
-    #[test]
     fn natural_line_order() {
         let mut v = vec![
             "Bus 12",
@@ -1135,38 +818,6 @@ mod tests {
                 "Bus A"
             ]
         );
-    }
-
-    #[test]
-    fn prim_severities() {
-        assert_eq!(prim_severity_score("BLOQUANTE"), Some(60));
-        assert_eq!(prim_severity_score("Perturbée"), Some(30));
-        assert_eq!(prim_severity_score("INFORMATION"), Some(0));
-        assert_eq!(prim_severity_score("20"), Some(20));
-        assert_eq!(prim_severity_score("???"), None);
-    }
-
-    #[test]
-    fn effect_scores() {
-        let cases = [
-            ("NO_SERVICE", Some(60)),
-            ("no service", Some(60)),
-            ("Reduced-Service", Some(30)),
-            ("SIGNIFICANT_DELAYS", Some(30)),
-            ("DETOUR", Some(15)),
-            ("MODIFIED_SERVICE", Some(15)),
-            ("STOP_MOVED", Some(15)),
-            ("ADDITIONAL_SERVICE", Some(0)),
-            ("OTHER_EFFECT", Some(0)),
-            ("UNKNOWN_EFFECT", Some(0)),
-            ("NO_EFFECT", Some(0)),
-            ("ACCESSIBILITY_ISSUE", Some(0)),
-            ("bloquante", None),
-            ("", None),
-        ];
-        for (e, want) in cases {
-            assert_eq!(effect_score(e), want, "{e:?}");
-        }
     }
 
     #[test]

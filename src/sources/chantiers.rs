@@ -22,10 +22,7 @@ use serde_json::{Map, Value};
 use crate::discover::{Format, InputFile};
 use crate::geo::{self, Geometry};
 use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
-use crate::metrics::chantiers::{
-    area_to_cm2, canonical_impact, normalize_postal_code, polygon_area_m2, ArrSource, ChantiersAcc,
-    Work,
-};
+use crate::metrics::chantiers::{area_to_cm2, ArrSource, ChantiersAcc, Work};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
@@ -247,7 +244,7 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
     let area = geometry
         .as_ref()
         .map_err(String::clone)
-        .and_then(polygon_area_m2);
+        .and_then(geo::polygon_area_m2);
     let area_cm2 = match area {
         Ok(a) => Some(area_to_cm2(a)),
         Err(e) => {
@@ -468,9 +465,70 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
     acc
 }
 
+/// The canonical code of an `Impact sur la circulation` value (`Barrage total`, `barrage_total`
+/// and `BARRAGE_TOTAL` are the same), or None when it is not one of the four known codes.
+pub fn canonical_impact(s: &str) -> Option<&'static str> {
+    Some(match crate::input::norm_header(s).as_str() {
+        "barrage total" => "BARRAGE_TOTAL",
+        "impasse" => "IMPASSE",
+        "restreinte" => "RESTREINTE",
+        "sens unique" => "SENS_UNIQUE",
+        _ => return None,
+    })
+}
+
+/// Normalises a postal code: `75010`, ` 75010 `, `75010.0`, `10` -> `75010`; the postal code
+/// `75116` and the INSEE codes `75101..=75120` -> `750xx`. Any other non-empty value (a code
+/// outside Paris) is kept as given (trimmed). Empty -> None.
+pub fn normalize_postal_code(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let digits = t.strip_suffix(".0").unwrap_or(t).replace(' ', "");
+    if let Ok(n) = digits.parse::<u32>() {
+        if digits.len() <= 2 && (1..=20).contains(&n) {
+            return Some(format!("750{n:02}"));
+        }
+        if digits.len() == 5 {
+            if (75001..=75020).contains(&n) {
+                return Some(digits);
+            }
+            if (75101..=75120).contains(&n) {
+                return Some(format!("750{:02}", n - 75100));
+            }
+        }
+    }
+    Some(t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postal_codes_are_normalised() {
+        assert_eq!(normalize_postal_code("75010").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code(" 75010 ").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code("75010.0").as_deref(), Some("75010"));
+        assert_eq!(normalize_postal_code("75116").as_deref(), Some("75016"));
+        assert_eq!(normalize_postal_code("75104").as_deref(), Some("75004"));
+        assert_eq!(normalize_postal_code("4").as_deref(), Some("75004"));
+        assert_eq!(normalize_postal_code("93400").as_deref(), Some("93400"));
+        assert_eq!(
+            normalize_postal_code("Saint-Ouen").as_deref(),
+            Some("Saint-Ouen")
+        );
+        assert_eq!(normalize_postal_code("  "), None);
+    }
+
+    #[test]
+    fn impacts_are_canonical() {
+        assert_eq!(canonical_impact("Barrage total"), Some("BARRAGE_TOTAL"));
+        assert_eq!(canonical_impact("sens_unique"), Some("SENS_UNIQUE"));
+        assert_eq!(canonical_impact("RESTREINTE"), Some("RESTREINTE"));
+        assert_eq!(canonical_impact("Déviation"), None);
+    }
     use crate::input::resolve_columns;
 
     fn d(s: &str) -> NaiveDate {

@@ -19,13 +19,13 @@ use rustc_hash::FxHashMap;
 use crate::bigcsv::{self, Field};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
-use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
+use crate::input::{open_csv_columns, read_json, trim, ColumnSpec, JsonItem};
+use crate::metrics::comptages::shared::{SharedAcc, SharedWriter};
 use crate::metrics::comptages::{
-    ComptagesAcc, ShapeRef, SharedAcc, SharedWriter, Slot, State, StaticRef, K_DIGITS, NONE,
-    Q_DIGITS,
+    ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
-use crate::sources::{json_field, json_point, json_text, key_problem, trim, DaySelection};
+use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
@@ -283,7 +283,7 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
             }
         }
     }
-    let state = match State::parse(&row.etat_trafic) {
+    let state = match parse_state(&row.etat_trafic) {
         Some(s) => s,
         None => {
             let detail = format!(
@@ -818,4 +818,43 @@ fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
         add_row(&mut sink, line, row, sel);
     }
     out
+}
+
+/// `Etat trafic`: the dataset's spellings and their upper-case / unaccented variants.
+pub fn parse_state(s: &str) -> Option<State> {
+    let s = trim(s);
+    Some(match s {
+        "" => State::Empty,
+        "Fluide" => State::Fluide,
+        "Pré-saturé" => State::PreSature,
+        "Saturé" => State::Sature,
+        "Bloqué" => State::Bloque,
+        "Inconnu" => State::Inconnu,
+        _ => {
+            let n = crate::input::norm_header(s);
+            match n.as_str() {
+                "fluide" | "flu" => State::Fluide,
+                "pre sature" | "presature" => State::PreSature,
+                "sature" => State::Sature,
+                "bloque" => State::Bloque,
+                "inconnu" | "unknown" => State::Inconnu,
+                _ => return None,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_keep_dataset_spellings() {
+        assert_eq!(parse_state("PRE-SATURE"), Some(State::PreSature));
+        assert_eq!(parse_state("Pré-saturé"), Some(State::PreSature));
+        assert_eq!(parse_state("BLOQUÉ"), Some(State::Bloque));
+        assert_eq!(parse_state(" "), Some(State::Empty));
+        assert_eq!(parse_state("Embouteillé"), None);
+        assert_eq!(State::Bloque.label(), "Bloqué");
+    }
 }

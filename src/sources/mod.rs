@@ -61,15 +61,6 @@ pub fn key_problem(id: &str) -> Option<&'static str> {
     }
 }
 
-/// `str::trim`, without its Unicode scan when both ends are visible ASCII (every row of the
-/// big exports).
-pub fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
-        _ => s.trim(),
-    }
-}
-
 /// A JSON scalar as text (`"5381"` and `5381` are the same id); null and missing are empty.
 pub fn json_text(v: Option<&Value>) -> Cow<'_, str> {
     match v {
@@ -99,26 +90,7 @@ pub fn json_point(v: Option<&Value>) -> Result<Option<crate::geo::Pt>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{key_problem, trim};
-
-    #[test]
-    fn trim_is_str_trim() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a",
-            "a ",
-            "\u{a0}a",
-            "a\u{2003}",
-            "é",
-            " é ",
-            "a b",
-            "\ta\n",
-        ] {
-            assert_eq!(trim(s), s.trim(), "{s:?}");
-        }
-    }
+    use super::key_problem;
 
     #[test]
     fn key_problems_on_both_paths() {

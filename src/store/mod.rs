@@ -4,6 +4,10 @@ pub mod local;
 pub mod mongo;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Backend, Settings};
+use crate::time::Clock;
 
 /// One output document: a path relative to the output root and its exact bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,5 +45,43 @@ pub trait Store: Sync {
     /// Makes every `put` so far durable (called once at the end of a run).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+/// How long `process` waits for MongoDB before writing to files instead.
+pub const MONGO_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The store a run writes to.
+pub struct Opened {
+    pub store: Box<dyn Store>,
+    /// MongoDB was selected but unreachable: the results go to files (exit code 3).
+    pub fell_back: bool,
+}
+
+/// Opens the store `settings` select. An unreachable MongoDB does not lose the run: it falls
+/// back to files under the output folder, with a warning naming the URL (password masked).
+pub fn open(settings: &Settings, clock: &Clock) -> Opened {
+    let files = || Box::new(local::LocalStore::new(&settings.output));
+    let Backend::Mongo { url, database } = &settings.backend else {
+        return Opened {
+            store: files(),
+            fell_back: false,
+        };
+    };
+    match mongo::MongoStore::connect(url, database, MONGO_CONNECT_TIMEOUT, clock.now) {
+        Ok(m) => Opened {
+            store: Box::new(m),
+            fell_back: false,
+        },
+        Err(e) => {
+            tracing::warn!(
+                "MongoDB unreachable ({e}): writing to files under {} instead",
+                settings.output.display()
+            );
+            Opened {
+                store: files(),
+                fell_back: true,
+            }
+        }
     }
 }

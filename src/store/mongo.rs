@@ -25,7 +25,7 @@ use mongodb::IndexModel;
 use serde_json::Value;
 
 use super::{OutputDoc, Store, StoreError, Written};
-use crate::output::volatile_free_hash;
+use crate::output::{volatile_free_hash, OutputName};
 
 /// Above this BSON size a document is split (MongoDB refuses 16 MiB).
 pub const SPLIT_ABOVE: usize = 15 << 20;
@@ -43,40 +43,24 @@ pub struct Target {
     pub csv: bool,
 }
 
-/// Maps an output path (`metrics/comptages_metrics_2025-11-04.json`...) to its collection and key.
+/// Maps an output path (`metrics/comptages_metrics_2025-11-04.json`...) to its collection and key
+/// (`date` is `run` for the run's quality report).
 pub fn target_of(rel: &str) -> Option<Target> {
-    let (dir, name) = rel.split_once('/')?;
-    let (stem, ext) = name.rsplit_once('.')?;
-    match (dir, ext) {
-        ("metrics", "json") => {
-            let (t, date) = stem.rsplit_once("_metrics_")?;
-            Some(Target {
-                collection: "metrics",
-                key: vec![("metric_type", t.to_string()), ("date", date.to_string())],
-                body_field: "metrics",
-                csv: false,
-            })
-        }
-        ("reports", "json" | "csv") => {
-            let date = stem.strip_prefix("daily_report_")?;
-            Some(Target {
-                collection: "reports",
-                key: vec![("report_id", stem.to_string()), ("date", date.to_string())],
-                body_field: "report",
-                csv: ext == "csv",
-            })
-        }
-        ("quality", "json") => {
-            let date = stem.strip_prefix("quality_report_")?;
-            Some(Target {
-                collection: "quality",
-                key: vec![("report_id", stem.to_string()), ("date", date.to_string())],
-                body_field: "sources",
-                csv: false,
-            })
-        }
-        _ => None,
-    }
+    let name = OutputName::parse(rel)?;
+    let collection = match name {
+        OutputName::Metrics { .. } => "metrics",
+        OutputName::ReportJson(_) | OutputName::ReportCsv(_) => "reports",
+        OutputName::Quality(_) | OutputName::QualityRun => "quality",
+    };
+    let date = name
+        .date()
+        .map_or_else(|| "run".to_string(), |d| d.to_string());
+    Some(Target {
+        collection,
+        key: vec![name.id(), ("date", date)],
+        body_field: name.body_field(),
+        csv: matches!(name, OutputName::ReportCsv(_)),
+    })
 }
 
 /// The URL with any user:password replaced, and the values of options that can carry secrets

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use cityflow::config::load_dotenv;
+use cityflow::cli::load_dotenv;
 use cityflow_cloud::transfer::{self, PullSettings, PushSettings, RawArgs, RawCommand};
 use clap::Parser;
 

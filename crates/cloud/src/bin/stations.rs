@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use cityflow::config::load_dotenv;
+use cityflow::cli::load_dotenv;
 use cityflow::error::Exit;
 use cityflow::time::Clock;
 use cityflow_cloud::stations::cli::{self, Command, StationsArgs};

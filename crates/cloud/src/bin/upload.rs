@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use cityflow::config::load_dotenv;
+use cityflow::cli::load_dotenv;
 use cityflow_cloud::upload::{self, Settings, UploadArgs};
 use clap::Parser;
 

@@ -17,10 +17,18 @@
 //!   `temps_perdu_total_minutes` = Σ_hours flow × loss; `temps_perdu_minutes` = that total per
 //!   vehicle (flow-weighted). Both are null when the arc's length is unknown (no invented 500 m).
 //! - Arrondissement: point-in-polygon of the arc's point against the arrondissements file.
+//!
+//! Where things are: this module holds the rules above (the per arc-day figures in
+//! `day_metrics`, the day's lists and totals in `build_day`) and the types they produce.
+//! How the rows are kept (compact slots, the day map, the arcs' static fields) is in
+//! `storage`; how several threads write into one accumulator is in [`shared`].
+
+pub mod shared;
+mod storage;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -32,7 +40,8 @@ use crate::json;
 use crate::metrics::referentiel::RefArc;
 use crate::metrics::{arc_order, DayDuplicates};
 use crate::quality::{Reason, Sample};
-use crate::time::{format_paris, paris_midnight, Instant};
+use crate::time::{format_paris, Instant};
+use storage::{ArcAcc, ArcStatic, DayAcc, DayMap};
 
 /// Flows are kept to 0.001 vehicle/hour.
 pub const Q_DIGITS: u32 = 3;
@@ -67,30 +76,6 @@ impl State {
         State::Bloque,
         State::Inconnu,
     ];
-
-    /// Recognises the dataset's spellings and their upper-case / unaccented variants.
-    pub fn parse(s: &str) -> Option<State> {
-        let s = crate::sources::trim(s);
-        Some(match s {
-            "" => State::Empty,
-            "Fluide" => State::Fluide,
-            "Pré-saturé" => State::PreSature,
-            "Saturé" => State::Sature,
-            "Bloqué" => State::Bloque,
-            "Inconnu" => State::Inconnu,
-            _ => {
-                let n = crate::input::norm_header(s);
-                match n.as_str() {
-                    "fluide" | "flu" => State::Fluide,
-                    "pre sature" | "presature" => State::PreSature,
-                    "sature" => State::Sature,
-                    "bloque" => State::Bloque,
-                    "inconnu" | "unknown" => State::Inconnu,
-                    _ => return None,
-                }
-            }
-        })
-    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -138,39 +123,12 @@ impl Slot {
     }
 }
 
-/// The static fields of the row that describes an arc (the latest one; ties broken by value).
-/// The shape is kept as read (quotes still doubled when `shape_escaped`): unescaped when used.
-#[derive(Debug, Clone, PartialEq)]
-struct ArcStatic {
-    t: Instant,
-    libelle: String,
-    geo_point: String,
-    shape: String,
-    shape_escaped: bool,
-    file: Arc<str>,
-    line: u64,
-}
-
 /// `""` → `"` (the inside of a quoted CSV field).
 fn unescape_quotes(s: &str) -> Cow<'_, str> {
     if s.contains("\"\"") {
         Cow::Owned(s.replace("\"\"", "\""))
     } else {
         Cow::Borrowed(s)
-    }
-}
-
-impl ArcStatic {
-    fn geo_shape(&self) -> Cow<'_, str> {
-        if self.shape_escaped {
-            unescape_quotes(&self.shape)
-        } else {
-            Cow::Borrowed(&self.shape)
-        }
-    }
-
-    fn key(&self) -> (Instant, &str, &str, Cow<'_, str>) {
-        (self.t, &self.libelle, &self.geo_point, self.geo_shape())
     }
 }
 
@@ -209,561 +167,10 @@ impl ShapeRef<'_> {
     }
 }
 
-/// A slot packed in 8 bytes (`dense` storage): bit 63 present, 62 conflict, 56..60 state,
-/// 32..56 occupancy (24 bits, all ones = none), 0..32 flow (`i32` bits).
-const PRESENT: u64 = 1 << 63;
-const CONFLICT: u64 = 1 << 62;
-const K_NONE_PACKED: u64 = 0xFF_FFFF;
-
-fn packable(s: &Slot) -> bool {
-    s.k == NONE || (0..K_NONE_PACKED as i32).contains(&s.k)
-}
-
-fn pack(s: &Slot) -> u64 {
-    let k = if s.k == NONE {
-        K_NONE_PACKED
-    } else {
-        s.k as u64
-    };
-    PRESENT
-        | if s.conflict { CONFLICT } else { 0 }
-        | (s.state as u64) << 56
-        | k << 32
-        | u64::from(s.q as u32)
-}
-
-fn unpack(v: u64, t: Instant) -> Slot {
-    let k = (v >> 32) & K_NONE_PACKED;
-    Slot {
-        t,
-        q: v as u32 as i32,
-        k: if k == K_NONE_PACKED { NONE } else { k as i32 },
-        state: State::ALL[((v >> 56) & 0xF) as usize % State::ALL.len()],
-        conflict: v & CONFLICT != 0,
-    }
-}
-
-/// Hours in a Paris day, at most (the autumn DST day).
-const HOURS: usize = 25;
-
-/// One arc-day's rows. Rows on the hour (all of the export's) sit in `dense`, indexed by hours
-/// since the day's Paris midnight, 8 bytes each; others in `extra`. Memory is bounded by the
-/// number of arc-days, whatever the input size.
-#[derive(Debug, Clone, PartialEq)]
-struct DayAcc {
-    /// The day's Paris midnight.
-    midnight: Instant,
-    dense: [u64; HOURS],
-    /// Rows not on the hour: sorted by `t`, unique.
-    extra: Vec<Slot>,
-    duplicates: u32,
-    /// A few duplicated instants, for the quality report.
-    dup_samples: Vec<Instant>,
-}
-
-/// Keeps the 3 earliest duplicated instants (the same whatever the merge order).
-fn note_dup(v: &mut Vec<Instant>, t: Instant) {
-    if let Err(i) = v.binary_search(&t) {
-        v.insert(i, t);
-        v.truncate(3);
-    }
-}
-
-/// Order-free resolution of two rows of the same arc and instant: the kept row is the max by
-/// rank, and the flag says whether any two rows of this instant differed.
-fn resolve(cur: &mut Slot, s: Slot) {
-    let conflict = cur.conflict || s.conflict || !cur.same_values(&s);
-    if s.rank() > cur.rank() {
-        *cur = s;
-    }
-    cur.conflict = conflict;
-}
-
-impl DayAcc {
-    fn new(day: NaiveDate) -> DayAcc {
-        DayAcc {
-            midnight: paris_midnight(day),
-            dense: [0; HOURS],
-            extra: Vec::new(),
-            duplicates: 0,
-            dup_samples: Vec::new(),
-        }
-    }
-
-    /// The `dense` index of a slot, if it has one.
-    fn hour_index(&self, s: &Slot) -> Option<usize> {
-        let off = s.t.checked_sub(self.midnight)?;
-        let i = (off / 3600) as usize;
-        (off % 3600 == 0 && i < HOURS && packable(s)).then_some(i)
-    }
-
-    fn insert(&mut self, s: Slot) {
-        if let Some(i) = self.hour_index(&s) {
-            let v = self.dense[i];
-            if v & PRESENT == 0 {
-                self.dense[i] = pack(&s);
-                return;
-            }
-            let mut cur = unpack(v, s.t);
-            resolve(&mut cur, s);
-            self.dense[i] = pack(&cur);
-        } else {
-            match self.extra.binary_search_by_key(&s.t, |x| x.t) {
-                Ok(i) => resolve(&mut self.extra[i], s),
-                Err(i) => {
-                    self.extra.insert(i, s);
-                    return;
-                }
-            }
-        }
-        self.duplicates += 1;
-        note_dup(&mut self.dup_samples, s.t);
-    }
-
-    fn merge(&mut self, o: DayAcc) {
-        self.duplicates += o.duplicates;
-        for t in o.dup_samples.iter() {
-            note_dup(&mut self.dup_samples, *t);
-        }
-        for s in o.slots() {
-            self.insert(s);
-        }
-    }
-
-    /// The rows, in time order.
-    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        let dense = self
-            .dense
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v & PRESENT != 0)
-            .map(|(i, v)| unpack(*v, self.midnight + 3600 * i as Instant));
-        if self.extra.is_empty() {
-            // Every row on the hour (the export's case): no merge.
-            return Slots::Dense(dense);
-        }
-        let mut dense = dense.peekable();
-        let mut extra = self.extra.iter().copied().peekable();
-        Slots::Merged(std::iter::from_fn(move || {
-            match (dense.peek(), extra.peek()) {
-                (Some(a), Some(b)) if b.t < a.t => extra.next(),
-                (Some(_), _) => dense.next(),
-                (None, _) => extra.next(),
-            }
-        }))
-    }
-}
-
-/// [`DayAcc::slots`]: the dense slots alone, or merged with the others.
-enum Slots<D, M> {
-    Dense(D),
-    Merged(M),
-}
-
-impl<D: Iterator<Item = Slot>, M: Iterator<Item = Slot>> Iterator for Slots<D, M> {
-    type Item = Slot;
-    fn next(&mut self) -> Option<Slot> {
-        match self {
-            Slots::Dense(d) => d.next(),
-            Slots::Merged(m) => m.next(),
-        }
-    }
-}
-
-/// Days an arc's window spans at most (older or newer days go to a sorted map).
-const WINDOW_DAYS: i64 = 1024;
-
-fn day_number(d: NaiveDate) -> i64 {
-    i64::from(chrono::Datelike::num_days_from_ce(&d))
-}
-
-/// An arc's days: a window indexed by day (one lookup, no search: this is the hot path of a big
-/// unsorted export), and a sorted map for days far outside it (hostile dates cannot make the
-/// window grow without bound).
-#[derive(Debug, Clone, Default)]
-struct DayMap {
-    /// Day number of `window[0]`.
-    base: i64,
-    window: Vec<Option<Box<DayAcc>>>,
-    others: BTreeMap<NaiveDate, Box<DayAcc>>,
-}
-
-impl DayMap {
-    /// The window index of `day`, growing the window if it stays within [`WINDOW_DAYS`].
-    fn index(&mut self, day: NaiveDate) -> Option<usize> {
-        let n = day_number(day);
-        if self.window.is_empty() {
-            self.base = n;
-            self.window.push(None);
-        }
-        let len = self.window.len() as i64;
-        if n < self.base {
-            let grow = self.base - n;
-            if len + grow > WINDOW_DAYS {
-                return None;
-            }
-            self.window.splice(0..0, (0..grow).map(|_| None));
-            self.base = n;
-        } else if n >= self.base + len {
-            let new_len = n - self.base + 1;
-            if new_len > WINDOW_DAYS {
-                return None;
-            }
-            self.window.resize_with(new_len as usize, || None);
-        }
-        Some((n - self.base) as usize)
-    }
-
-    fn entry(&mut self, day: NaiveDate) -> &mut DayAcc {
-        match self.index(day) {
-            Some(i) => self.window[i].get_or_insert_with(|| Box::new(DayAcc::new(day))),
-            None => self
-                .others
-                .entry(day)
-                .or_insert_with(|| Box::new(DayAcc::new(day))),
-        }
-    }
-
-    fn merge_day(&mut self, day: NaiveDate, d: Box<DayAcc>) {
-        let slot = match self.index(day) {
-            Some(i) => &mut self.window[i],
-            None => {
-                match self.others.get_mut(&day) {
-                    Some(cur) => cur.merge(*d),
-                    None => {
-                        self.others.insert(day, d);
-                    }
-                }
-                return;
-            }
-        };
-        match slot {
-            Some(cur) => cur.merge(*d),
-            None => *slot = Some(d),
-        }
-    }
-
-    fn get(&self, day: NaiveDate) -> Option<&DayAcc> {
-        let i = day_number(day) - self.base;
-        match usize::try_from(i).ok().and_then(|i| self.window.get(i)) {
-            Some(d) => d.as_deref(),
-            None => self.others.get(&day).map(|d| &**d),
-        }
-    }
-
-    fn window_days(&self) -> impl Iterator<Item = (NaiveDate, &DayAcc)> {
-        self.window.iter().enumerate().filter_map(|(i, d)| {
-            let day = NaiveDate::from_num_days_from_ce_opt((self.base + i as i64) as i32)?;
-            d.as_deref().map(|d| (day, d))
-        })
-    }
-
-    /// The days, sorted.
-    fn sorted(&self) -> Vec<(NaiveDate, &DayAcc)> {
-        let mut v: Vec<(NaiveDate, &DayAcc)> = self.window_days().collect();
-        v.extend(self.others.iter().map(|(d, a)| (*d, &**a)));
-        v.sort_by_key(|(d, _)| *d);
-        v
-    }
-
-    fn keys(&self) -> impl Iterator<Item = NaiveDate> + '_ {
-        self.window_days()
-            .map(|(d, _)| d)
-            .chain(self.others.keys().copied())
-    }
-}
-
-impl PartialEq for DayMap {
-    fn eq(&self, o: &DayMap) -> bool {
-        self.sorted() == o.sorted()
-    }
-}
-
-impl IntoIterator for DayMap {
-    type Item = (NaiveDate, Box<DayAcc>);
-    type IntoIter = std::vec::IntoIter<(NaiveDate, Box<DayAcc>)>;
-    fn into_iter(self) -> Self::IntoIter {
-        let base = self.base;
-        let mut v: Vec<(NaiveDate, Box<DayAcc>)> = self
-            .window
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let day = NaiveDate::from_num_days_from_ce_opt((base + i as i64) as i32)?;
-                d.map(|d| (day, d))
-            })
-            .collect();
-        v.extend(self.others);
-        v.sort_by_key(|(d, _)| *d);
-        v.into_iter()
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-struct ArcAcc {
-    info: Option<ArcStatic>,
-    days: DayMap,
-}
-
-/// Offers a row's static fields (label, point, shape): the latest row's are kept, ties broken by
-/// value, then by the earliest line of the same file, so the result does not depend on the order
-/// rows come in (threads, chunks).
-fn offer_static(
-    info: &mut Option<ArcStatic>,
-    t: Instant,
-    s: &StaticRef<'_>,
-    file: &Arc<str>,
-    line: u64,
-) {
-    let replace = match info.as_ref() {
-        None => true,
-        Some(cur) if t != cur.t => t > cur.t,
-        Some(cur) => {
-            let key = (t, s.libelle, s.geo_point, s.geo_shape.unescaped());
-            match key.cmp(&cur.key()) {
-                std::cmp::Ordering::Greater => true,
-                std::cmp::Ordering::Equal => Arc::ptr_eq(&cur.file, file) && line < cur.line,
-                std::cmp::Ordering::Less => false,
-            }
-        }
-    };
-    if !replace {
-        return;
-    }
-    let (shape, escaped) = s.geo_shape.raw();
-    let info = info.get_or_insert_with(|| ArcStatic {
-        t,
-        libelle: String::new(),
-        geo_point: String::new(),
-        shape: String::new(),
-        shape_escaped: escaped,
-        file: file.clone(),
-        line,
-    });
-    info.t = t;
-    info.line = line;
-    if !Arc::ptr_eq(&info.file, file) {
-        info.file = file.clone();
-    }
-    // A newer row of an arc mostly repeats its fields: copied only when they differ.
-    if info.libelle != s.libelle {
-        info.libelle.clear();
-        info.libelle.push_str(s.libelle);
-    }
-    if info.geo_point != s.geo_point {
-        info.geo_point.clear();
-        info.geo_point.push_str(s.geo_point);
-    }
-    if info.shape != shape || info.shape_escaped != escaped {
-        info.shape.clear();
-        info.shape.push_str(&shape);
-        info.shape_escaped = escaped;
-    }
-}
-
-/// [`offer_static`] for fields already kept (merging accumulators).
-fn merge_static(info: &mut Option<ArcStatic>, o: ArcStatic) {
-    let replace = match info.as_ref() {
-        None => true,
-        Some(cur) => match o.key().cmp(&cur.key()) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Equal => cur.file == o.file && o.line < cur.line,
-            std::cmp::Ordering::Less => false,
-        },
-    };
-    if replace {
-        *info = Some(o);
-    }
-}
-
-impl ArcAcc {
-    fn offer_static(&mut self, t: Instant, s: &StaticRef<'_>, file: &Arc<str>, line: u64) {
-        offer_static(&mut self.info, t, s, file, line);
-    }
-
-    fn merge(&mut self, o: ArcAcc) {
-        if let Some(i) = o.info {
-            merge_static(&mut self.info, i);
-        }
-        for (d, acc) in o.days {
-            self.days.merge_day(d, acc);
-        }
-    }
-}
-
 /// The mergeable accumulator of road-counter rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComptagesAcc {
     arcs: HashMap<String, ArcAcc>,
-}
-
-/// The accumulator of one big file read by several threads at once: one lock per arc, so the
-/// threads share a single copy of the arc-days (no per-thread copies to merge, memory bounded by
-/// the arc-days) and rarely wait on each other (thousands of arcs, a few threads).
-#[derive(Default)]
-pub struct SharedAcc {
-    arcs: Mutex<HashMap<String, ArcHandle>>,
-}
-
-/// One arc of a [`SharedAcc`]; each [`SharedWriter`] keeps its own.
-#[derive(Clone, Default)]
-pub struct ArcHandle(Arc<Mutex<ArcAcc>>);
-
-impl SharedAcc {
-    pub fn handle(&self, arc: &str) -> ArcHandle {
-        let mut m = self.arcs.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(arc.to_string()).or_default().clone()
-    }
-
-    /// The rows, once every thread is done (handles dropped).
-    /// The accumulated arcs; `line` turns the line numbers the rows came with into those to
-    /// keep (see [`crate::bigcsv::LineMap`]).
-    pub fn into_acc(self, line: impl Fn(u64) -> u64) -> ComptagesAcc {
-        let m = self.arcs.into_inner().unwrap_or_else(|e| e.into_inner());
-        let arcs = m
-            .into_iter()
-            .map(|(id, h)| {
-                let mut a = match Arc::try_unwrap(h.0) {
-                    Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
-                    Err(shared) => shared.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-                };
-                if let Some(i) = a.info.as_mut() {
-                    i.line = line(i.line);
-                }
-                (id, a)
-            })
-            .collect();
-        ComptagesAcc { arcs }
-    }
-}
-
-/// One thread's writer into a [`SharedAcc`]. Rows are queued (arc, day, slot: a few words) and
-/// applied in batches grouped by arc, one lock per arc and batch rather than per row, so that the
-/// memory accesses of successive rows overlap instead of waiting on each lock. The static fields
-/// are kept per thread and merged into the shared arcs at [`SharedWriter::finish`].
-pub struct SharedWriter<'a> {
-    shared: &'a SharedAcc,
-    arcs: Vec<LocalArc>,
-    pending: Vec<Pending>,
-    /// Scratch space of [`SharedWriter::flush`].
-    sorted: Vec<Pending>,
-    starts: Vec<u32>,
-}
-
-struct LocalArc {
-    handle: ArcHandle,
-    info: Option<ArcStatic>,
-}
-
-#[derive(Clone, Copy)]
-struct Pending {
-    arc: u32,
-    day: NaiveDate,
-    slot: Slot,
-}
-
-/// Rows queued before a flush: large enough that each arc has dozens of rows per batch (a few
-/// per arc-day), small enough to keep memory flat (two buffers of 128 k rows per thread, ~6 MB).
-const BATCH_ROWS: usize = 128 * 1024;
-
-impl<'a> SharedWriter<'a> {
-    pub fn new(shared: &'a SharedAcc) -> SharedWriter<'a> {
-        SharedWriter {
-            shared,
-            arcs: Vec::new(),
-            pending: Vec::with_capacity(BATCH_ROWS),
-            sorted: Vec::new(),
-            starts: Vec::new(),
-        }
-    }
-
-    /// A number for the arc `id`, to pass to [`SharedWriter::add`] (callers cache it).
-    pub fn arc(&mut self, id: &str) -> u32 {
-        self.arcs.push(LocalArc {
-            handle: self.shared.handle(id),
-            info: None,
-        });
-        (self.arcs.len() - 1) as u32
-    }
-
-    /// Adds one row of arc `arc` (see [`ComptagesAcc::add`]).
-    pub fn add(
-        &mut self,
-        arc: u32,
-        day: NaiveDate,
-        slot: Slot,
-        st: &StaticRef<'_>,
-        file: &Arc<str>,
-        line: u64,
-    ) {
-        offer_static(&mut self.arcs[arc as usize].info, slot.t, st, file, line);
-        self.pending.push(Pending { arc, day, slot });
-        if self.pending.len() >= BATCH_ROWS {
-            self.flush();
-        }
-    }
-
-    /// Applies the queued rows: a counting sort by arc, then each arc's rows under one lock.
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let n = self.arcs.len();
-        self.starts.clear();
-        self.starts.resize(n + 1, 0);
-        for p in &self.pending {
-            self.starts[p.arc as usize + 1] += 1;
-        }
-        for i in 0..n {
-            self.starts[i + 1] += self.starts[i];
-        }
-        let mut next = self.starts.clone();
-        self.sorted.clear();
-        self.sorted.resize(
-            self.pending.len(),
-            Pending {
-                arc: 0,
-                day: NaiveDate::MIN,
-                slot: Slot::new(0, NONE, NONE, State::Empty),
-            },
-        );
-        for p in &self.pending {
-            let at = &mut next[p.arc as usize];
-            self.sorted[*at as usize] = *p;
-            *at += 1;
-        }
-        self.pending.clear();
-        for (i, la) in self.arcs.iter().enumerate() {
-            let rows = &mut self.sorted[self.starts[i] as usize..self.starts[i + 1] as usize];
-            rows.sort_unstable_by_key(|p| p.day);
-            let rows = &*rows;
-            if rows.is_empty() {
-                continue;
-            }
-            let mut a = la.handle.0.lock().unwrap_or_else(|e| e.into_inner());
-            let mut run = rows;
-            while let Some(first) = run.first() {
-                // Rows of the same day in a row: one lookup of the day for them.
-                let n = run.iter().take_while(|p| p.day == first.day).count();
-                let d = a.days.entry(first.day);
-                for p in &run[..n] {
-                    d.insert(p.slot);
-                }
-                run = &run[n..];
-            }
-        }
-    }
-
-    /// Applies every queued row and hands the static fields over (then the handles are dropped).
-    pub fn finish(mut self) {
-        self.flush();
-        for la in self.arcs.drain(..) {
-            if let Some(info) = la.info {
-                let mut a = la.handle.0.lock().unwrap_or_else(|e| e.into_inner());
-                merge_static(&mut a.info, info);
-            }
-        }
-    }
 }
 
 impl ComptagesAcc {
@@ -1199,18 +606,40 @@ fn first_n<'a>(
     v.into_iter().map(|(_, m)| m.clone()).collect()
 }
 
-/// Builds one day's metrics from its arcs (sorted by arc id).
-fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
-    let total_q: i128 = arcs.iter().map(|a| i128::from(a.sum_q)).sum();
-    let total = total_q as f64 / Q_SCALE;
-    let n_rows: u64 = arcs.iter().map(|a| a.n_rows).sum();
-    let n_q_rows: u64 = arcs.iter().map(|a| a.n_q).sum();
-    let mut states = [0u64; 6];
-    for a in &arcs {
-        for (i, n) in a.states.iter().enumerate() {
-            states[i] += n;
+/// The day's totals over every arc (exact integer sums).
+struct DayTotals {
+    total: f64,
+    n_rows: u64,
+    n_q_rows: u64,
+    states: [u64; 6],
+}
+
+impl DayTotals {
+    fn of(arcs: &[DayStats]) -> DayTotals {
+        let total_q: i128 = arcs.iter().map(|a| i128::from(a.sum_q)).sum();
+        let mut states = [0u64; 6];
+        for a in arcs {
+            for (i, n) in a.states.iter().enumerate() {
+                states[i] += n;
+            }
+        }
+        DayTotals {
+            total: total_q as f64 / Q_SCALE,
+            n_rows: arcs.iter().map(|a| a.n_rows).sum(),
+            n_q_rows: arcs.iter().map(|a| a.n_q).sum(),
+            states,
         }
     }
+}
+
+/// Lost minutes of an arc-day, 0 when unknown.
+fn lost_of(m: &ArcDayMetrics) -> f64 {
+    m.temps_perdu_total_minutes.unwrap_or(0.0)
+}
+
+/// Builds one day's metrics from its arcs (sorted by arc id).
+fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
+    let totals = DayTotals::of(&arcs);
     // In arc order (ids unique): ties below are broken by position, which is that order.
     let metrics: Vec<ArcDayMetrics> = arcs.into_iter().map(|a| a.m).collect();
     debug_assert!(metrics.windows(2).all(|w| arc_order(
@@ -1218,8 +647,6 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
         &w[1].identifiant_arc
     )
     .is_lt()));
-    let lost_of = |m: &ArcDayMetrics| m.temps_perdu_total_minutes.unwrap_or(0.0);
-
     let top = first_n(metrics.iter(), 10, |a, b| {
         desc(a.debit_journalier_total, b.debit_journalier_total)
     });
@@ -1237,10 +664,22 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
         usize::MAX,
         |a, b| desc(lost_of(a), lost_of(b)),
     );
+    let affluence = zone_affluence(&metrics);
+    let global = global_metrics(day, &totals, &metrics, alerts.len() as u64);
+    ComptagesMetrics {
+        metrics,
+        top_10_troncons: top,
+        top_10_zones_congestionnees: congested,
+        top_zones_affluence: affluence,
+        alertes_congestion: alerts,
+        global_metrics: global,
+    }
+}
 
-    // Zones
+/// The 10 busiest zones of the day, each with its 5 busiest arcs.
+fn zone_affluence(metrics: &[ArcDayMetrics]) -> Vec<ZoneAffluence> {
     let mut zones: BTreeMap<&str, Vec<&ArcDayMetrics>> = BTreeMap::new();
-    for m in &metrics {
+    for m in metrics {
         zones.entry(&*m.zone_fallback).or_default().push(m);
     }
     let mut affluence: Vec<ZoneAffluence> = zones
@@ -1283,14 +722,24 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
             .then(a.zone.cmp(&b.zone))
     });
     affluence.truncate(10);
+    affluence
+}
 
+/// The day's city-wide figures (`alerts`: the number of congestion alerts).
+fn global_metrics(
+    day: NaiveDate,
+    t: &DayTotals,
+    metrics: &[ArcDayMetrics],
+    alerts: u64,
+) -> GlobalMetrics {
+    let total = t.total;
     let active = metrics.iter().filter(|m| m.heures_avec_debit > 0).count() as u64;
     let lost_total: f64 = metrics.iter().map(lost_of).sum();
     let occs: Vec<f64> = metrics
         .iter()
         .filter_map(|m| m.taux_occupation_moyen)
         .collect();
-    let global = GlobalMetrics {
+    GlobalMetrics {
         date: day.to_string(),
         total_vehicules_jour: total,
         moyenne_debit_par_troncon: if active > 0 {
@@ -1298,9 +747,9 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
         } else {
             0.0
         },
-        nombre_troncons_satures: alerts.len() as u64,
-        taux_disponibilite_capteurs: if n_rows > 0 {
-            n_q_rows as f64 * 100.0 / n_rows as f64
+        nombre_troncons_satures: alerts,
+        taux_disponibilite_capteurs: if t.n_rows > 0 {
+            t.n_q_rows as f64 * 100.0 / t.n_rows as f64
         } else {
             0.0
         },
@@ -1312,19 +761,11 @@ fn build_day(day: NaiveDate, arcs: Vec<DayStats>) -> ComptagesMetrics {
         temps_perdu_total_heures: lost_total / 60.0,
         repartition_etat_trafic: State::ALL
             .iter()
-            .filter(|s| states[**s as usize] > 0)
-            .map(|s| (s.label(), states[*s as usize]))
+            .filter(|s| t.states[**s as usize] > 0)
+            .map(|s| (s.label(), t.states[*s as usize]))
             .collect(),
         nombre_troncons: metrics.len() as u64,
-        nombre_releves: n_rows,
-    };
-    ComptagesMetrics {
-        metrics,
-        top_10_troncons: top,
-        top_10_zones_congestionnees: congested,
-        top_zones_affluence: affluence,
-        alertes_congestion: alerts,
-        global_metrics: global,
+        nombre_releves: t.n_rows,
     }
 }
 
@@ -1428,7 +869,7 @@ mod tests {
     use super::*;
     use crate::time::parse_instant;
 
-    fn slot(ts: &str, q: Option<f64>, k: Option<f64>, state: State) -> Slot {
+    pub(super) fn slot(ts: &str, q: Option<f64>, k: Option<f64>, state: State) -> Slot {
         Slot::new(
             parse_instant(ts).unwrap(),
             q.map(|x| (x * Q_SCALE).round() as i32).unwrap_or(NONE),
@@ -1445,7 +886,8 @@ mod tests {
         }
     }
 
-    const SHAPE: &str = r#"{"coordinates": [[2.30, 48.87], [2.30, 48.88]], "type": "LineString"}"#;
+    pub(super) const SHAPE: &str =
+        r#"{"coordinates": [[2.30, 48.87], [2.30, 48.88]], "type": "LineString"}"#;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -1594,89 +1036,6 @@ mod tests {
     }
 
     #[test]
-    fn shared_writers_give_the_simple_path_whatever_the_split_and_order() {
-        // Rows of 3 arcs over 2 days, with repeats, equal static fields on several lines, and
-        // an escaped shape; one row per line of one file.
-        let file: Arc<str> = Arc::from("f.csv");
-        let escaped =
-            r#"{""type"": ""LineString"", ""coordinates"": [[2.3, 48.8], [2.31, 48.81]]}"#;
-        let mut rows = Vec::new();
-        for (n, h) in (0..60).enumerate() {
-            let arc = ["1", "2", "777"][n % 3];
-            let ts = format!("2025-01-0{}T{:02}:00:00+01:00", 1 + (h / 24) % 2, h % 24);
-            let q = Some((n * 7 % 50) as f64);
-            let shape = if n % 2 == 0 {
-                ShapeRef::Escaped(escaped)
-            } else {
-                ShapeRef::Text(SHAPE)
-            };
-            let lib = if n % 5 == 0 { "Rue_B" } else { "Rue_A" };
-            rows.push((arc, ts, q, shape, lib, n as u64 + 2));
-        }
-        // Repeats later in the file, at each arc's latest instant (45, 46, 47: the rows whose
-        // static fields are kept): the same fields (the earliest line must win), the same shape
-        // written unescaped (equal fields, another form: the earliest line's form), another
-        // shape (the larger wins). And a repeat elsewhere.
-        let plain: &'static str = Box::leak(escaped.replace("\"\"", "\"").into_boxed_str());
-        for (k, shape) in [
-            (45usize, None),
-            (46, None),
-            (47, None),
-            (46, Some(ShapeRef::Text(plain))),
-            (45, Some(ShapeRef::Text(SHAPE))),
-            (10, Some(ShapeRef::Text(SHAPE))),
-        ] {
-            let (arc, ts, q, same, lib, _) = rows[k].clone();
-            let line = 100 + rows.len() as u64;
-            rows.push((arc, ts, q, shape.unwrap_or(same), lib, line));
-        }
-        type R<'a> = (&'a str, String, Option<f64>, ShapeRef<'a>, &'a str, u64);
-        // A row as the readers pass it: (day, slot, static fields).
-        let parts = |r: &R<'static>| {
-            let s = slot(&r.1, r.2, Some(10.0), State::Fluide);
-            let sr = StaticRef {
-                libelle: r.4,
-                geo_point: "48.8, 2.3",
-                geo_shape: r.3,
-            };
-            (crate::time::paris_day(s.t), s, sr)
-        };
-        let mut simple = ComptagesAcc::default();
-        for r in &rows {
-            let (d, s, sr) = parts(r);
-            simple.add(r.0, d, s, &sr, &file, r.5);
-        }
-        for split in [1usize, 2, 3, 7] {
-            for reverse in [false, true] {
-                let shared = SharedAcc::default();
-                let mut writers: Vec<SharedWriter<'_>> =
-                    (0..split).map(|_| SharedWriter::new(&shared)).collect();
-                let mut ids: Vec<BTreeMap<&str, u32>> = vec![BTreeMap::new(); split];
-                let order: Vec<usize> = if reverse {
-                    (0..rows.len()).rev().collect()
-                } else {
-                    (0..rows.len()).collect()
-                };
-                for (j, i) in order.into_iter().enumerate() {
-                    let r = &rows[i];
-                    let w = j % split;
-                    let a = *ids[w].entry(r.0).or_insert_with(|| writers[w].arc(r.0));
-                    let (d, s, sr) = parts(r);
-                    writers[w].add(a, d, s, &sr, &file, r.5);
-                }
-                for w in writers {
-                    w.finish();
-                }
-                assert_eq!(
-                    shared.into_acc(|l| l),
-                    simple,
-                    "split {split}, reverse {reverse}"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn duplicates_count_once_and_merge_is_order_free() {
         let f: Arc<str> = Arc::from("f.csv");
         let d = day("2024-01-04");
@@ -1753,15 +1112,5 @@ mod tests {
         assert_eq!(m.debit_journalier_total, 2.0);
         // no geometry, no referentiel: no length, no lost time
         assert_eq!(m.temps_perdu_total_minutes, None);
-    }
-
-    #[test]
-    fn states_keep_dataset_spellings() {
-        assert_eq!(State::parse("PRE-SATURE"), Some(State::PreSature));
-        assert_eq!(State::parse("Pré-saturé"), Some(State::PreSature));
-        assert_eq!(State::parse("BLOQUÉ"), Some(State::Bloque));
-        assert_eq!(State::parse(" "), Some(State::Empty));
-        assert_eq!(State::parse("Embouteillé"), None);
-        assert_eq!(State::Bloque.label(), "Bloqué");
     }
 }
