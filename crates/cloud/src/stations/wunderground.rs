@@ -316,10 +316,7 @@ pub fn read_workbook(
     out: &mut Found,
 ) -> Result<(), String> {
     let rows = workbook_rows(path, shown, q)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = super::file_name(path);
     match catalog.for_file(&name) {
         Some(entry) => {
             resolve(shown, entry, starts.anchor(entry), rows, q, out);
