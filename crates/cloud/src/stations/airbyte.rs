@@ -69,10 +69,7 @@ pub fn read_file(
     out: &mut Found,
 ) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = super::file_name(path);
     // Weather Underground rows per station, in the order first seen.
     let mut streams: Vec<(&Entry, Vec<RawRow>)> = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {

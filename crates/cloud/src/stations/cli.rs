@@ -17,6 +17,7 @@ use super::mongo::{busiest, ImportStats, QueryTiming, Verification, WeatherColle
 use super::quality;
 use super::{discover, transform, Document, StartDates};
 use crate::aws::options::AwsArgs;
+use cityflow::cli::{eprint_text, parse_date};
 use cityflow::error::Exit;
 use cityflow::store::local::LocalStore;
 use cityflow::store::{OutputDoc, Store};
@@ -33,7 +34,8 @@ Examples:
 
 Environment: STATIONS_FILE, OUTPUT_DIR, MONGODB_URL, MONGODB_DATABASE, WEATHER_COLLECTION,
 S3_BACKUP_BUCKET, S3_BACKUP_PREFIX, AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL,
-AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, SOURCE_DATE_EPOCH (the clock of backup names).
+AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT,
+CITYFLOW_OPERATION_TIMEOUT, SOURCE_DATE_EPOCH (the clock of backup names).
 
 Exit codes: 0 clean   1 some input refused or unreadable (see the quality report)
             2 usage or configuration error   3 MongoDB or S3 unreachable
@@ -67,16 +69,11 @@ pub enum Command {
     Restore(RestoreArgs),
 }
 
+/// The MongoDB server (the flags every tool shares) and the collection.
 #[derive(Debug, Args)]
 pub struct MongoArgs {
-    #[arg(
-        long,
-        env = "MONGODB_URL",
-        default_value = "mongodb://localhost:27017/"
-    )]
-    pub mongodb_url: String,
-    #[arg(long, env = "MONGODB_DATABASE", default_value = "cityflow")]
-    pub mongodb_database: String,
+    #[command(flatten)]
+    pub server: cityflow::cli::MongoArgs,
     #[arg(long, env = "WEATHER_COLLECTION", default_value = "weather_data")]
     pub collection: String,
 }
@@ -175,11 +172,6 @@ pub struct RestoreArgs {
     pub drop: bool,
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
-}
-
 /// What a command did; printed as JSON with `--json`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
@@ -233,7 +225,7 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 const QUERY_RUNS: usize = 5;
 
 fn connect(m: &MongoArgs) -> Result<WeatherCollection, String> {
-    WeatherCollection::connect(&m.mongodb_url, &m.mongodb_database, &m.collection, TIMEOUT)
+    WeatherCollection::connect(&m.server.url, &m.server.database, &m.collection, TIMEOUT)
 }
 
 /// The station with the most documents and its fullest UTC day.
@@ -276,6 +268,35 @@ fn timed(
     }
 }
 
+/// The `stations` command: the clock, the subcommand, its messages on stderr (as errors when
+/// it did not end clean), its summary as JSON on stdout with `--json`.
+pub fn command(args: &StationsArgs) -> Exit {
+    let clock = match Clock::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let (summary, exit) = match &args.command {
+        Command::Run(a) => run(a, &clock, args.quiet),
+        Command::Verify(a) => verify(a, args.quiet),
+        Command::Backup(a) => backup(a, &clock, args.quiet),
+        Command::Restore(a) => restore(a, args.quiet),
+    };
+    for m in &summary.messages {
+        if exit == Exit::Clean {
+            tracing::info!("{m}");
+        } else {
+            tracing::error!("{m}");
+        }
+    }
+    if args.json {
+        cityflow::cli::print_json(&summary);
+    }
+    exit
+}
+
 /// `stations run`.
 pub fn run(a: &RunArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
     let mut s = Summary {
@@ -312,7 +333,7 @@ pub fn run(a: &RunArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
     };
     let report = quality::build(collector, &docs, dups, clock.timestamp());
     if !quiet {
-        eprint!("{}", report.table());
+        eprint_text(&report.table());
     }
     let store = LocalStore::new(&a.output);
     let outputs = [
@@ -396,15 +417,15 @@ fn import_and_verify(a: &RunArgs, docs: &[Document], s: &mut Summary, quiet: boo
         }
     };
     if !quiet {
-        eprintln!(
-            "import into {}: {} created, {} replaced, {} unchanged ({} ms, {} docs/s)",
+        eprint_text(&format!(
+            "import into {}: {} created, {} replaced, {} unchanged ({} ms, {} docs/s)\n",
             coll.shown,
             stats.created,
             stats.replaced,
             stats.unchanged,
             stats.elapsed_ms,
             stats.docs_per_s
-        );
+        ));
     }
     s.import = Some(stats);
     verify_and_time(
@@ -433,7 +454,7 @@ fn verify_and_time(
         }
     };
     // The verification table is the point of the command: shown even with --quiet.
-    eprint!("{}", v.table());
+    eprint_text(&v.table());
     let mut exit = Exit::Clean;
     if !v.ok {
         s.messages
@@ -444,10 +465,10 @@ fn verify_and_time(
     match timed(coll, q, fallback) {
         Ok(Some(t)) => {
             if !quiet {
-                eprintln!(
-                    "timed query {}: {} documents, first {} ms, median {} ms of {} runs ({})",
+                eprint_text(&format!(
+                    "timed query {}: {} documents, first {} ms, median {} ms of {} runs ({})\n",
                     t.filter, t.documents, t.first_ms, t.median_ms, t.runs, t.plan
-                );
+                ));
             }
             s.timed_query = Some(t);
         }
@@ -509,15 +530,15 @@ pub fn backup(a: &BackupArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
         match backup::backup(coll, &a.s3.target(), clock) {
             Ok(b) => {
                 if !quiet {
-                    eprintln!(
-                        "backup: {} documents, {} bytes -> {} bytes gzip, s3://{}/{} ({} ms)",
+                    eprint_text(&format!(
+                        "backup: {} documents, {} bytes -> {} bytes gzip, s3://{}/{} ({} ms)\n",
                         b.documents,
                         b.uncompressed_bytes,
                         b.compressed_bytes,
                         b.bucket,
                         b.key,
                         b.elapsed_ms
-                    );
+                    ));
                 }
                 s.backup = Some(b);
                 Exit::Clean
@@ -535,11 +556,11 @@ pub fn restore(a: &RestoreArgs, quiet: bool) -> (Summary, Exit) {
     with_collection("restore", &a.mongo, |coll, s| {
         match backup::restore(coll, &a.s3.target(), a.key.as_deref(), a.drop) {
             Ok(r) => {
-                eprint!("{}", r.verification.table());
+                eprint_text(&r.verification.table());
                 if !quiet {
-                    eprintln!(
+                    eprint_text(&format!(
                         "restore of s3://{}/{}: {} documents ({} created, {} replaced, {} \
-                         unchanged), collection identical to the backup: {}",
+                         unchanged), collection identical to the backup: {}\n",
                         r.bucket,
                         r.key,
                         r.documents_in_backup,
@@ -547,7 +568,7 @@ pub fn restore(a: &RestoreArgs, quiet: bool) -> (Summary, Exit) {
                         r.import.replaced,
                         r.import.unchanged,
                         r.identical
-                    );
+                    ));
                 }
                 let ok = r.identical && r.verification.ok;
                 if !ok {

@@ -107,6 +107,13 @@ pub struct Document {
     pub measurements: Vec<(String, Value)>,
 }
 
+/// The file name of an input (what the stations file's `file_match` is looked up in).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// 1900-01-01T00:00:00Z ..= 2100-12-31T23:59:59Z: anything else is a broken date.
 pub fn plausible(secs: i64) -> bool {
     (-2_208_988_800..=4_133_980_799).contains(&secs)

@@ -316,10 +316,7 @@ pub fn read_workbook(
     out: &mut Found,
 ) -> Result<(), String> {
     let rows = workbook_rows(path, shown, q)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = super::file_name(path);
     match catalog.for_file(&name) {
         Some(entry) => {
             resolve(shown, entry, starts.anchor(entry), rows, q, out);
@@ -391,187 +388,233 @@ pub fn resolve(
         q.dates.push(rep);
         return;
     };
-    let mut day: Option<NaiveDate> = None;
-    let mut prev_secs: Option<u32> = None;
-    let mut blank_since = false;
-    let mut prev_instant: Option<i64> = None;
-    let mut how_count: BTreeMap<How, u64> = BTreeMap::new();
-    let mut days: std::collections::BTreeSet<NaiveDate> = Default::default();
-    let mut anchor_used = false;
+    let mut dates = Dates {
+        id,
+        tz,
+        anchor,
+        rep,
+        day: None,
+        prev_secs: None,
+        blank_since: false,
+        prev_instant: None,
+        how_count: BTreeMap::new(),
+        days: Default::default(),
+        anchor_used: false,
+    };
     for r in rows {
+        dates.row(r, entry, q, out);
+    }
+    q.dates.push(dates.finish());
+}
+
+/// A refused row: (reason, detail).
+type Refused = (&'static str, String);
+
+/// The dates of one station's rows, row after row (see the module's documentation).
+struct Dates {
+    id: String,
+    tz: chrono_tz::Tz,
+    anchor: Option<(NaiveDate, String)>,
+    rep: DateReport,
+    /// The previous row's date and time of day.
+    day: Option<NaiveDate>,
+    prev_secs: Option<u32>,
+    /// A blank record came since the previous row.
+    blank_since: bool,
+    prev_instant: Option<i64>,
+    how_count: BTreeMap<How, u64>,
+    days: std::collections::BTreeSet<NaiveDate>,
+    anchor_used: bool,
+}
+
+impl Dates {
+    fn row(&mut self, r: RawRow, entry: &Entry, q: &mut Collector, out: &mut Found) {
         if r.is_blank() {
-            rep.blank_records += 1;
-            if prev_secs.is_some() {
-                blank_since = true;
+            self.rep.blank_records += 1;
+            if self.prev_secs.is_some() {
+                self.blank_since = true;
             }
-            continue;
+            return;
         }
         q.begin(SOURCE);
-        let Some(time_cell) = r.cell(Col::Time) else {
-            q.reject(SOURCE, &r.loc, "no time", "empty Time");
-            q.end(SOURCE);
-            continue;
-        };
-        let (secs, time_date) = match time_of(time_cell) {
-            Ok(x) => x,
-            Err(e) => {
-                q.reject(SOURCE, &r.loc, "bad time", &e);
-                q.end(SOURCE);
-                continue;
+        match self.place(&r, q) {
+            Ok(instant) => {
+                let measurements = measurements_of(&r, q);
+                let d = Document {
+                    source: Source::WeatherUnderground,
+                    station: entry.station.clone(),
+                    timestamp: instant,
+                    measurements,
+                };
+                out.push(d, r.loc);
             }
-        };
-        let column_date = match r.cell(Col::Date).map(date_of) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                q.unparseable(
-                    SOURCE,
-                    &r.loc,
-                    "Date",
-                    &r.cell(Col::Date).unwrap().text(),
-                    &e,
-                );
-                None
-            }
-            None => None,
-        };
-        let given = column_date
-            .map(|d| (d, How::DateColumn))
-            .or(time_date.map(|d| (d, How::DateTime)))
-            .or(r.sheet_date.map(|d| (d, How::SheetName)));
-        let wrapped = match (prev_secs, day) {
+            Err((reason, detail)) => q.reject(SOURCE, &r.loc, reason, &detail),
+        }
+        q.end(SOURCE);
+    }
+
+    /// The row's UTC instant.
+    fn place(&mut self, r: &RawRow, q: &mut Collector) -> Result<i64, Refused> {
+        let time_cell = r
+            .cell(Col::Time)
+            .ok_or(("no time", "empty Time".to_string()))?;
+        let (secs, time_date) = time_of(time_cell).map_err(|e| ("bad time", e))?;
+        let given = given_date(r, time_date, q);
+        let (date, how) = self.date(r, secs, given)?;
+        self.day = Some(date);
+        self.prev_secs = Some(secs);
+        self.blank_since = false;
+        let instant = self.instant(date, secs)?;
+        self.prev_instant = Some(instant);
+        *self.how_count.entry(how).or_default() += 1;
+        self.days.insert(date);
+        Ok(instant)
+    }
+
+    /// The row's date: the given one (cross-checked with the reconstruction), else the
+    /// reconstruction.
+    fn date(
+        &mut self,
+        r: &RawRow,
+        secs: u32,
+        given: Option<(NaiveDate, How)>,
+    ) -> Result<(NaiveDate, How), Refused> {
+        let wrapped = match (self.prev_secs, self.day) {
             (Some(p), Some(dd)) => {
                 // The autumn hour seen twice goes back less than an hour without a new day.
-                let repeat = !blank_since
+                let repeat = !self.blank_since
                     && secs < p
                     && p - secs < 3600
-                    && ambiguous(&tz, dd, secs)
-                    && ambiguous(&tz, dd, p);
-                (secs < p && !repeat) || (secs == p && blank_since)
+                    && ambiguous(&self.tz, dd, secs)
+                    && ambiguous(&self.tz, dd, p);
+                (secs < p && !repeat) || (secs == p && self.blank_since)
             }
             _ => false,
         };
-        let recon = match (prev_secs, day) {
+        let recon = match (self.prev_secs, self.day) {
             (Some(_), Some(d)) if wrapped => d.checked_add_days(Days::new(1)),
             (Some(_), Some(d)) => Some(d),
             // The first row: the anchor, unless the row carries its date.
             (None, _) if given.is_none() => {
-                anchor_used = anchor.is_some();
-                anchor.as_ref().map(|(d, _)| *d)
+                self.anchor_used = self.anchor.is_some();
+                self.anchor.as_ref().map(|(d, _)| *d)
             }
             _ => None,
         };
         if wrapped {
-            rep.day_changes += 1;
+            self.rep.day_changes += 1;
         }
-        if blank_since && !wrapped {
-            rep.blank_without_day_change += 1;
-            if rep.warnings.len() < super::quality::SAMPLES {
-                rep.warnings.push(format!(
-                    "{}: a blank record comes before, but the time does not go back: same day \
-                     assumed",
-                    r.loc
-                ));
-            }
+        if self.blank_since && !wrapped {
+            self.rep.blank_without_day_change += 1;
+            self.warn(format!(
+                "{}: a blank record comes before, but the time does not go back: same day \
+                 assumed",
+                r.loc
+            ));
         }
-        let (date, how) = match (given, recon) {
+        match (given, recon) {
             (Some((g, how)), r_date) => {
                 if let Some(rd) = r_date {
-                    rep.cross_checked += 1;
+                    self.rep.cross_checked += 1;
                     if rd != g {
-                        rep.cross_check_mismatches += 1;
-                        if rep.warnings.len() < super::quality::SAMPLES {
-                            rep.warnings.push(format!(
-                                "{}: {} says {g}, the reconstruction {rd}: {g} is used",
-                                r.loc,
-                                how.label()
-                            ));
-                        }
+                        self.rep.cross_check_mismatches += 1;
+                        let what = how.label();
+                        self.warn(format!(
+                            "{}: {what} says {g}, the reconstruction {rd}: {g} is used",
+                            r.loc
+                        ));
                     }
                 }
-                (g, how)
+                Ok((g, how))
             }
-            (None, Some(rd)) => (rd, How::Reconstructed),
+            (None, Some(rd)) => Ok((rd, How::Reconstructed)),
             (None, None) => {
-                q.reject(
-                    SOURCE,
-                    &r.loc,
+                let id = &self.id;
+                Err((
                     "no date",
-                    &format!(
+                    format!(
                         "a dateless record and no start date for station {id}: give \
                          --start-date {id}=YYYY-MM-DD or a start_date in the stations file"
                     ),
-                );
-                q.end(SOURCE);
-                continue;
+                ))
             }
-        };
-        day = Some(date);
-        prev_secs = Some(secs);
-        blank_since = false;
-        let naive = local(date, secs);
+        }
+    }
+
+    fn warn(&mut self, w: String) {
+        if self.rep.warnings.len() < super::quality::SAMPLES {
+            self.rep.warnings.push(w);
+        }
+    }
+
+    /// The UTC instant of a local date and time (in 1900..2100).
+    fn instant(&self, date: NaiveDate, secs: u32) -> Result<i64, Refused> {
+        let (tz, naive) = (&self.tz, local(date, secs));
         let instant = match tz.from_local_datetime(&naive) {
             LocalResult::Single(t) => t.timestamp(),
             // The autumn hour seen twice: the first pass, unless the rows are already past it.
             LocalResult::Ambiguous(a, b) => {
-                if prev_instant.is_some_and(|p| p >= a.timestamp()) {
+                if self.prev_instant.is_some_and(|p| p >= a.timestamp()) {
                     b.timestamp()
                 } else {
                     a.timestamp()
                 }
             }
             LocalResult::None => {
-                q.reject(
-                    SOURCE,
-                    &r.loc,
-                    "nonexistent local time",
-                    &format!("{naive} does not exist in {tz} (skipped by the DST change)"),
-                );
-                q.end(SOURCE);
-                continue;
+                let why = format!("{naive} does not exist in {tz} (skipped by the DST change)");
+                return Err(("nonexistent local time", why));
             }
         };
         if !super::plausible(instant) {
-            q.reject(
-                SOURCE,
-                &r.loc,
-                "date out of range",
-                &format!("{naive} is not in 1900..2100"),
-            );
-            q.end(SOURCE);
-            continue;
+            let why = format!("{naive} is not in 1900..2100");
+            return Err(("date out of range", why));
         }
-        prev_instant = Some(instant);
-        *how_count.entry(how).or_default() += 1;
-        days.insert(date);
-        let measurements = measurements_of(&r, q);
-        let d = Document {
-            source: Source::WeatherUnderground,
-            station: entry.station.clone(),
-            timestamp: instant,
-            measurements,
+        Ok(instant)
+    }
+
+    /// The report: which method gave the dates, the anchor, the days covered.
+    fn finish(self) -> DateReport {
+        let mut rep = self.rep;
+        rep.method = match self.how_count.len() {
+            0 => "none".into(),
+            1 => self.how_count.keys().next().unwrap().label().into(),
+            _ => format!(
+                "mixed: {}",
+                self.how_count
+                    .iter()
+                    .map(|(h, n)| format!("{} ({n} rows)", h.label()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        out.push(d, r.loc);
-        q.end(SOURCE);
+        if self.anchor_used {
+            rep.anchor = self.anchor.map(|(d, from)| format!("{d} ({from})"));
+        }
+        rep.first_date = self.days.first().map(|d| d.to_string());
+        rep.last_date = self.days.last().map(|d| d.to_string());
+        rep.days = self.days.len();
+        rep
     }
-    rep.method = match how_count.len() {
-        0 => "none".into(),
-        1 => how_count.keys().next().unwrap().label().into(),
-        _ => format!(
-            "mixed: {}",
-            how_count
-                .iter()
-                .map(|(h, n)| format!("{} ({n} rows)", h.label()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+}
+
+/// The date a row carries: its Date column, a date-time in its Time column, its sheet's name.
+fn given_date(
+    r: &RawRow,
+    time_date: Option<NaiveDate>,
+    q: &mut Collector,
+) -> Option<(NaiveDate, How)> {
+    let column_date = match r.cell(Col::Date).map(|c| (c, date_of(c))) {
+        Some((_, Ok(d))) => Some(d),
+        Some((c, Err(e))) => {
+            q.unparseable(SOURCE, &r.loc, "Date", &c.text(), &e);
+            None
+        }
+        None => None,
     };
-    if anchor_used {
-        rep.anchor = anchor.map(|(d, from)| format!("{d} ({from})"));
-    }
-    rep.first_date = days.first().map(|d| d.to_string());
-    rep.last_date = days.last().map(|d| d.to_string());
-    rep.days = days.len();
-    q.dates.push(rep);
+    column_date
+        .map(|d| (d, How::DateColumn))
+        .or(time_date.map(|d| (d, How::DateTime)))
+        .or(r.sheet_date.map(|d| (d, How::SheetName)))
 }
 
 fn local(day: NaiveDate, secs: u32) -> NaiveDateTime {

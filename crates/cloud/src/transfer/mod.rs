@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::aws::failure::Failed;
 use crate::aws::health::BucketHint;
 use crate::aws::options::{AwsArgs, AwsOptions};
-use crate::plan::{human, Action};
+use crate::plan::{human, Action, ReportArgs};
 use cityflow::error::Exit;
 use ledger::Book;
 use rate::{parse_size, Limiter};
@@ -46,7 +46,8 @@ Examples:
   raw push exports/ --dry-run --json
 
 Environment: DATA_DIR, S3_RAW_BUCKET, S3_RAW_PREFIX, S3_ZONES_ROOT, AWS_REGION, AWS_PROFILE
-(credential chain), AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS.
+(credential chain), AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS,
+CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Ledgers: <raw>/.cityflow-pull.json and <pushed folder>/.cityflow-push.json (or --ledger).
 
@@ -161,14 +162,8 @@ pub struct TransferArgs {
     /// The ledger file (default: in the local folder).
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
-    /// JSON summary (or plan, with --dry-run) on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress bar (it is shown only when stderr is a terminal anyway).
-    #[arg(long)]
-    pub no_progress: bool,
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// S3's limits on multipart uploads.
@@ -211,10 +206,7 @@ impl Common {
             multipart_above: t.multipart_threshold.max(1),
             bwlimit: t.bwlimit,
             dry_run: t.dry_run,
-            progress: !t.no_progress && !t.quiet && {
-                use std::io::IsTerminal;
-                std::io::stderr().is_terminal()
-            },
+            progress: t.report.progress(),
             ledger: t.ledger.clone(),
         })
     }
@@ -614,21 +606,72 @@ pub const BUCKET_HINT: BucketHint = BucketHint {
     create: "create it with `raw push --create-bucket`",
 };
 
+impl RawArgs {
+    /// The flags both commands share (output, ledger, concurrency...).
+    pub fn transfer(&self) -> &TransferArgs {
+        match &self.command {
+            RawCommand::Pull(p) => &p.transfer,
+            RawCommand::Push(p) => &p.transfer,
+        }
+    }
+}
+
+/// The `raw` command: settings from the flags, the pull or push, its summary on stdout (JSON
+/// with `--json`, else lines; with `--quiet` only when something failed), what went wrong on
+/// stderr.
+pub fn command(args: &RawArgs) -> Exit {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let resolved = match &args.command {
+        RawCommand::Pull(p) => PullSettings::resolve(p, &cwd).map(|s| {
+            tracing::info!("pull s3://{}/{} -> {}", s.bucket, s.prefix, s.raw.display());
+            pull::run(&s)
+        }),
+        RawCommand::Push(p) => PushSettings::resolve(p).map(|s| {
+            let from = s.source.display();
+            tracing::info!("push {from} -> s3://{}/{}", s.bucket, s.prefix);
+            push::run(&s)
+        }),
+    };
+    let (summary, exit) = match resolved {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Exit::Usage;
+        }
+    };
+    args.transfer().report.print(&summary, exit, print_human);
+    if exit != Exit::Clean {
+        for m in &summary.messages {
+            tracing::error!("{m}");
+        }
+        for i in summary.items.iter().filter(|i| i.error.is_some()) {
+            let what = if i.key.is_empty() { &i.path } else { &i.key };
+            tracing::error!("{what}: {}", i.error.as_deref().unwrap_or_default());
+        }
+    }
+    exit
+}
+
 /// Prints the plan (dry-run) or the transfers, then totals, on stdout.
 pub fn print_human(s: &Summary) {
+    use std::fmt::Write;
+    let mut out = String::new();
     for i in &s.items {
         if i.action == Action::Unchanged && !s.dry_run {
             continue;
         }
         let sym = i.action.symbol();
         match (&i.error, &i.reason) {
-            (Some(e), _) => println!("{sym} {:<60} {e}", i.key),
-            (None, r) => println!(
-                "{sym} {:<60} {:>9}{}",
-                i.key,
-                human(i.bytes),
-                r.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
-            ),
+            (Some(e), _) => _ = writeln!(out, "{sym} {:<60} {e}", i.key),
+            (None, r) => {
+                _ = writeln!(
+                    out,
+                    "{sym} {:<60} {:>9}{}",
+                    i.key,
+                    human(i.bytes),
+                    r.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
+                )
+            }
         }
     }
     let verb = if s.mode == "pull" {
@@ -636,8 +679,7 @@ pub fn print_human(s: &Summary) {
     } else {
         "uploaded"
     };
-    println!(
-        "{}{}: {} objects ({}), {} new, {} changed, {} unchanged; {} {} ({} on the wire, {} resumed), {} failed, {:.1} s, {:.1} MB/s, {:.0} objects/s",
+    _ = writeln!(out, "{}{}: {} objects ({}), {} new, {} changed, {} unchanged; {} {} ({} on the wire, {} resumed), {} failed, {:.1} s, {:.1} MB/s, {:.0} objects/s",
         s.mode,
         if s.dry_run { " (dry run)" } else { "" },
         s.objects,
@@ -655,11 +697,12 @@ pub fn print_human(s: &Summary) {
         s.objects_per_s
     );
     if let Some(m) = &s.marker {
-        println!("marker: {m}");
+        _ = writeln!(out, "marker: {m}");
     }
     for m in &s.messages {
-        println!("{m}");
+        _ = writeln!(out, "{m}");
     }
+    crate::plan::print_text(&out);
 }
 
 #[cfg(test)]

@@ -36,7 +36,12 @@ pub(super) fn finish_with(mut summary: Summary, exit: Exit, msg: String) -> (Sum
     (summary, exit)
 }
 
-fn report_of(st: &Step, action: Action, error: Option<String>, offloaded: bool) -> TargetReport {
+pub(super) fn report_of(
+    st: &Step,
+    action: Action,
+    error: Option<String>,
+    offloaded: bool,
+) -> TargetReport {
     TargetReport {
         action,
         target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
@@ -44,6 +49,18 @@ fn report_of(st: &Step, action: Action, error: Option<String>, offloaded: bool) 
         bytes: st.bytes,
         error,
         offloaded,
+    }
+}
+
+/// A file the plan could not make a target of (its reason in `error`).
+fn unplanned(st: &Step) -> TargetReport {
+    TargetReport {
+        action: Action::Error,
+        target: String::new(),
+        file: st.rel.clone(),
+        bytes: 0,
+        error: st.error.clone(),
+        offloaded: false,
     }
 }
 
@@ -97,14 +114,7 @@ pub(super) async fn execute(
 /// The targets to write; the plan's errors go to the summary.
 fn planned_work(steps: &[Step], summary: &mut Summary) -> Vec<Step> {
     for st in steps.iter().filter(|st| st.action == Action::Error) {
-        summary.targets.push(TargetReport {
-            action: Action::Error,
-            target: String::new(),
-            file: st.rel.clone(),
-            bytes: 0,
-            error: st.error.clone(),
-            offloaded: false,
-        });
+        summary.targets.push(unplanned(st));
         summary.failed += 1;
     }
     steps
@@ -411,14 +421,7 @@ async fn verify(
     for st in steps {
         let (Some(remote), Some(local)) = (st.remote.as_ref(), st.local.as_ref()) else {
             summary.failed += 1;
-            summary.targets.push(TargetReport {
-                action: Action::Error,
-                target: String::new(),
-                file: st.rel.clone(),
-                bytes: 0,
-                error: st.error.clone(),
-                offloaded: false,
-            });
+            summary.targets.push(unplanned(&st));
             continue;
         };
         let (action, error) = match compare(s, c, remote, local).await {

@@ -26,7 +26,8 @@ use serde_json::Value;
 use crate::aws::client::{runtime, Clients};
 use crate::aws::options::{AwsArgs, AwsOptions};
 use crate::aws::{failure, retry, s3};
-use crate::plan::{human, Action};
+use crate::plan::{human, Action, ReportArgs};
+use cityflow::cli::{parse_date, MongoArgs};
 use cityflow::error::Exit;
 use cityflow::output::sha256_hex;
 use ledger::Ledger;
@@ -44,7 +45,8 @@ Examples:
 
 Environment: OUTPUT_DIR, AWS_REGION, AWS_PROFILE (credential chain), AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB_REPORTS_TABLE,
-S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS.
+S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS,
+CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
 s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
@@ -52,11 +54,6 @@ bytes}.
 
 Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
             2 usage or configuration error   3 credentials refused or endpoint unreachable";
-
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{s:?} is not a date of the form YYYY-MM-DD"))
-}
 
 /// `upload`: push local metrics and reports to DynamoDB and S3.
 #[derive(Debug, Parser)]
@@ -78,22 +75,8 @@ pub struct UploadArgs {
     /// Read the outputs from the files (default) or from the MongoDB a laptop run filled.
     #[arg(long, value_name = "files|mongo", default_value = "files", value_parser = ["files", "mongo"])]
     pub source: String,
-    #[arg(
-        long,
-        env = "MONGODB_URL",
-        value_name = "URL",
-        default_value = "mongodb://localhost:27017/",
-        // `--help` would print the variable's value, password included.
-        hide_env_values = true
-    )]
-    pub mongodb_url: String,
-    #[arg(
-        long,
-        env = "MONGODB_DATABASE",
-        value_name = "NAME",
-        default_value = "cityflow"
-    )]
-    pub mongodb_database: String,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
     /// Print the plan (+ new, * changed, = unchanged, ! error) and write nothing anywhere.
     #[arg(long)]
     pub dry_run: bool,
@@ -149,14 +132,8 @@ pub struct UploadArgs {
     /// Items per BatchWriteItem (1-25; 1 with --concurrency 1 is the prototype's one-by-one way).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..=25))]
     pub batch_size: u8,
-    /// JSON summary (or plan, with --dry-run) on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress bar (it is shown only when stderr is a terminal anyway).
-    #[arg(long)]
-    pub no_progress: bool,
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Resolved settings.
@@ -188,7 +165,7 @@ impl Settings {
             }
         }
         let mongo_source =
-            (a.source == "mongo").then(|| (a.mongodb_url.clone(), a.mongodb_database.clone()));
+            (a.source == "mongo").then(|| (a.mongo.url.clone(), a.mongo.database.clone()));
         if mongo_source.is_some() {
             std::fs::create_dir_all(&a.output)
                 .map_err(|e| format!("cannot create {}: {e}", a.output.display()))?;
@@ -236,10 +213,7 @@ impl Settings {
             create_bucket: a.create_bucket,
             concurrency: a.concurrency,
             batch_size: usize::from(a.batch_size),
-            progress: !a.no_progress && !a.quiet && {
-                use std::io::IsTerminal;
-                std::io::stderr().is_terminal()
-            },
+            progress: a.report.progress(),
         })
     }
 }
@@ -490,14 +464,8 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     summary.unchanged = unchanged;
     if s.dry_run && !s.verify {
         for st in &steps {
-            summary.targets.push(TargetReport {
-                action: st.action,
-                target: st.remote.as_ref().map(Remote::describe).unwrap_or_default(),
-                file: st.rel.clone(),
-                bytes: st.bytes,
-                error: st.error.clone(),
-                offloaded: false,
-            });
+            let t = execute::report_of(st, st.action, st.error.clone(), false);
+            summary.targets.push(t);
         }
         summary.failed = errors;
         let exit = if errors > 0 {
@@ -526,36 +494,63 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     (summary, exit)
 }
 
+/// The `upload` command: settings from the flags, the run, its summary on stdout (JSON with
+/// `--json`, else lines; with `--quiet` only when something failed), what went wrong on stderr.
+pub fn command(args: &UploadArgs) -> Exit {
+    let settings = match Settings::resolve(args) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Exit::Usage;
+        }
+    };
+    let (summary, exit) = run(&settings);
+    args.report.print(&summary, exit, print_human);
+    if exit != Exit::Clean {
+        for m in &summary.messages {
+            tracing::error!("{m}");
+        }
+    }
+    exit
+}
+
 /// Prints the plan lines (dry-run) or the per-target results, then totals, on stdout.
 pub fn print_human(summary: &Summary) {
+    use std::fmt::Write;
+    let mut out = String::new();
     for t in &summary.targets {
         let sym = t.action.symbol();
         match &t.error {
-            Some(e) => println!("{sym} {:<60} {}: {e}", t.target, t.file),
-            None => println!(
-                "{sym} {:<60} {:>9}  {}{}",
-                t.target,
-                human(t.bytes),
-                t.file,
-                if t.offloaded {
-                    "  (payload offloaded to S3)"
-                } else {
-                    ""
-                }
-            ),
+            Some(e) => _ = writeln!(out, "{sym} {:<60} {}: {e}", t.target, t.file),
+            None => {
+                _ = writeln!(
+                    out,
+                    "{sym} {:<60} {:>9}  {}{}",
+                    t.target,
+                    human(t.bytes),
+                    t.file,
+                    if t.offloaded {
+                        "  (payload offloaded to S3)"
+                    } else {
+                        ""
+                    }
+                )
+            }
         }
     }
     if summary.mode == "verify" {
-        println!(
+        _ = writeln!(
+            out,
             "verify: {} same, {} differ or missing, {} failed, {} ms",
             summary.unchanged, summary.differ, summary.failed, summary.elapsed_ms
         );
         for m in &summary.messages {
-            println!("{m}");
+            _ = writeln!(out, "{m}");
         }
-        return;
+        return crate::plan::print_text(&out);
     }
-    println!(
+    _ = writeln!(
+        out,
         "{}: {} new, {} changed, {} unchanged, {} written ({}), {} failed, {} retries, {} ms",
         summary.mode,
         summary.planned_new,
@@ -568,6 +563,7 @@ pub fn print_human(summary: &Summary) {
         summary.elapsed_ms
     );
     for m in &summary.messages {
-        println!("{m}");
+        _ = writeln!(out, "{m}");
     }
+    crate::plan::print_text(&out);
 }
