@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::quality::Reason;
+use crate::quality::{QualityAcc, Reason};
 
 /// A file-level failure: the file cannot be used at all.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +82,24 @@ pub struct ColumnSpec {
 }
 
 impl ColumnSpec {
+    /// A column without which a file is unusable.
+    pub const fn required(name: &'static str, aliases: &'static [&'static str]) -> ColumnSpec {
+        ColumnSpec {
+            name,
+            aliases,
+            required: true,
+        }
+    }
+
+    /// A column a file may lack.
+    pub const fn optional(name: &'static str, aliases: &'static [&'static str]) -> ColumnSpec {
+        ColumnSpec {
+            name,
+            aliases,
+            required: false,
+        }
+    }
+
     /// The canonical name then the aliases, for looking a field up in a JSON record.
     pub fn names(&self) -> Vec<&'static str> {
         std::iter::once(self.name)
@@ -247,6 +265,34 @@ pub struct CsvInput {
     pub header_only: bool,
 }
 
+impl CsvInput {
+    /// Reads the records one by one into `each(q, record, line)`. A read error ends the file: it
+    /// is counted as an undated row of `source` in `file`, rejected as `read_error`.
+    pub fn for_each_record(
+        &mut self,
+        q: &mut QualityAcc,
+        (source, file): (&'static str, &str),
+        mut each: impl FnMut(&mut QualityAcc, &csv::ByteRecord, u64),
+    ) {
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            match self.reader.read_byte_record(&mut rec) {
+                Ok(true) => {
+                    let line = self.lines.line_of(rec.position());
+                    each(q, &rec, line)
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    let line = self.lines.line_of(e.position());
+                    q.row(source, None, file)
+                        .problem(line, Reason::ReadError, e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// The message of a CSV file with a header and no data row (an `empty_file` failure: an export
 /// that lost its rows).
 pub const HEADER_ONLY: &str = "header only, no data rows";
@@ -384,6 +430,29 @@ pub enum JsonItem {
         reason: Reason,
         detail: String,
     },
+}
+
+impl JsonItem {
+    /// The record and its line; a bad item is counted as an undated row of `source` in `file`,
+    /// with its problem, and gives None.
+    pub fn into_record(
+        self,
+        q: &mut QualityAcc,
+        source: &'static str,
+        file: &str,
+    ) -> Option<(u64, Value)> {
+        match self {
+            JsonItem::Record { line, value } => Some((line, value)),
+            JsonItem::Bad {
+                line,
+                reason,
+                detail,
+            } => {
+                q.row(source, None, file).problem(line, reason, detail);
+                None
+            }
+        }
+    }
 }
 
 /// Largest JSON file read (they are API snapshots; the big exports are CSV).
@@ -605,21 +674,9 @@ mod tests {
         assert_eq!(norm_header("Taux d'occupation"), "taux d occupation");
         assert_eq!(norm_header("IU_AC"), "iu ac");
         let specs = [
-            ColumnSpec {
-                name: "Identifiant arc",
-                aliases: &["iu_ac"],
-                required: true,
-            },
-            ColumnSpec {
-                name: "Libelle",
-                aliases: &[],
-                required: false,
-            },
-            ColumnSpec {
-                name: "geo_shape",
-                aliases: &[],
-                required: true,
-            },
+            ColumnSpec::required("Identifiant arc", &["iu_ac"]),
+            ColumnSpec::optional("Libelle", &[]),
+            ColumnSpec::required("geo_shape", &[]),
         ];
         let h: Vec<String> = ["IU_AC", "x", "geo_shape"]
             .iter()

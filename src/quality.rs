@@ -202,6 +202,22 @@ pub struct QualityAcc {
     pub cells: BTreeMap<QualityKey, SourceQuality>,
 }
 
+/// A row just counted by [`QualityAcc::row`].
+pub struct ReadRow<'q> {
+    q: &'q mut QualityAcc,
+    source: &'static str,
+    day: Option<NaiveDate>,
+    file: &'q str,
+}
+
+impl ReadRow<'_> {
+    /// What was wrong with the row (see [`QualityAcc::problem`]).
+    pub fn problem(self, line: u64, reason: Reason, detail: String) {
+        self.q
+            .problem(self.source, self.day, self.file, line, reason, detail);
+    }
+}
+
 impl QualityAcc {
     /// Rewrites the line numbers of the samples of `file` (an order-keeping map, so the samples
     /// kept stay the smallest).
@@ -219,12 +235,24 @@ impl QualityAcc {
         self.cells.entry((source, day)).or_default()
     }
 
-    /// A row was read (whatever becomes of it).
-    pub fn row(&mut self, source: &'static str, day: Option<NaiveDate>, file: &str) {
+    /// A row was read (whatever becomes of it); what was wrong with it, if anything, can follow
+    /// with [`ReadRow::problem`].
+    pub fn row<'q>(
+        &'q mut self,
+        source: &'static str,
+        day: Option<NaiveDate>,
+        file: &'q str,
+    ) -> ReadRow<'q> {
         let c = self.cell(source, day);
         c.rows_read += 1;
         if !c.files.contains(file) {
             c.files.insert(file.to_string());
+        }
+        ReadRow {
+            q: self,
+            source,
+            day,
+            file,
         }
     }
 

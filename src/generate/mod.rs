@@ -251,14 +251,19 @@ pub fn hours(first: NaiveDate, days: u32) -> Vec<chrono::DateTime<chrono_tz::Tz>
     out
 }
 
+/// A CSV writer in the open-data exports' dialect: `;` between fields, CRLF after each row.
+fn export_csv<W: Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(w)
+}
+
 /// Writes the road-counter CSV (the export's 15 columns) to `w`. Returns the rows written.
 pub fn write_comptages_csv<W: Write>(w: W, arcs: &[Arc], o: &GenOptions) -> std::io::Result<u64> {
     let mut w = std::io::BufWriter::new(w);
     w.write_all(b"\xEF\xBB\xBF")?;
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(w);
+    let mut csv = export_csv(w);
     csv.write_record([
         "Identifiant arc",
         "Libelle",
@@ -341,10 +346,7 @@ pub fn api_snapshot(
 
 /// The référentiel CSV (current header, arcs split over several rows, `lat,lon` without space).
 pub fn write_referentiel_csv<W: Write>(w: W, arcs: &[Arc]) -> std::io::Result<()> {
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(w);
+    let mut csv = export_csv(w);
     csv.write_record([
         "Identifiant arc",
         "Date debut dispo data",
@@ -553,10 +555,7 @@ fn write_bikes(root: &Path, o: &GenOptions, days: &[NaiveDate]) -> std::io::Resu
 
 /// Road works: a CSV export (BOM, `;`, a multi-line description), polygons around the centre.
 fn write_works(root: &Path, o: &GenOptions) -> std::io::Result<()> {
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::from(*b"\xEF\xBB\xBF"));
+    let mut csv = export_csv(Vec::from(*b"\xEF\xBB\xBF"));
     csv.write_record([
         "Identifiant",
         "Identifiant CTV",

@@ -34,7 +34,7 @@ use chrono_tz::Europe::Paris;
 use serde::Serialize;
 
 use crate::geo::{ArrondissementIndex, Pt};
-use crate::metrics::{arc_order, DayDuplicates};
+use crate::metrics::{arc_order, merge_keyed, note_dup, DayDuplicates};
 use crate::time::{format_paris, Instant};
 
 /// No count (the record had a null or empty count).
@@ -83,14 +83,6 @@ struct DayAcc {
     duplicates: u32,
     /// The 3 earliest duplicated instants, for the quality report.
     dup_samples: Vec<Instant>,
-}
-
-/// Keeps the 3 earliest duplicated instants (the same whatever the merge order).
-fn note_dup(v: &mut Vec<Instant>, t: Instant) {
-    if let Err(i) = v.binary_search(&t) {
-        v.insert(i, t);
-        v.truncate(3);
-    }
 }
 
 impl DayAcc {
@@ -190,14 +182,7 @@ impl CounterAcc {
         if let Some(p) = o.point {
             self.offer_point(p.t, p.v);
         }
-        for (d, acc) in o.days {
-            match self.days.get_mut(&d) {
-                Some(cur) => cur.merge(acc),
-                None => {
-                    self.days.insert(d, acc);
-                }
-            }
-        }
+        merge_keyed(&mut self.days, o.days, DayAcc::merge);
     }
 }
 
@@ -222,18 +207,7 @@ impl BikesAcc {
     }
 
     pub fn merge(&mut self, other: BikesAcc) {
-        if self.counters.is_empty() {
-            self.counters = other.counters;
-            return;
-        }
-        for (k, v) in other.counters {
-            match self.counters.get_mut(&k) {
-                Some(cur) => cur.merge(v),
-                None => {
-                    self.counters.insert(k, v);
-                }
-            }
-        }
+        merge_keyed(&mut self.counters, other.counters, CounterAcc::merge);
     }
 
     /// Paris days this source has data for.

@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::geo::{ArrondissementIndex, Pt};
-use crate::metrics::DayDuplicates;
+use crate::metrics::{merge_keyed, DayDuplicates};
 
 /// Key used in the maps for works whose arrondissement is unknown.
 pub const UNKNOWN: &str = "Unknown";
@@ -147,22 +147,11 @@ impl ChantiersAcc {
     }
 
     pub fn merge(&mut self, other: ChantiersAcc) {
-        if self.works.is_empty() {
-            self.works = other.works;
-            return;
-        }
-        for (id, vs) in other.works {
-            match self.works.get_mut(&id) {
-                Some(cur) => {
-                    for (w, n) in vs.0 {
-                        cur.add(w, n);
-                    }
-                }
-                None => {
-                    self.works.insert(id, vs);
-                }
+        merge_keyed(&mut self.works, other.works, |cur, vs| {
+            for (w, n) in vs.0 {
+                cur.add(w, n);
             }
-        }
+        });
     }
 
     /// Paris days this source has data for: none (the works are evaluated for every processed
@@ -377,51 +366,80 @@ mod tests {
     #[test]
     fn active_set_weights_and_critical_zones_by_hand() {
         let mut acc = ChantiersAcc::default();
-        // 75010: 4 active works -> critical; weights 100 + 80 + 50 + 0 = 230
-        acc.add(
-            "A1",
-            work("2024-01-01", "2024-03-01", "BARRAGE_TOTAL", code("75010")),
-        );
-        acc.add(
-            "A2",
-            work("2024-03-01", "2024-03-01", "IMPASSE", code("75010")),
-        );
-        acc.add(
-            "A3",
-            work("2024-02-01", "2024-12-01", "RESTREINTE", code("75010")),
-        );
-        acc.add("A4", work("2023-02-01", "2025-12-01", "", code("75010")));
-        // 75011: 3 active works -> not critical (more than 3 needed); 30 · 3 = 90
-        for id in ["B1", "B2", "B3"] {
-            acc.add(
-                id,
-                work("2024-01-01", "2024-06-01", "SENS_UNIQUE", code("75011")),
-            );
+        let unknown = ArrSource::Unknown;
+        let works = [
+            // 75010: 4 active works -> critical; weights 100 + 80 + 50 + 0 = 230
+            (
+                "A1",
+                "2024-01-01",
+                "2024-03-01",
+                "BARRAGE_TOTAL",
+                code("75010"),
+            ),
+            ("A2", "2024-03-01", "2024-03-01", "IMPASSE", code("75010")),
+            (
+                "A3",
+                "2024-02-01",
+                "2024-12-01",
+                "RESTREINTE",
+                code("75010"),
+            ),
+            ("A4", "2023-02-01", "2025-12-01", "", code("75010")),
+            // 75011: 3 active works -> not critical (more than 3 needed); 30 · 3 = 90
+            (
+                "B1",
+                "2024-01-01",
+                "2024-06-01",
+                "SENS_UNIQUE",
+                code("75011"),
+            ),
+            (
+                "B2",
+                "2024-01-01",
+                "2024-06-01",
+                "SENS_UNIQUE",
+                code("75011"),
+            ),
+            (
+                "B3",
+                "2024-01-01",
+                "2024-06-01",
+                "SENS_UNIQUE",
+                code("75011"),
+            ),
+            // unknown: 4 active works -> critical "Unknown"; 50 · 4 = 200
+            (
+                "C1",
+                "2024-01-01",
+                "2024-06-01",
+                "RESTREINTE",
+                unknown.clone(),
+            ),
+            (
+                "C2",
+                "2024-01-01",
+                "2024-06-01",
+                "RESTREINTE",
+                unknown.clone(),
+            ),
+            (
+                "C3",
+                "2024-01-01",
+                "2024-06-01",
+                "RESTREINTE",
+                unknown.clone(),
+            ),
+            ("C4", "2024-01-01", "2024-06-01", "RESTREINTE", unknown),
+            // 75012: 4 works, none active on 2024-03-01 (ended the day before, starts the day
+            // after)
+            ("D1", "2024-01-01", "2024-02-29", "IMPASSE", code("75012")),
+            ("D2", "2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+            ("D3", "2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+            ("D4", "2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
+        ];
+        for (id, start, end, impact, arr) in works {
+            acc.add(id, work(start, end, impact, arr));
         }
-        // unknown: 4 active works -> critical "Unknown"; 50 · 4 = 200
-        for id in ["C1", "C2", "C3", "C4"] {
-            acc.add(
-                id,
-                work("2024-01-01", "2024-06-01", "RESTREINTE", ArrSource::Unknown),
-            );
-        }
-        // 75012: 4 works, none active on 2024-03-01 (ended the day before, starts the day after)
-        acc.add(
-            "D1",
-            work("2024-01-01", "2024-02-29", "IMPASSE", code("75012")),
-        );
-        acc.add(
-            "D2",
-            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
-        );
-        acc.add(
-            "D3",
-            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
-        );
-        acc.add(
-            "D4",
-            work("2024-03-02", "2024-04-01", "IMPASSE", code("75012")),
-        );
         let idx = ArrondissementIndex::default();
         let m = metrics(&acc, day("2024-03-01"), &idx).unwrap();
         assert_eq!(m.total_chantiers_actifs, 11);

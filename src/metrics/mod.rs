@@ -13,6 +13,10 @@ pub mod velib;
 pub mod weather;
 
 use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+use crate::time::Instant;
 
 /// Natural order of arc ids: numeric ids by value first, then the others as text.
 pub fn arc_order(a: &str, b: &str) -> Ordering {
@@ -21,6 +25,60 @@ pub fn arc_order(a: &str, b: &str) -> Ordering {
         (Ok(_), Err(_)) => Ordering::Less,
         (Err(_), Ok(_)) => Ordering::Greater,
         (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+/// A map of accumulators by key, for [`merge_keyed`].
+pub trait KeyedAccs<K, V>: IntoIterator<Item = (K, V)> {
+    fn has_none(&self) -> bool;
+    fn acc_mut(&mut self, k: &K) -> Option<&mut V>;
+    fn put(&mut self, k: K, v: V);
+}
+
+/// [`KeyedAccs`] for a map type whose key type has the bounds given.
+macro_rules! keyed_accs {
+    ($map:ident, $($bound:tt)+) => {
+        impl<K: $($bound)+, V> KeyedAccs<K, V> for $map<K, V> {
+            fn has_none(&self) -> bool {
+                self.is_empty()
+            }
+            fn acc_mut(&mut self, k: &K) -> Option<&mut V> {
+                self.get_mut(k)
+            }
+            fn put(&mut self, k: K, v: V) {
+                self.insert(k, v);
+            }
+        }
+    };
+}
+
+keyed_accs!(HashMap, Eq + Hash);
+keyed_accs!(BTreeMap, Ord);
+
+/// Merges `other`'s accumulators into `into`, key by key: `merge` where the key is in both, a
+/// move otherwise (the whole map when `into` has none). Order-free when `merge` is.
+pub fn merge_keyed<K, V, M: KeyedAccs<K, V>>(
+    into: &mut M,
+    other: M,
+    mut merge: impl FnMut(&mut V, V),
+) {
+    if into.has_none() {
+        *into = other;
+        return;
+    }
+    for (k, v) in other {
+        match into.acc_mut(&k) {
+            Some(cur) => merge(cur, v),
+            None => into.put(k, v),
+        }
+    }
+}
+
+/// Keeps the 3 earliest duplicated instants (the same whatever the merge order).
+pub fn note_dup(v: &mut Vec<Instant>, t: Instant) {
+    if let Err(i) = v.binary_search(&t) {
+        v.insert(i, t);
+        v.truncate(3);
     }
 }
 

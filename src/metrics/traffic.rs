@@ -573,7 +573,7 @@ mod tests {
     }
 
     /// A disruption of severity score `score` (its raw Navitia priority is left at None).
-    fn dis(id: &str, score: i64, periods: Vec<Period>, lines: &[&str]) -> Disruption {
+    fn dis(id: &str, score: i64, periods: &[(&str, &str)], lines: &[&str]) -> Disruption {
         Disruption {
             id: id.into(),
             disruption_id: id.into(),
@@ -581,10 +581,20 @@ mod tests {
             score,
             severity_known: true,
             effect: "SIGNIFICANT_DELAYS".into(),
-            periods,
+            periods: periods.iter().map(|(b, e)| p(b, e)).collect(),
             lines: lines.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         }
+    }
+
+    /// An accumulator holding one snapshot of `day` that lists `ds`.
+    fn day_acc<const N: usize>(day: NaiveDate, snapshot: &str, ds: [Disruption; N]) -> TrafficAcc {
+        let mut acc = TrafficAcc::default();
+        acc.add_snapshot(day, snapshot);
+        for x in ds {
+            acc.add(day, x);
+        }
+        acc
     }
 
     #[test]
@@ -629,60 +639,50 @@ mod tests {
     #[test]
     fn metrics_by_hand() {
         let day = d("2024-04-30");
-        let mut acc = TrafficAcc::default();
-        acc.add_snapshot(day, "2024-04-30T05:23:03+02:00");
-        // a: score 60, 08:00-10:00 and 09:00-12:00 -> 4 h, alert (score), critical
-        acc.add(
+        let acc = day_acc(
             day,
-            dis(
-                "a",
-                60,
-                vec![
-                    p("2024-04-30T08:00:00", "2024-04-30T10:00:00"),
-                    p("2024-04-30T09:00:00", "2024-04-30T12:00:00"),
-                ],
-                &["Métro 4"],
-            ),
-        );
-        // b: score 30, one year -> 24 h on the day, alert (duration), lines RER B + Métro 4
-        acc.add(
-            day,
-            dis(
-                "b",
-                30,
-                vec![p("2024-01-01T00:00:00", "2025-01-01T00:00:00")],
-                &["RER B", "Métro 4"],
-            ),
-        );
-        // c: score 0, 3 h, no line -> not an alert (score < 30 and no line)
-        acc.add(
-            day,
-            dis(
-                "c",
-                0,
-                vec![p("2024-04-30T13:00:00", "2024-04-30T16:00:00")],
-                &[],
-            ),
-        );
-        // e: score 55, 11:00-13:00 -> critical, overlaps a's 08:00-12:00
-        acc.add(
-            day,
-            dis(
-                "e",
-                55,
-                vec![p("2024-04-30T11:00:00", "2024-04-30T13:00:00")],
-                &["Bus 72"],
-            ),
-        );
-        // f: future, not on the day: in total only
-        acc.add(
-            day,
-            dis(
-                "f",
-                60,
-                vec![p("2024-05-02T08:00:00", "2024-05-02T09:00:00")],
-                &["Métro 1"],
-            ),
+            "2024-04-30T05:23:03+02:00",
+            [
+                // a: score 60, 08:00-10:00 and 09:00-12:00 -> 4 h, alert (score), critical
+                dis(
+                    "a",
+                    60,
+                    &[
+                        ("2024-04-30T08:00:00", "2024-04-30T10:00:00"),
+                        ("2024-04-30T09:00:00", "2024-04-30T12:00:00"),
+                    ],
+                    &["Métro 4"],
+                ),
+                // b: score 30, one year -> 24 h on the day, alert (duration), lines RER B +
+                // Métro 4
+                dis(
+                    "b",
+                    30,
+                    &[("2024-01-01T00:00:00", "2025-01-01T00:00:00")],
+                    &["RER B", "Métro 4"],
+                ),
+                // c: score 0, 3 h, no line -> not an alert (score < 30 and no line)
+                dis(
+                    "c",
+                    0,
+                    &[("2024-04-30T13:00:00", "2024-04-30T16:00:00")],
+                    &[],
+                ),
+                // e: score 55, 11:00-13:00 -> critical, overlaps a's 08:00-12:00
+                dis(
+                    "e",
+                    55,
+                    &[("2024-04-30T11:00:00", "2024-04-30T13:00:00")],
+                    &["Bus 72"],
+                ),
+                // f: future, not on the day: in total only
+                dis(
+                    "f",
+                    60,
+                    &[("2024-05-02T08:00:00", "2024-05-02T09:00:00")],
+                    &["Métro 1"],
+                ),
+            ],
         );
         let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
         assert_eq!(m.active_disruptions_count, 4);
@@ -723,19 +723,18 @@ mod tests {
         // 2024-03-31 lasts 23 h. A score-60 disruption 00:00-01:00 and 04:00-06:00 local
         // covers 3 h: reliability = 20/23 = 86.956... -> 86.96.
         let day = d("2024-03-31");
-        let mut acc = TrafficAcc::default();
-        acc.add_snapshot(day, "x");
-        acc.add(
+        let acc = day_acc(
             day,
-            dis(
+            "x",
+            [dis(
                 "a",
                 60,
-                vec![
-                    p("2024-03-31T00:00:00", "2024-03-31T01:00:00"),
-                    p("2024-03-31T04:00:00", "2024-03-31T06:00:00"),
+                &[
+                    ("2024-03-31T00:00:00", "2024-03-31T01:00:00"),
+                    ("2024-03-31T04:00:00", "2024-03-31T06:00:00"),
                 ],
                 &[],
-            ),
+            )],
         );
         let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
         assert_eq!(m.day_hours, 23);
@@ -743,16 +742,15 @@ mod tests {
         assert_eq!(m.reliability_index, 86.96);
         // A whole-day disruption on the 25-hour day: 25 h, reliability 0.
         let day = d("2024-10-27");
-        let mut acc = TrafficAcc::default();
-        acc.add_snapshot(day, "x");
-        acc.add(
+        let acc = day_acc(
             day,
-            dis(
+            "x",
+            [dis(
                 "b",
                 50,
-                vec![p("2024-10-01T00:00:00", "2024-11-01T00:00:00")],
+                &[("2024-10-01T00:00:00", "2024-11-01T00:00:00")],
                 &[],
-            ),
+            )],
         );
         let m = metrics(&acc, day, &ArrondissementIndex::default()).unwrap();
         assert_eq!(m.day_hours, 25);
@@ -766,7 +764,7 @@ mod tests {
         let mut old = dis(
             "a",
             30,
-            vec![p("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
+            &[("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
             &[],
         );
         old.updated = Some(t("2024-04-29T10:00:00"));
@@ -830,7 +828,7 @@ mod tests {
         let mut a = dis(
             "a",
             60,
-            vec![p("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
+            &[("2024-04-30T08:00:00", "2024-04-30T09:00:00")],
             &["Bus 272"],
         );
         a.navitia_priority = Some(0);

@@ -38,7 +38,7 @@ use chrono_tz::Europe::Paris;
 use serde::Serialize;
 
 use crate::geo::ArrondissementIndex;
-use crate::metrics::DayDuplicates;
+use crate::metrics::{merge_keyed, DayDuplicates};
 use crate::time::{format_paris, Instant};
 
 /// Values are kept to 0.0001 (°C, mm, km/h).
@@ -442,21 +442,14 @@ impl WeatherAcc {
     }
 
     pub fn merge(&mut self, other: WeatherAcc) {
-        for (d, c) in other.days {
-            match self.days.get_mut(&d) {
-                None => {
-                    self.days.insert(d, c);
-                }
-                Some(cur) => {
-                    for e in c.daily {
-                        insert_sorted(&mut cur.daily, e);
-                    }
-                    for h in c.hours {
-                        insert_sorted(&mut cur.hours, h);
-                    }
-                }
+        merge_keyed(&mut self.days, other.days, |cur, c| {
+            for e in c.daily {
+                insert_sorted(&mut cur.daily, e);
             }
-        }
+            for h in c.hours {
+                insert_sorted(&mut cur.hours, h);
+            }
+        });
     }
 
     /// Paris days this source has data for.

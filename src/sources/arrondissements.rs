@@ -2,7 +2,7 @@
 
 use crate::discover::InputFile;
 use crate::geo::ArrondissementIndex;
-use crate::input::{read_json, JsonItem};
+use crate::input::read_json;
 use crate::quality::{QualityAcc, Reason};
 
 pub const SOURCE: &str = "arrondissements";
@@ -24,16 +24,8 @@ pub fn load<'a>(
         // read_json spreads a FeatureCollection into its features: gather them back.
         let mut feats = Vec::new();
         for it in items {
-            match it {
-                JsonItem::Record { value, .. } => feats.push(value),
-                JsonItem::Bad {
-                    line,
-                    reason,
-                    detail,
-                } => {
-                    q.row(SOURCE, None, &f.rel);
-                    q.problem(SOURCE, None, &f.rel, line, reason, detail);
-                }
+            if let Some((_, value)) = it.into_record(q, SOURCE, &f.rel) {
+                feats.push(value);
             }
         }
         let n = feats.len() as u64;

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, NumError};
 use crate::geo::{parse_lat_lon, Pt};
-use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
+use crate::input::{open_csv_columns, read_json, ColumnSpec};
 use crate::metrics::bikes::{BikesAcc, Slot, NONE};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
@@ -35,31 +35,11 @@ const POINT: usize = 4;
 /// Column names (CSV export) and their aliases (API field names). The other columns of the
 /// export (site, photos, installation date, `mois_annee_comptage`...) are not needed.
 pub const COLUMNS: [ColumnSpec; 5] = [
-    ColumnSpec {
-        name: "Identifiant du compteur",
-        aliases: &["id_compteur"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Nom du compteur",
-        aliases: &["nom_compteur"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Comptage horaire",
-        aliases: &["sum_counts"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Date et heure de comptage",
-        aliases: &["date"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Coordonnées géographiques",
-        aliases: &["coordinates"],
-        required: false,
-    },
+    ColumnSpec::required("Identifiant du compteur", &["id_compteur"]),
+    ColumnSpec::optional("Nom du compteur", &["nom_compteur"]),
+    ColumnSpec::required("Comptage horaire", &["sum_counts"]),
+    ColumnSpec::required("Date et heure de comptage", &["date"]),
+    ColumnSpec::optional("Coordonnées géographiques", &["coordinates"]),
 ];
 
 /// A count as found in the input.
@@ -220,28 +200,13 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Bikes
 fn read_csv(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> BikesAcc {
     let file = f.rel.as_str();
     let mut acc = BikesAcc::default();
-    let Some((input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
+    let Some((mut input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
         return acc;
     };
     let width = input.header.len();
-    let mut reader = input.reader;
-    let mut lines = input.lines;
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut rec) {
-            Ok(true) => {
-                let line = lines.line_of(rec.position());
-                csv_record(&mut acc, q, file, (&rec, line), &cols, width, sel)
-            }
-            Ok(false) => break,
-            Err(e) => {
-                let line = lines.line_of(e.position());
-                q.row(SOURCE, None, file);
-                q.problem(SOURCE, None, file, line, Reason::ReadError, e.to_string());
-                break;
-            }
-        }
-    }
+    input.for_each_record(q, (SOURCE, file), |q, rec, line| {
+        csv_record(&mut acc, q, file, (rec, line), &cols, width, sel)
+    });
     acc
 }
 
@@ -319,17 +284,8 @@ fn read_json_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Bike
     };
     let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for item in items {
-        let (line, value) = match item {
-            JsonItem::Record { line, value } => (line, value),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                q.row(SOURCE, None, file);
-                q.problem(SOURCE, None, file, line, reason, detail);
-                continue;
-            }
+        let Some((line, value)) = item.into_record(q, SOURCE, file) else {
+            continue;
         };
         let Value::Object(o) = &value else {
             // read_json only returns objects as records; be safe anyway

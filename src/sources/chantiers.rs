@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::discover::{Format, InputFile};
 use crate::geo::{self, Geometry};
-use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
+use crate::input::{open_csv_columns, read_json, ColumnSpec};
 use crate::metrics::chantiers::{area_to_cm2, ArrSource, ChantiersAcc, Work};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
@@ -41,51 +41,21 @@ const POINT: usize = 8;
 
 /// Column names (CSV export) and their aliases (older exports' and API technical names).
 pub const COLUMNS: [ColumnSpec; 9] = [
-    ColumnSpec {
-        name: "Identifiant",
-        aliases: &["identifiant", "id_chantier", "reference_chantier"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Typologie",
-        aliases: &["typologie"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Code postal de l'arrondissement",
-        aliases: &["cp_arrondissement", "code_postal", "arrondissement"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Date de début",
-        aliases: &["date_debut"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Date de fin",
-        aliases: &["date_fin"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Impact sur la circulation",
-        aliases: &["impact_circulation"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Niveau de perturbation",
-        aliases: &["niveau_perturbation"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_shape",
-        aliases: &["Geo Shape", "geom", "geometry"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_point_2d",
-        aliases: &["Geo Point", "geo_point"],
-        required: false,
-    },
+    ColumnSpec::required(
+        "Identifiant",
+        &["identifiant", "id_chantier", "reference_chantier"],
+    ),
+    ColumnSpec::optional("Typologie", &["typologie"]),
+    ColumnSpec::optional(
+        "Code postal de l'arrondissement",
+        &["cp_arrondissement", "code_postal", "arrondissement"],
+    ),
+    ColumnSpec::required("Date de début", &["date_debut"]),
+    ColumnSpec::required("Date de fin", &["date_fin"]),
+    ColumnSpec::optional("Impact sur la circulation", &["impact_circulation"]),
+    ColumnSpec::optional("Niveau de perturbation", &["niveau_perturbation"]),
+    ColumnSpec::optional("geo_shape", &["Geo Shape", "geom", "geometry"]),
+    ColumnSpec::optional("geo_point_2d", &["Geo Point", "geo_point"]),
 ];
 
 /// Field names used in messages, CSV export and JSON (snake_case) forms.
@@ -372,22 +342,9 @@ fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
         return acc;
     };
     let width = input.header.len();
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match input.reader.read_byte_record(&mut rec) {
-            Ok(true) => {
-                let line = input.lines.line_of(rec.position());
-                csv_record(&mut acc, q, file, line, &rec, &cols, width)
-            }
-            Ok(false) => break,
-            Err(e) => {
-                let line = input.lines.line_of(e.position());
-                q.row(SOURCE, None, file);
-                q.problem(SOURCE, None, file, line, Reason::ReadError, e.to_string());
-                break;
-            }
-        }
-    }
+    input.for_each_record(q, (SOURCE, file), |q, rec, line| {
+        csv_record(&mut acc, q, file, line, rec, &cols, width)
+    });
     acc
 }
 
@@ -462,18 +419,10 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
     };
     let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for (i, item) in items.into_iter().enumerate() {
-        q.row(SOURCE, None, file);
-        let (line, value) = match item {
-            JsonItem::Record { line, value } => (line, value),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                q.problem(SOURCE, None, file, line, reason, detail);
-                continue;
-            }
+        let Some((line, value)) = item.into_record(q, SOURCE, file) else {
+            continue;
         };
+        q.row(SOURCE, None, file);
         let Value::Object(o) = &value else {
             // read_json only yields objects as records; kept for safety.
             let detail = format!("record {i}: not an object");

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 use crate::bigcsv::{self, Field};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64, NumError};
-use crate::input::{open_csv_columns, read_json, trim, ColumnSpec, JsonItem};
+use crate::input::{open_csv_columns, read_json, trim, ColumnSpec};
 use crate::metrics::comptages::shared::{SharedAcc, SharedWriter};
 use crate::metrics::comptages::{
     ComptagesAcc, ShapeRef, Slot, State, StaticRef, K_DIGITS, NONE, Q_DIGITS,
@@ -42,51 +42,15 @@ const SHAPE: usize = 8;
 
 /// Column names (CSV export) and their aliases (API technical names).
 pub const COLUMNS: [ColumnSpec; 9] = [
-    ColumnSpec {
-        name: "Identifiant arc",
-        aliases: &["iu_ac"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Libelle",
-        aliases: &["libelle"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Date et heure de comptage",
-        aliases: &["t_1h"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Débit horaire",
-        aliases: &["q"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Taux d'occupation",
-        aliases: &["k"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Etat trafic",
-        aliases: &["etat_trafic"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Etat arc",
-        aliases: &["etat_barre"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_point_2d",
-        aliases: &["Geo Point", "geo_point"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_shape",
-        aliases: &["Geo Shape", "geom"],
-        required: false,
-    },
+    ColumnSpec::required("Identifiant arc", &["iu_ac"]),
+    ColumnSpec::optional("Libelle", &["libelle"]),
+    ColumnSpec::required("Date et heure de comptage", &["t_1h"]),
+    ColumnSpec::required("Débit horaire", &["q"]),
+    ColumnSpec::required("Taux d'occupation", &["k"]),
+    ColumnSpec::optional("Etat trafic", &["etat_trafic"]),
+    ColumnSpec::optional("Etat arc", &["etat_barre"]),
+    ColumnSpec::optional("geo_point_2d", &["Geo Point", "geo_point"]),
+    ColumnSpec::optional("geo_shape", &["Geo Shape", "geom"]),
 ];
 
 /// What reading one file produced. Mergeable.
@@ -401,11 +365,7 @@ fn read_csv_sequential(
                         }
                         Err(e) => {
                             let line = lines.line_of(e.position());
-                            q.row(SOURCE, None, &file_r);
-                            q.problem(
-                                SOURCE,
-                                None,
-                                &file_r,
+                            q.row(SOURCE, None, &file_r).problem(
                                 line,
                                 Reason::ReadError,
                                 e.to_string(),
@@ -609,7 +569,9 @@ impl Sink for ChunkSink<'_> {
     fn row(&mut self, day: Option<NaiveDate>) {
         match day {
             Some(d) => self.day(d).rows_read += 1,
-            None => self.quality.row(SOURCE, None, &self.file),
+            None => {
+                self.quality.row(SOURCE, None, &self.file);
+            }
         }
     }
     fn problem(&mut self, day: Option<NaiveDate>, line: u64, reason: Reason, detail: String) {
@@ -792,18 +754,8 @@ fn read_json_file(f: &InputFile, sel: &DaySelection) -> FileOutput {
     };
     let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for item in items {
-        let (line, value) = match item {
-            JsonItem::Record { line, value } => (line, value),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                out.quality.row(SOURCE, None, &file);
-                out.quality
-                    .problem(SOURCE, None, &file, line, reason, detail);
-                continue;
-            }
+        let Some((line, value)) = item.into_record(&mut out.quality, SOURCE, &file) else {
+            continue;
         };
         let Value::Object(o) = &value else { continue };
         let get = |i: usize| json_field(o, &keys[i]);

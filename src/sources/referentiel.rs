@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::discover::{Format, InputFile};
 use crate::geo;
-use crate::input::{open_csv_columns, read_json, ColumnSpec, JsonItem};
+use crate::input::{open_csv_columns, read_json, ColumnSpec};
 use crate::metrics::referentiel::RefRow;
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem};
@@ -21,36 +21,12 @@ const POINT: usize = 4;
 const SHAPE: usize = 5;
 
 pub const COLUMNS: [ColumnSpec; 6] = [
-    ColumnSpec {
-        name: "Identifiant arc",
-        aliases: &["iu_ac"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Libelle",
-        aliases: &["libelle"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Identifiant noeud amont",
-        aliases: &["iu_nd_amont"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Identifiant noeud aval",
-        aliases: &["iu_nd_aval"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_point_2d",
-        aliases: &["Geo Point", "geo_point"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "geo_shape",
-        aliases: &["Geo Shape", "geom"],
-        required: false,
-    },
+    ColumnSpec::required("Identifiant arc", &["iu_ac"]),
+    ColumnSpec::optional("Libelle", &["libelle"]),
+    ColumnSpec::optional("Identifiant noeud amont", &["iu_nd_amont"]),
+    ColumnSpec::optional("Identifiant noeud aval", &["iu_nd_aval"]),
+    ColumnSpec::optional("geo_point_2d", &["Geo Point", "geo_point"]),
+    ColumnSpec::optional("geo_shape", &["Geo Shape", "geom"]),
 ];
 
 struct Fields<'a> {
@@ -202,17 +178,8 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
     };
     let keys: Vec<Vec<&'static str>> = COLUMNS.iter().map(ColumnSpec::names).collect();
     for item in items {
-        let (line, value) = match item {
-            JsonItem::Record { line, value } => (line, value),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                q.row(SOURCE, None, &f.rel);
-                q.problem(SOURCE, None, &f.rel, line, reason, detail);
-                continue;
-            }
+        let Some((line, value)) = item.into_record(q, SOURCE, &f.rel) else {
+            continue;
         };
         // A GeoJSON Feature carries its fields in `properties` and its shape in `geometry`.
         let (props, feature_geometry) = match value.get("type").and_then(Value::as_str) {
@@ -223,11 +190,7 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> Vec<RefRow> {
             _ => (value.clone(), None),
         };
         let Value::Object(o) = &props else {
-            q.row(SOURCE, None, &f.rel);
-            q.problem(
-                SOURCE,
-                None,
-                &f.rel,
+            q.row(SOURCE, None, &f.rel).problem(
                 line,
                 Reason::NotARecord,
                 "feature without properties".into(),

@@ -43,7 +43,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use crate::discover::InputFile;
-use crate::input::{json_kind, norm_header, read_json, JsonItem};
+use crate::input::{json_kind, norm_header, read_json};
 use crate::metrics::traffic::{Disruption, Mode, Period, TrafficAcc, OPEN_END};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_text, DaySelection};
@@ -69,31 +69,15 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
         q,
         acc: &mut acc,
     };
-    let values: Vec<(u64, Option<Value>)> = items
+    let values: Vec<(u64, Value)> = items
         .into_iter()
-        .map(|item| match item {
-            JsonItem::Record { line, value } => (line, Some(value)),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                ctx.q.row(SOURCE, None, &f.rel);
-                ctx.q.problem(SOURCE, None, &f.rel, line, reason, detail);
-                (line, None)
-            }
-        })
+        .filter_map(|item| item.into_record(ctx.q, SOURCE, &f.rel))
         .collect();
     // Bare disruption records (PRIM bulk array, JSON Lines of disruptions): one snapshot.
     let mut loose: Vec<Rec<'_>> = Vec::new();
     for (line, value) in &values {
-        let Some(value) = value else { continue };
         let Value::Object(o) = value else {
-            ctx.q.row(SOURCE, None, &f.rel);
-            ctx.q.problem(
-                SOURCE,
-                None,
-                &f.rel,
+            ctx.q.row(SOURCE, None, &f.rel).problem(
                 *line,
                 Reason::NotARecord,
                 "expected a disruption or a response object".into(),
@@ -119,11 +103,7 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
             });
         } else {
             let keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
-            ctx.q.row(SOURCE, None, &f.rel);
-            ctx.q.problem(
-                SOURCE,
-                None,
-                &f.rel,
+            ctx.q.row(SOURCE, None, &f.rel).problem(
                 *line,
                 Reason::NotARecord,
                 format!(

@@ -47,7 +47,7 @@ use serde_json::{Map, Value};
 use crate::discover::{Format, InputFile};
 use crate::fixed::{parse_scaled, scaled_from_f64};
 use crate::input::{
-    missing_columns_detail, norm_header, open_csv, read_json, resolve_columns, ColumnSpec, JsonItem,
+    missing_columns_detail, norm_header, open_csv, read_json, resolve_columns, ColumnSpec,
 };
 use crate::metrics::velib::{
     Report, Static, StationId, StationKey, Status, VelibAcc, POINT_DIGITS, STALE_AFTER_S,
@@ -80,84 +80,34 @@ const LON: usize = 17;
 
 /// The CSV export's columns, with the JSON names as aliases (GBFS, then Opendatasoft).
 pub const COLUMNS: [ColumnSpec; 14] = [
-    ColumnSpec {
-        name: "Identifiant station",
-        aliases: &["stationCode", "stationcode"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Nom station",
-        aliases: &["name"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Station en fonctionnement",
-        aliases: &["is_installed"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Capacité de la station",
-        aliases: &["capacity"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Nombre bornettes libres",
-        aliases: &[
+    ColumnSpec::required("Identifiant station", &["stationCode", "stationcode"]),
+    ColumnSpec::optional("Nom station", &["name"]),
+    ColumnSpec::optional("Station en fonctionnement", &["is_installed"]),
+    ColumnSpec::optional("Capacité de la station", &["capacity"]),
+    ColumnSpec::optional(
+        "Nombre bornettes libres",
+        &[
             "num_docks_available",
             "numDocksAvailable",
             "numdocksavailable",
         ],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Nombre total vélos disponibles",
-        aliases: &[
+    ),
+    ColumnSpec::required(
+        "Nombre total vélos disponibles",
+        &[
             "num_bikes_available",
             "numBikesAvailable",
             "numbikesavailable",
         ],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Vélos mécaniques disponibles",
-        aliases: &["mechanical"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Vélos électriques disponibles",
-        aliases: &["ebike"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Borne de paiement disponible",
-        aliases: &["is_renting"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Retour vélib possible",
-        aliases: &["is_returning"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Actualisation de la donnée",
-        aliases: &["last_reported", "duedate"],
-        required: true,
-    },
-    ColumnSpec {
-        name: "Coordonnées géographiques",
-        aliases: &["coordonnees_geo"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Nom communes équipées",
-        aliases: &["nom_arrondissement_communes"],
-        required: false,
-    },
-    ColumnSpec {
-        name: "Code INSEE communes équipées",
-        aliases: &["code_insee_commune"],
-        required: false,
-    },
+    ),
+    ColumnSpec::optional("Vélos mécaniques disponibles", &["mechanical"]),
+    ColumnSpec::optional("Vélos électriques disponibles", &["ebike"]),
+    ColumnSpec::optional("Borne de paiement disponible", &["is_renting"]),
+    ColumnSpec::optional("Retour vélib possible", &["is_returning"]),
+    ColumnSpec::required("Actualisation de la donnée", &["last_reported", "duedate"]),
+    ColumnSpec::optional("Coordonnées géographiques", &["coordonnees_geo"]),
+    ColumnSpec::optional("Nom communes équipées", &["nom_arrondissement_communes"]),
+    ColumnSpec::optional("Code INSEE communes équipées", &["code_insee_commune"]),
 ];
 
 /// JSON-only fields (GBFS).
@@ -431,6 +381,20 @@ struct Snap {
     info_t: Option<Instant>,
 }
 
+impl Snap {
+    /// The snapshot of rows that carry their own report time (a CSV export, loose GBFS records):
+    /// `newest` is the latest of them; information records are of the file's partition day.
+    fn own_days(newest: Option<Instant>, partition: Option<NaiveDate>) -> Snap {
+        Snap {
+            t: newest,
+            day: newest.map(paris_day),
+            own_day: true,
+            info_day: partition,
+            info_t: None,
+        }
+    }
+}
+
 struct Reader<'a> {
     file: &'a str,
     sel: &'a DaySelection,
@@ -570,6 +534,13 @@ impl Reader<'_> {
         let is_status = status_row || STATUS_FIELDS.iter().any(|&i| get(i).exists());
         if is_status {
             self.status(line, get, snap, &who);
+        } else if snap.info_day.is_some_and(|d| !self.sel.contains(d)) {
+            // Information of a day that is not processed is still joined to the processed days'
+            // status (a station list fetched once a week), but counted in no quality report.
+            let mut scratch = QualityAcc::default();
+            std::mem::swap(self.q, &mut scratch);
+            self.information(line, get, snap, &who);
+            std::mem::swap(self.q, &mut scratch);
         } else {
             self.information(line, get, snap, &who);
         }
@@ -824,27 +795,8 @@ impl Reader<'_> {
         self.q.category(SOURCE, d, state);
     }
 
+    /// A station information record (GBFS `station_information`).
     fn information<'v>(
-        &mut self,
-        line: u64,
-        get: &dyn Fn(usize) -> Val<'v>,
-        snap: &Snap,
-        who: &str,
-    ) {
-        let d = snap.info_day;
-        if d.is_some_and(|d| !self.sel.contains(d)) {
-            // Information of a day that is not processed is still joined to the processed days'
-            // status (a station list fetched once a week), but counted in no quality report.
-            let mut scratch = QualityAcc::default();
-            std::mem::swap(self.q, &mut scratch);
-            self.information_row(line, get, snap, who);
-            std::mem::swap(self.q, &mut scratch);
-            return;
-        }
-        self.information_row(line, get, snap, who);
-    }
-
-    fn information_row<'v>(
         &mut self,
         line: u64,
         get: &dyn Fn(usize) -> Val<'v>,
@@ -993,13 +945,7 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
         .filter_map(|(rec, _)| std::str::from_utf8(raw(&cols, rec, TIME)?).ok())
         .filter_map(|s| instant(Val::Text(s)).ok().flatten())
         .max();
-    let snap = Snap {
-        t: newest,
-        day: newest.map(paris_day),
-        own_day: true,
-        info_day: f.partition_date,
-        info_t: None,
-    };
+    let snap = Snap::own_days(newest, f.partition_date);
     for (rec, line) in &records {
         let (rec, line) = (rec, *line);
         if rec.len() != width {
@@ -1045,8 +991,8 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
         r.pending = None;
     }
     if let Some((line, e)) = read_error {
-        r.q.row(SOURCE, None, r.file);
-        r.q.problem(SOURCE, None, r.file, line, Reason::ReadError, e);
+        r.q.row(SOURCE, None, r.file)
+            .problem(line, Reason::ReadError, e);
     }
 }
 
@@ -1109,17 +1055,8 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
     // Station records that are not inside a GBFS document: one snapshot together.
     let mut loose: Vec<(u64, Map<String, Value>)> = Vec::new();
     for item in items {
-        let (line, value) = match item {
-            JsonItem::Record { line, value } => (line, value),
-            JsonItem::Bad {
-                line,
-                reason,
-                detail,
-            } => {
-                r.q.row(SOURCE, None, r.file);
-                r.q.problem(SOURCE, None, r.file, line, reason, detail);
-                continue;
-            }
+        let Some((line, value)) = item.into_record(r.q, SOURCE, r.file) else {
+            continue;
         };
         let Value::Object(mut o) = value else {
             continue;
@@ -1163,13 +1100,7 @@ fn read_json_file(f: &InputFile, r: &mut Reader<'_>) {
                     .flatten()
             })
             .max();
-        let snap = Snap {
-            t: newest,
-            day: newest.map(paris_day),
-            own_day: true,
-            info_day: f.partition_date,
-            info_t: None,
-        };
+        let snap = Snap::own_days(newest, f.partition_date);
         for (line, o) in &loose {
             let rec = JsonRec::new(o, &names);
             r.station(*line, &|i| rec.get(i), &snap, false);

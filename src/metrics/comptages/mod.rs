@@ -38,7 +38,7 @@ use serde_json::Value;
 use crate::geo::{self, ArrondissementIndex, Pt};
 use crate::json;
 use crate::metrics::referentiel::RefArc;
-use crate::metrics::{arc_order, DayDuplicates};
+use crate::metrics::{arc_order, merge_keyed, DayDuplicates};
 use crate::quality::{Reason, Sample};
 use crate::time::{format_paris, Instant};
 use storage::{ArcAcc, ArcStatic, DayAcc, DayMap};
@@ -193,18 +193,7 @@ impl ComptagesAcc {
     }
 
     pub fn merge(&mut self, o: ComptagesAcc) {
-        if self.arcs.is_empty() {
-            self.arcs = o.arcs;
-            return;
-        }
-        for (k, v) in o.arcs {
-            match self.arcs.get_mut(&k) {
-                Some(cur) => cur.merge(v),
-                None => {
-                    self.arcs.insert(k, v);
-                }
-            }
-        }
+        merge_keyed(&mut self.arcs, o.arcs, ArcAcc::merge);
     }
 
     pub fn days(&self) -> BTreeSet<NaiveDate> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::{unescape_quotes, Slot, State, StaticRef, NONE};
+use crate::metrics::note_dup;
 use crate::time::{paris_midnight, Instant};
 
 /// The static fields of the row that describes an arc (the latest one; ties broken by value).
@@ -89,14 +90,6 @@ pub(super) struct DayAcc {
     pub(super) duplicates: u32,
     /// A few duplicated instants, for the quality report.
     pub(super) dup_samples: Vec<Instant>,
-}
-
-/// Keeps the 3 earliest duplicated instants (the same whatever the merge order).
-fn note_dup(v: &mut Vec<Instant>, t: Instant) {
-    if let Err(i) = v.binary_search(&t) {
-        v.insert(i, t);
-        v.truncate(3);
-    }
 }
 
 /// Order-free resolution of two rows of the same arc and instant: the kept row is the max by
