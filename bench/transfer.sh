@@ -19,7 +19,7 @@ if [ ! -x "$AWSVENV/bin/aws" ]; then
   "$AWSVENV/bin/pip" install --quiet --disable-pip-version-check awscli==1.46.2
 fi
 AWS="$AWSVENV/bin/aws"
-cargo build --release --quiet --bin raw
+cargo build --release --quiet -p cityflow-cloud --bin raw
 work=$(mktemp -d "${TMPDIR:-/tmp}/cityflow-bench.XXXXXX")
 B="bench-raw-$(date +%s)"
 cleanup() { # the benchmark's buckets go too (several GB on the server's disk)

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCS="${ARCS:-200}"
-cargo build --release --quiet --bin process --bin upload --example generate
+cargo build --release --quiet --workspace --bin process --bin upload --example generate
 scripts/servers.sh start
 work=$(mktemp -d)
 trap 'scripts/servers.sh stop; rm -rf "$work"' EXIT
