@@ -38,8 +38,6 @@ use crate::time::Clock;
 use outputs::{MetricsEnvelope, QualityReport, ReportEnvelope, RunQualityReport};
 use summary::{RunSummary, SourceTotals};
 
-pub use crate::json::to_json_bytes;
-
 /// Every dataset, in output order (a day's metrics files, the daily report's keys). A new
 /// dataset is a `sources/<x>.rs` (reader and [`Dataset`] impl) and `metrics/<x>.rs` pair, and a
 /// line here.
