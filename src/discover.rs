@@ -3,46 +3,37 @@
 //! Layouts recognised under the raw root:
 //! - `api/<source>/dt=YYYY-MM-DD/[hour=HH/]*.json|*.jsonl` (the documented layout);
 //! - `api/<source>/YYYY-MM-DD/*.json` (the ingestion Lambda's layout, JSON Lines);
-//! - `batch/**/<prefix>*.csv|.json|.geojson` with prefixes `comptages`, `chantiers`,
-//!   `referentiel`, `arrondissements`, and for the other datasets `comptage-velo` (bikes),
-//!   `velib` / `station_information` / `station_status`, `meteo` / `weather` / `open-meteo`,
-//!   `disruptions` / `perturbations` / `line_reports` (traffic).
+//! - `batch/**/<prefix>*.csv|.json|.geojson`.
+//!
+//! Which `<source>` folder names and `<prefix>`es a kind of input takes is declared by its
+//! reader, as a [`FileKind`] (`FILES` in `sources/<x>.rs`); [`discover`] is given the list.
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use walkdir::WalkDir;
 
-/// The datasets a raw file can belong to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Dataset {
-    Comptages,
-    Referentiel,
-    Arrondissements,
-    Chantiers,
-    Bikes,
-    Traffic,
-    Weather,
-    Velib,
+/// The raw files of one kind of input (a dataset or reference data), by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKind {
+    /// The kind's name, also its source name in quality reports (`bikes`, `referentiel`...).
+    pub name: &'static str,
+    /// Folder names under `api/`, in lower case; a final `*` takes every name so starting.
+    pub api: &'static [&'static str],
+    /// File-name prefixes under `batch/`, in lower case.
+    pub batch: &'static [&'static str],
 }
 
-impl Dataset {
-    pub fn name(self) -> &'static str {
-        match self {
-            Dataset::Comptages => "comptages",
-            Dataset::Referentiel => "referentiel",
-            Dataset::Arrondissements => "arrondissements",
-            Dataset::Chantiers => "chantiers",
-            Dataset::Bikes => "bikes",
-            Dataset::Traffic => "traffic",
-            Dataset::Weather => "weather",
-            Dataset::Velib => "velib",
-        }
+impl FileKind {
+    fn takes_api(&self, folder: &str) -> bool {
+        self.api.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => folder.starts_with(prefix),
+            None => folder == *p,
+        })
     }
 
-    /// Datasets this version turns into metrics (all of them now; kept for new datasets).
-    pub fn is_processed(self) -> bool {
-        true
+    fn takes_batch(&self, file_name: &str) -> bool {
+        self.batch.iter().any(|p| file_name.starts_with(p))
     }
 }
 
@@ -58,7 +49,8 @@ pub struct InputFile {
     pub path: PathBuf,
     /// Path relative to the raw root, `/`-separated: the name used in reports.
     pub rel: String,
-    pub dataset: Dataset,
+    /// The [`FileKind::name`] of its kind.
+    pub kind: &'static str,
     pub format: Format,
     /// The `dt=` or date folder of API files.
     pub partition_date: Option<NaiveDate>,
@@ -71,13 +63,13 @@ impl InputFile {
     pub fn new(
         path: &Path,
         rel: &str,
-        dataset: Dataset,
+        kind: &'static str,
         partition_date: Option<NaiveDate>,
     ) -> InputFile {
         InputFile {
             path: path.to_path_buf(),
             rel: rel.to_string(),
-            dataset,
+            kind,
             format: format_of(rel).unwrap_or(Format::Json),
             partition_date,
             size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
@@ -93,50 +85,10 @@ pub struct RawTree {
 }
 
 impl RawTree {
-    pub fn of(&self, d: Dataset) -> impl Iterator<Item = &InputFile> {
-        self.files.iter().filter(move |f| f.dataset == d)
+    /// The files of the kind named `kind`.
+    pub fn of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a InputFile> + 'a {
+        self.files.iter().filter(move |f| f.kind == kind)
     }
-}
-
-fn api_dataset(source: &str) -> Option<Dataset> {
-    let s = source.to_ascii_lowercase();
-    Some(match s.as_str() {
-        "bikes" | "bike" | "velo" | "comptage-velo" => Dataset::Bikes,
-        "traffic" | "disruptions" => Dataset::Traffic,
-        "weather" | "meteo" => Dataset::Weather,
-        "velib" => Dataset::Velib,
-        "referentiel" => Dataset::Referentiel,
-        _ if s.starts_with("comptages") || s == "road_counters" => Dataset::Comptages,
-        _ => return None,
-    })
-}
-
-fn batch_dataset(file_name: &str) -> Option<Dataset> {
-    let n = file_name.to_ascii_lowercase();
-    [
-        ("comptages", Dataset::Comptages),
-        ("comptage-velo", Dataset::Bikes),
-        ("comptage_velo", Dataset::Bikes),
-        ("chantiers", Dataset::Chantiers),
-        ("referentiel", Dataset::Referentiel),
-        ("arrondissements", Dataset::Arrondissements),
-        ("velib", Dataset::Velib),
-        ("station_information", Dataset::Velib),
-        ("station_status", Dataset::Velib),
-        ("meteo", Dataset::Weather),
-        ("weather", Dataset::Weather),
-        ("open-meteo", Dataset::Weather),
-        ("openmeteo", Dataset::Weather),
-        ("owm", Dataset::Weather),
-        ("openweathermap", Dataset::Weather),
-        ("visualcrossing", Dataset::Weather),
-        ("disruptions", Dataset::Traffic),
-        ("perturbations", Dataset::Traffic),
-        ("line_reports", Dataset::Traffic),
-    ]
-    .into_iter()
-    .find(|(p, _)| n.starts_with(p))
-    .map(|(_, d)| d)
 }
 
 fn format_of(file_name: &str) -> Option<Format> {
@@ -155,8 +107,9 @@ fn partition_date(component: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// Walks `root` (sorted by name, links not followed) and classifies every file.
-pub fn discover(root: &Path) -> std::io::Result<RawTree> {
+/// Walks `root` (sorted by name, links not followed) and classifies every file as the first of
+/// `kinds` that takes it.
+pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
     let mut tree = RawTree::default();
     for entry in WalkDir::new(root).sort_by_file_name() {
         let entry =
@@ -176,21 +129,26 @@ pub fn discover(root: &Path) -> std::io::Result<RawTree> {
         }
         let classified = match (parts.first().map(String::as_str), format_of(&name)) {
             (Some("api"), Some(Format::Json)) if parts.len() >= 3 => {
-                api_dataset(&parts[1]).map(|d| {
+                let folder = parts[1].to_ascii_lowercase();
+                kinds.iter().find(|k| k.takes_api(&folder)).map(|k| {
                     let pd = parts[2..parts.len() - 1]
                         .iter()
                         .find_map(|c| partition_date(c));
-                    (d, Format::Json, pd)
+                    (k.name, Format::Json, pd)
                 })
             }
-            (Some("batch"), Some(fmt)) => batch_dataset(&name).map(|d| (d, fmt, None)),
+            (Some("batch"), Some(fmt)) => {
+                let lower = name.to_ascii_lowercase();
+                let kind = kinds.iter().find(|k| k.takes_batch(&lower));
+                kind.map(|k| (k.name, fmt, None))
+            }
             _ => None,
         };
         match classified {
-            Some((dataset, format, partition_date)) => tree.files.push(InputFile {
+            Some((kind, format, partition_date)) => tree.files.push(InputFile {
                 path: entry.path().to_path_buf(),
                 rel,
-                dataset,
+                kind,
                 format,
                 partition_date,
                 size: entry.metadata().map(|m| m.len()).unwrap_or(0),
@@ -206,81 +164,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifies_layouts_in_sorted_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for p in [
-            "api/bikes/dt=2025-11-04/hour=02/b.json",
-            "api/bikes/dt=2025-11-04/hour=02/a.jsonl",
-            "api/traffic/2025-11-04/stream-data-1-x.json",
-            "api/comptages/dt=2025-11-03/snap.json",
-            "batch/comptages-routiers-permanents.csv",
-            "batch/comptages-routiers-permanents-2.csv",
-            "batch/2025-11-01/referentiel-geographique.csv",
-            "batch/arrondissements.geojson",
-            "batch/notes.txt",
-            "batch/comptage-velo-donnees-compteurs.csv",
-            "batch/velo-notes.csv",
-            "batch/.hidden.csv",
-            "README.md",
+    fn a_kind_takes_its_api_folders_and_batch_prefixes() {
+        let k = FileKind {
+            name: "k",
+            api: &["exact", "pre*"],
+            batch: &["k-", "kk_"],
+        };
+        for (folder, takes) in [
+            ("exact", true),
+            ("exactly", false),
+            ("pre", true),
+            ("prefix", true),
+            ("pr", false),
         ] {
-            let f = root.join(p);
+            assert_eq!(k.takes_api(folder), takes, "{folder}");
+        }
+        for (name, takes) in [
+            ("k-1.csv", true),
+            ("kk_.json", true),
+            ("k.csv", false),
+            ("xk-.csv", false),
+        ] {
+            assert_eq!(k.takes_batch(name), takes, "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for p in [
+            "api/PREFIX/2025-11-04/a.json",
+            "api/exact/b.json",
+            "api/c.json",
+            "batch/K-1.CSV",
+            "batch/x/kk_2.geojson",
+            "api/exact/dt=2025-11-04/c.txt",
+        ] {
+            let f = dir.path().join(p);
             std::fs::create_dir_all(f.parent().unwrap()).unwrap();
             std::fs::write(&f, "x").unwrap();
         }
-        let t = discover(root).unwrap();
-        let got: Vec<(&str, &str, Option<String>)> = t
+        let t = discover(dir.path(), &[k]).unwrap();
+        let got: Vec<(&str, Option<NaiveDate>)> = t
             .files
             .iter()
-            .map(|f| {
-                (
-                    f.rel.as_str(),
-                    f.dataset.name(),
-                    f.partition_date.map(|d| d.to_string()),
-                )
-            })
+            .map(|f| (f.rel.as_str(), f.partition_date))
             .collect();
+        let day = NaiveDate::from_ymd_opt(2025, 11, 4);
         assert_eq!(
             got,
             vec![
-                (
-                    "api/bikes/dt=2025-11-04/hour=02/a.jsonl",
-                    "bikes",
-                    Some("2025-11-04".into())
-                ),
-                (
-                    "api/bikes/dt=2025-11-04/hour=02/b.json",
-                    "bikes",
-                    Some("2025-11-04".into())
-                ),
-                (
-                    "api/comptages/dt=2025-11-03/snap.json",
-                    "comptages",
-                    Some("2025-11-03".into())
-                ),
-                (
-                    "api/traffic/2025-11-04/stream-data-1-x.json",
-                    "traffic",
-                    Some("2025-11-04".into())
-                ),
-                (
-                    "batch/2025-11-01/referentiel-geographique.csv",
-                    "referentiel",
-                    None
-                ),
-                ("batch/arrondissements.geojson", "arrondissements", None),
-                ("batch/comptage-velo-donnees-compteurs.csv", "bikes", None),
-                (
-                    "batch/comptages-routiers-permanents-2.csv",
-                    "comptages",
-                    None
-                ),
-                ("batch/comptages-routiers-permanents.csv", "comptages", None),
+                ("api/PREFIX/2025-11-04/a.json", day),
+                ("api/exact/b.json", None),
+                ("batch/K-1.CSV", None),
+                ("batch/x/kk_2.geojson", None)
             ]
         );
+        // Outside the api layout (api/<source>/.../<file>); not JSON.
         assert_eq!(
             t.ignored,
-            vec!["README.md", "batch/notes.txt", "batch/velo-notes.csv"]
+            vec!["api/c.json", "api/exact/dt=2025-11-04/c.txt"]
         );
     }
 }

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::{self, ArrondissementIndex};
 use cityflow::metrics::{
     bikes as bm, chantiers as chm, comptages as cm, referentiel as rm, traffic as tm, velib as vm,
@@ -46,18 +46,18 @@ pub const TARGETS: &[(&str, Entry)] = &[
 ];
 
 /// The JSON readers `json_sources` chooses from (selector byte % 7), in this order.
-pub const JSON_SOURCES: [Dataset; 7] = [
-    Dataset::Comptages,
-    Dataset::Referentiel,
-    Dataset::Bikes,
-    Dataset::Chantiers,
-    Dataset::Traffic,
-    Dataset::Weather,
-    Dataset::Velib,
+pub const JSON_SOURCES: [&str; 7] = [
+    comptages::SOURCE,
+    referentiel::SOURCE,
+    bikes::SOURCE,
+    chantiers::SOURCE,
+    traffic::SOURCE,
+    weather::SOURCE,
+    velib::SOURCE,
 ];
 
 /// The CSV readers `other_csv` chooses from (selector byte % 2).
-pub const OTHER_CSV: [Dataset; 2] = [Dataset::Weather, Dataset::Velib];
+pub const OTHER_CSV: [&str; 2] = [weather::SOURCE, velib::SOURCE];
 
 /// The partition date given to JSON inputs when the selector's bit 0x10 is set.
 pub fn partition() -> NaiveDate {
@@ -77,18 +77,18 @@ fn scratch(ext: &str) -> PathBuf {
     dir.join(format!("cityflow-fuzz-{}-{tid}.{ext}", std::process::id()))
 }
 
-/// Writes `data` to a scratch file named like a raw file of `dataset`, runs `f` on it.
+/// Writes `data` to a scratch file named like a raw file of `kind`, runs `f` on it.
 fn with_file<T>(
     data: &[u8],
-    dataset: Dataset,
+    kind: &'static str,
     ext: &str,
     partition_date: Option<NaiveDate>,
     f: impl FnOnce(&InputFile) -> T,
 ) -> T {
     let path = scratch(ext);
     std::fs::write(&path, data).expect("scratch file writable");
-    let rel = format!("fuzz/{}.{ext}", dataset.name());
-    let input = InputFile::new(&path, &rel, dataset, partition_date);
+    let rel = format!("fuzz/{kind}.{ext}");
+    let input = InputFile::new(&path, &rel, kind, partition_date);
     let out = f(&input);
     let _ = std::fs::remove_file(&path);
     out
@@ -254,16 +254,17 @@ fn velib_file(f: &InputFile) {
     .run(f)
 }
 
-fn read_as(dataset: Dataset, f: &InputFile) {
-    match dataset {
-        Dataset::Comptages => comptages_file(f),
-        Dataset::Referentiel => referentiel_file(f),
-        Dataset::Bikes => bikes_file(f),
-        Dataset::Chantiers => chantiers_file(f),
-        Dataset::Traffic => traffic_file(f),
-        Dataset::Weather => weather_file(f),
-        Dataset::Velib => velib_file(f),
-        Dataset::Arrondissements => {
+fn read_as(kind: &str, f: &InputFile) {
+    match kind {
+        comptages::SOURCE => comptages_file(f),
+        referentiel::SOURCE => referentiel_file(f),
+        bikes::SOURCE => bikes_file(f),
+        chantiers::SOURCE => chantiers_file(f),
+        traffic::SOURCE => traffic_file(f),
+        weather::SOURCE => weather_file(f),
+        velib::SOURCE => velib_file(f),
+        _ => {
+            // arrondissements::SOURCE
             let mut q = QualityAcc::default();
             let idx = arrondissements::load([f], &mut q);
             check_quality(q);
@@ -274,22 +275,22 @@ fn read_as(dataset: Dataset, f: &InputFile) {
 
 /// A road-counter CSV export.
 pub fn comptages_csv(data: &[u8]) {
-    with_file(data, Dataset::Comptages, "csv", None, comptages_file);
+    with_file(data, comptages::SOURCE, "csv", None, comptages_file);
 }
 
 /// A référentiel CSV (current or technical header).
 pub fn referentiel_csv(data: &[u8]) {
-    with_file(data, Dataset::Referentiel, "csv", None, referentiel_file);
+    with_file(data, referentiel::SOURCE, "csv", None, referentiel_file);
 }
 
 /// The bike counters CSV export.
 pub fn bikes_csv(data: &[u8]) {
-    with_file(data, Dataset::Bikes, "csv", None, bikes_file);
+    with_file(data, bikes::SOURCE, "csv", None, bikes_file);
 }
 
 /// The road works CSV export.
 pub fn chantiers_csv(data: &[u8]) {
-    with_file(data, Dataset::Chantiers, "csv", None, chantiers_file);
+    with_file(data, chantiers::SOURCE, "csv", None, chantiers_file);
 }
 
 /// Selector byte (% 2: weather, Vélib), then a CSV (Open-Meteo export, Vélib export).
@@ -334,8 +335,8 @@ pub fn geojson(data: &[u8]) {
         }
         let _ = cityflow::sources::json_point(Some(&v));
     }
-    with_file(data, Dataset::Arrondissements, "geojson", None, |f| {
-        read_as(Dataset::Arrondissements, f)
+    with_file(data, arrondissements::SOURCE, "geojson", None, |f| {
+        read_as(arrondissements::SOURCE, f)
     });
 }
 

@@ -7,6 +7,14 @@ use crate::quality::{QualityAcc, Reason};
 
 pub const SOURCE: &str = "arrondissements";
 
+/// The arrondissements' files (reference data: read before the datasets, see
+/// [`Shared`](super::dataset::Shared)).
+pub const FILES: crate::discover::FileKind = crate::discover::FileKind {
+    name: SOURCE,
+    api: &[],
+    batch: &["arrondissements"],
+};
+
 /// Loads every given file into one index (the first file to define a code wins).
 pub fn load<'a>(
     files: impl IntoIterator<Item = &'a InputFile>,
@@ -61,6 +69,6 @@ pub fn load<'a>(
 /// Loads a file given outside the raw tree (`--arrondissements`).
 pub fn load_path(path: &std::path::Path, q: &mut QualityAcc) -> ArrondissementIndex {
     let rel = path.display().to_string();
-    let f = InputFile::new(path, &rel, crate::discover::Dataset::Arrondissements, None);
+    let f = InputFile::new(path, &rel, SOURCE, None);
     load([&f], q)
 }

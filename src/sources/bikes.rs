@@ -26,6 +26,27 @@ use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "bikes";
 
+/// Bike counters, as a dataset of the pipeline.
+pub struct Bikes;
+
+impl super::dataset::Dataset for Bikes {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &["bikes", "bike", "velo", "comptage-velo"],
+        batch: &["comptage-velo", "comptage_velo"],
+    };
+    super::dataset::accumulator_dataset!(bikes, BikesAcc, BikesMetrics);
+
+    /// Anomalies compare a day with the day before: one more day is read than selected (only
+    /// selected days are written).
+    fn selection(sel: &DaySelection) -> DaySelection {
+        DaySelection {
+            from: sel.from.and_then(|f| f.pred_opt()),
+            to: sel.to,
+        }
+    }
+}
+
 const ID: usize = 0;
 const NOM: usize = 1;
 const COUNT: usize = 2;

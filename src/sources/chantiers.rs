@@ -29,6 +29,23 @@ use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "chantiers";
 
+/// Road works, as a dataset of the pipeline.
+pub struct Chantiers;
+
+impl super::dataset::Dataset for Chantiers {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &[],
+        batch: &["chantiers"],
+    };
+    super::dataset::accumulator_dataset!(chantiers, ChantiersAcc, ChantiersMetrics);
+
+    /// Works have no days of their own: they are reported on the days of the others.
+    fn needs_a_day(acc: &Self::Acc) -> bool {
+        *acc != Self::Acc::default()
+    }
+}
+
 const ID: usize = 0;
 const TYPO: usize = 1;
 const CP: usize = 2;

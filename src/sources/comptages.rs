@@ -30,6 +30,88 @@ use crate::time::{paris_day, parse_instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
 
+/// Road counters, as a dataset of the pipeline: the exports are read by [`read_file`] (big ones in
+/// parallel byte ranges), then the rows are grouped by day once, with each arc's static facts
+/// resolved against the arrondissements and the référentiel ([`Prepared`]); a day's metrics
+/// (~3 MB) are written by hand.
+///
+/// [`Prepared`]: crate::metrics::comptages::Prepared
+pub struct Comptages;
+
+impl super::dataset::Dataset for Comptages {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &["comptages*", "road_counters"],
+        batch: &["comptages"],
+    };
+    const PROGRESS: bool = true;
+    /// The rows, and the number of rows outside the selection.
+    type Acc = (ComptagesAcc, u64);
+    type Ready = crate::metrics::comptages::Prepared;
+    type Metrics = crate::metrics::comptages::ComptagesMetrics;
+
+    fn read_file(
+        f: &InputFile,
+        sel: &DaySelection,
+        q: &mut QualityAcc,
+        progress: super::dataset::Progress,
+    ) -> Self::Acc {
+        let out = read_file(f, sel, progress);
+        q.merge(out.quality);
+        (out.acc, out.rows_outside)
+    }
+    fn merge(acc: &mut Self::Acc, other: Self::Acc) {
+        acc.0.merge(other.0);
+        acc.1 += other.1;
+    }
+    /// Marks the référentiel's arcs that have rows, and groups the rows by day.
+    fn finish((acc, rows_outside): Self::Acc, shared: &mut super::dataset::Shared) -> Self::Ready {
+        shared.rows_outside += rows_outside;
+        shared.active_arcs = acc.arc_ids().map(str::to_string).collect();
+        for (id, a) in shared.referentiel.iter_mut() {
+            a.actif = shared.active_arcs.contains(id);
+        }
+        let ctx = crate::metrics::comptages::Context {
+            arrondissements: &shared.arrondissements,
+            referentiel: &shared.referentiel,
+        };
+        let prepared = crate::metrics::comptages::prepare(acc, &ctx);
+        for w in &prepared.warnings {
+            let detail = w.detail.clone();
+            shared
+                .quality
+                .problem(SOURCE, None, &w.file, w.line, w.reason, detail);
+        }
+        prepared
+    }
+    fn days(p: &Self::Ready) -> std::collections::BTreeSet<NaiveDate> {
+        p.days().collect()
+    }
+    fn day_metrics(
+        p: &Self::Ready,
+        day: NaiveDate,
+        _: &crate::geo::ArrondissementIndex,
+    ) -> Option<Self::Metrics> {
+        p.metrics(day)
+    }
+    /// Written by hand (tested byte for byte against serde); the report reads a trimmed copy
+    /// (keeps the metrics of many days cheap to hold).
+    fn write_metrics(m: Self::Metrics, out: &mut Vec<u8>, level: usize) -> Value {
+        m.write_json(out, level);
+        serde_json::json!({
+            "global_metrics": m.global_metrics,
+            "top_10_troncons": m.top_10_troncons,
+            "top_10_zones_congestionnees": m.top_10_zones_congestionnees,
+            "alertes_congestion": m.alertes_congestion.iter().take(20).collect::<Vec<_>>(),
+        })
+    }
+    fn duplicates(p: &Self::Ready, day: Option<NaiveDate>) -> crate::metrics::DayDuplicates {
+        day.and_then(|d| p.duplicates.get(&d))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 const ARC: usize = 0;
 const LIBELLE: usize = 1;
 const T: usize = 2;

@@ -4,6 +4,7 @@ pub mod arrondissements;
 pub mod bikes;
 pub mod chantiers;
 pub mod comptages;
+pub mod dataset;
 pub mod referentiel;
 pub mod traffic;
 pub mod velib;

@@ -13,6 +13,14 @@ use crate::sources::{json_field, json_point, json_text, key_problem};
 
 pub const SOURCE: &str = "referentiel";
 
+/// The référentiel's files (reference data: read before the datasets, see
+/// [`Shared`](super::dataset::Shared)).
+pub const FILES: crate::discover::FileKind = crate::discover::FileKind {
+    name: SOURCE,
+    api: &["referentiel"],
+    batch: &["referentiel"],
+};
+
 const ARC: usize = 0;
 const LIBELLE: usize = 1;
 const AMONT: usize = 2;

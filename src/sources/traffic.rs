@@ -51,6 +51,18 @@ use crate::time::{format_paris, paris_day, parse_instant, Instant, TimeError};
 
 pub const SOURCE: &str = "traffic";
 
+/// Public transport disruptions, as a dataset of the pipeline.
+pub struct Traffic;
+
+impl super::dataset::Dataset for Traffic {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &["traffic", "disruptions"],
+        batch: &["disruptions", "perturbations", "line_reports"],
+    };
+    super::dataset::accumulator_dataset!(traffic, TrafficAcc, TrafficMetrics);
+}
+
 type Obj = Map<String, Value>;
 
 /// Reads one file. Never fails: every problem is counted in `q`.

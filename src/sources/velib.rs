@@ -58,6 +58,18 @@ use crate::time::{paris_day, parse_instant, Instant, TimeError};
 
 pub const SOURCE: &str = "velib";
 
+/// Vélib stations, as a dataset of the pipeline.
+pub struct Velib;
+
+impl super::dataset::Dataset for Velib {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &["velib"],
+        batch: &["velib", "station_information", "station_status"],
+    };
+    super::dataset::accumulator_dataset!(velib, VelibAcc, VelibMetrics);
+}
+
 const CODE: usize = 0;
 const NAME: usize = 1;
 const INSTALLED: usize = 2;

@@ -53,6 +53,26 @@ use crate::time::{paris_day, parse_instant, Instant, TimeError};
 
 pub const SOURCE: &str = "weather";
 
+/// Weather, as a dataset of the pipeline.
+pub struct Weather;
+
+impl super::dataset::Dataset for Weather {
+    const FILES: crate::discover::FileKind = crate::discover::FileKind {
+        name: SOURCE,
+        api: &["weather", "meteo"],
+        batch: &[
+            "meteo",
+            "weather",
+            "open-meteo",
+            "openmeteo",
+            "owm",
+            "openweathermap",
+            "visualcrossing",
+        ],
+    };
+    super::dataset::accumulator_dataset!(weather, WeatherAcc, WeatherMetrics);
+}
+
 /// Latest instant stored (2105-12-31T23:59:59Z), as in [`crate::time`].
 const MAX_INSTANT: i64 = 4_291_747_199;
 

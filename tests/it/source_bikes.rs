@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Timelike};
 use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::bikes::{metrics, BikesAcc, BikesMetrics, CounterDayMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -31,7 +31,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    InputFile::new(path, rel, Dataset::Bikes, None)
+    InputFile::new(path, rel, SOURCE, None)
 }
 
 fn read_sel(path: &Path, rel: &str, sel: DaySelection) -> (BikesAcc, QualityAcc) {

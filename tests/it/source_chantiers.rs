@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::chantiers::{metrics, ChantiersAcc, ChantiersMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -29,7 +29,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    InputFile::new(path, rel, Dataset::Chantiers, None)
+    InputFile::new(path, rel, SOURCE, None)
 }
 
 fn read(path: &Path, rel: &str) -> (ChantiersAcc, QualityAcc) {

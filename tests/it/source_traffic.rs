@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::traffic::{metrics, Alert, TrafficAcc, TrafficMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -25,7 +25,7 @@ fn day(s: &str) -> NaiveDate {
 }
 
 fn input(path: &Path, rel: &str, partition: Option<&str>) -> InputFile {
-    InputFile::new(path, rel, Dataset::Traffic, partition.map(day))
+    InputFile::new(path, rel, SOURCE, partition.map(day))
 }
 
 fn fixture(name: &str) -> PathBuf {

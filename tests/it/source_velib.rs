@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::Europe::Paris;
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::velib::{metrics, VelibAcc, VelibMetrics};
 use cityflow::quality::{QualityAcc, Reason, SourceQuality};
@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::support;
 
 fn input(path: &Path, rel: &str, partition_date: Option<NaiveDate>) -> InputFile {
-    InputFile::new(path, rel, Dataset::Velib, partition_date)
+    InputFile::new(path, rel, SOURCE, partition_date)
 }
 
 fn read(path: &Path, rel: &str, q: &mut QualityAcc) -> VelibAcc {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use cityflow::discover::{Dataset, InputFile};
+use cityflow::discover::InputFile;
 use cityflow::geo::ArrondissementIndex;
 use cityflow::metrics::weather::{metrics, WeatherAcc, WeatherMetrics};
 use cityflow::quality::{QualityAcc, Reason};
@@ -30,7 +30,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn input(path: &Path, rel: &str) -> InputFile {
-    InputFile::new(path, rel, Dataset::Weather, None)
+    InputFile::new(path, rel, SOURCE, None)
 }
 
 fn read_sel(path: &Path, rel: &str, sel: DaySelection) -> (WeatherAcc, QualityAcc) {

@@ -1,0 +1,632 @@
+//! `process` orchestration, stage by stage:
+//! 1. discover the raw tree (sorted), for the file kinds of reference data and of [`DATASETS`];
+//! 2. load reference data (arrondissements, the référentiel) into [`Shared`];
+//! 3. read every dataset through its [`Dataset`] impl: each file in parallel into an
+//!    accumulator, merged (rayon map/reduce), then made ready;
+//! 4. per day: each dataset's metrics file, then the daily report and the quality report;
+//! 5. the référentiel's metrics and the run's quality report; flush the store; summarise.
+
+pub mod outputs;
+pub mod summary;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant as WallClock;
+
+use chrono::{Days, NaiveDate};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+
+use crate::config::Settings;
+use crate::discover::{discover, FileKind, InputFile, RawTree};
+use crate::error::Error;
+use crate::geo::ArrondissementIndex;
+use crate::json;
+use crate::metrics::referentiel as rm;
+use crate::metrics::DayDuplicates;
+use crate::quality::{QualityAcc, SourceQuality, SourceQualityReport};
+use crate::report;
+use crate::sources::dataset::{Dataset, Progress, Shared};
+use crate::sources::{
+    arrondissements, bikes, chantiers, comptages, referentiel, traffic, velib, weather,
+    DaySelection,
+};
+use crate::store::{OutputDoc, Store, Written};
+use crate::time::Clock;
+
+use outputs::{MetricsEnvelope, QualityReport, ReportEnvelope, RunQualityReport};
+use summary::{RunSummary, SourceTotals};
+
+/// Every dataset, in output order (a day's metrics files, the daily report's keys). A new
+/// dataset is a `sources/<x>.rs` (reader and [`Dataset`] impl) and `metrics/<x>.rs` pair, and a
+/// line here.
+const DATASETS: &[&dyn Load] = &[
+    &comptages::Comptages,
+    &bikes::Bikes,
+    &traffic::Traffic,
+    &weather::Weather,
+    &chantiers::Chantiers,
+    &velib::Velib,
+];
+
+/// The kinds of raw files a run reads: reference data, then every dataset's.
+pub fn file_kinds() -> Vec<FileKind> {
+    let datasets = DATASETS.iter().map(|d| d.files());
+    [arrondissements::FILES, referentiel::FILES]
+        .into_iter()
+        .chain(datasets)
+        .collect()
+}
+
+/// A [`Dataset`] as [`DATASETS`] holds it (one type for all): reads every file of it.
+trait Load: Sync {
+    fn files(&self) -> FileKind;
+    fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded>;
+}
+
+/// A dataset read, merged and made ready: what the day stages ask of it.
+trait Loaded: Send + Sync {
+    fn source(&self) -> &'static str;
+    fn days(&self) -> BTreeSet<NaiveDate>;
+    fn needs_a_day(&self) -> bool;
+    /// Its metrics file of `day` and what the daily report reads of it (None: no data that day).
+    fn day(
+        &self,
+        day: NaiveDate,
+        timestamp: &str,
+        arr: &ArrondissementIndex,
+    ) -> Option<(Vec<u8>, Value)>;
+    fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates;
+}
+
+impl<D: Dataset> Load for D {
+    fn files(&self) -> FileKind {
+        D::FILES
+    }
+
+    fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded> {
+        let files: Vec<&InputFile> = tree.of(D::FILES.name).collect();
+        let bytes = if D::PROGRESS {
+            files.iter().map(|f| f.size).sum()
+        } else {
+            0
+        };
+        let pb = progress_bar(settings, bytes);
+        let sel = D::selection(&settings.days);
+        let (acc, q) = read_all::<D>(&files, &sel, &|n| pb.inc(n));
+        pb.finish_and_clear();
+        shared.quality.merge(q);
+        Box::new(Ready::<D>(D::finish(acc, shared)))
+    }
+}
+
+struct Ready<D: Dataset>(D::Ready);
+
+impl<D: Dataset> Loaded for Ready<D> {
+    fn source(&self) -> &'static str {
+        D::FILES.name
+    }
+    fn days(&self) -> BTreeSet<NaiveDate> {
+        D::days(&self.0)
+    }
+    fn needs_a_day(&self) -> bool {
+        D::needs_a_day(&self.0)
+    }
+    fn day(
+        &self,
+        day: NaiveDate,
+        timestamp: &str,
+        arr: &ArrondissementIndex,
+    ) -> Option<(Vec<u8>, Value)> {
+        let m = D::day_metrics(&self.0, day, arr)?;
+        let mut view = Value::Null;
+        let body = outputs::metrics_body(D::FILES.name, day, timestamp, |out, level| {
+            view = D::write_metrics(m, out, level);
+        });
+        Some((body, view))
+    }
+    fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
+        D::duplicates(&self.0, day)
+    }
+}
+
+/// Reads `files` in parallel into one merged accumulator and its quality counters.
+fn read_all<D: Dataset>(
+    files: &[&InputFile],
+    sel: &DaySelection,
+    progress: Progress,
+) -> (D::Acc, QualityAcc) {
+    files
+        .par_iter()
+        .map(|f| {
+            let mut q = QualityAcc::default();
+            let a = D::read_file(f, sel, &mut q, progress);
+            q.note_file(D::FILES.name, &f.rel);
+            (a, q)
+        })
+        .reduce(
+            || (D::Acc::default(), QualityAcc::default()),
+            |(mut a, mut qa), (b, qb)| {
+                D::merge(&mut a, b);
+                qa.merge(qb);
+                (a, qa)
+            },
+        )
+}
+
+fn progress_bar(settings: &Settings, total: u64) -> ProgressBar {
+    use std::io::IsTerminal;
+    if !settings.progress || !std::io::stderr().is_terminal() || total == 0 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} reading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+/// Reference data: the arrondissements (`--arrondissements` or the raw tree's), then the
+/// référentiel.
+fn load_reference(settings: &Settings, tree: &RawTree) -> Shared {
+    let mut quality = QualityAcc::default();
+    let arrondissements = match &settings.arrondissements {
+        Some(p) => arrondissements::load_path(p, &mut quality),
+        None => arrondissements::load(tree.of(arrondissements::SOURCE), &mut quality),
+    };
+    if arrondissements.is_empty() {
+        warn!("no arrondissements file (batch/arrondissements*.geojson or --arrondissements): arrondissements will be null");
+    }
+    let mut ref_rows = Vec::new();
+    for f in tree.of(referentiel::SOURCE) {
+        ref_rows.extend(referentiel::read_file(f, &mut quality));
+    }
+    Shared {
+        arrondissements,
+        referentiel: rm::merge_rows(ref_rows),
+        quality,
+        ..Shared::default()
+    }
+}
+
+/// The days of a run: every day with dated data; when there is none but undated data needs a
+/// day (road works), the selected day or, failing that, the clock's Paris date.
+fn run_days(
+    dated: BTreeSet<NaiveDate>,
+    sel: &DaySelection,
+    undated_needs_a_day: bool,
+    clock: &Clock,
+) -> Vec<NaiveDate> {
+    if !dated.is_empty() || !undated_needs_a_day {
+        return dated.into_iter().filter(|d| sel.contains(*d)).collect();
+    }
+    match (sel.from, sel.to) {
+        (Some(f), Some(t)) if f == t => vec![f],
+        _ => {
+            let today = clock.paris_today();
+            if sel.contains(today) {
+                vec![today]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Debug timings of a run's stages.
+struct Phases(WallClock);
+
+impl Phases {
+    fn done(&mut self, name: &str) {
+        tracing::debug!("phase {name}: {} ms", self.0.elapsed().as_millis());
+        self.0 = WallClock::now();
+    }
+}
+
+/// The result of writing one output: its path and what happened.
+type Outcome = (String, Result<Written, String>);
+
+/// Everything read, and what the output stages share.
+struct Run<'a> {
+    store: &'a dyn Store,
+    timestamp: String,
+    shared: Shared,
+    datasets: Vec<Box<dyn Loaded>>,
+    quality: QualityAcc,
+    days: Vec<NaiveDate>,
+    /// Quality of what has no date: the same in every quality report.
+    undated: BTreeMap<&'static str, SourceQualityReport>,
+}
+
+impl Run<'_> {
+    fn put(&self, rel_path: String, body: Vec<u8>) -> Outcome {
+        let r = self.store.put_owned(OutputDoc {
+            rel_path: rel_path.clone(),
+            body,
+        });
+        let r = r.map_err(|e| e.to_string());
+        if let Err(e) = &r {
+            tracing::error!("{e}");
+        }
+        (rel_path, r)
+    }
+
+    fn duplicates(&self, source: &str, day: Option<NaiveDate>) -> DayDuplicates {
+        let d = self.datasets.iter().find(|d| d.source() == source);
+        d.map(|d| d.duplicates(day)).unwrap_or_default()
+    }
+
+    /// The quality reports of the cells whose date `keep` accepts.
+    fn quality_reports(
+        &self,
+        keep: impl Fn(Option<NaiveDate>) -> bool,
+    ) -> BTreeMap<&'static str, SourceQualityReport> {
+        let cells = self.quality.cells.iter().filter(|((_, d), _)| keep(*d));
+        cells
+            .map(|((s, d), q)| {
+                let dd = self.duplicates(s, *d);
+                let r = SourceQualityReport::build(q, dd.count, dd.conflicting, dd.samples);
+                (*s, r)
+            })
+            .collect()
+    }
+
+    /// Every dataset's metrics file of `day`, and the metrics the daily report reads.
+    fn day_metrics(&self, day: NaiveDate) -> (report::DayMetrics, Vec<Outcome>) {
+        let mut dm = Map::new();
+        let mut outcomes = Vec::new();
+        for d in &self.datasets {
+            let arr = &self.shared.arrondissements;
+            if let Some((body, view)) = d.day(day, &self.timestamp, arr) {
+                outcomes.push(self.put(outputs::metrics_name(d.source(), day), body));
+                dm.insert(d.source().into(), view);
+            }
+        }
+        (dm, outcomes)
+    }
+
+    /// The daily report of `day` (JSON and CSV, compared with the week before) and its quality
+    /// report.
+    fn day_reports(
+        &self,
+        day: NaiveDate,
+        metrics: &BTreeMap<NaiveDate, report::DayMetrics>,
+    ) -> Vec<Outcome> {
+        let before = day.checked_sub_days(Days::new(7));
+        let wb = before.and_then(|b| metrics.get(&b).map(|m| (b.to_string(), m)));
+        let wb = wb.as_ref().map(|(d, m)| (d.as_str(), *m));
+        let r = report::build(&day.to_string(), &self.timestamp, &metrics[&day], wb);
+        let csv = report::csv_bytes(&r);
+        let env = ReportEnvelope::new(day, &self.timestamp, r);
+        let sources = self.quality_reports(|d| d == Some(day));
+        let undated_clean = self
+            .undated
+            .values()
+            .all(|r| r.rows_rejected == 0 && r.files_failed.is_empty());
+        let clean = undated_clean && sources.values().all(|r| r.rows_rejected == 0);
+        let qr = QualityReport::new(day, &self.timestamp, clean, sources, &self.undated);
+        vec![
+            self.put(outputs::report_json_name(day), json::to_json_bytes(&env)),
+            self.put(outputs::report_csv_name(day), csv),
+            self.put(outputs::quality_name(day), json::to_json_bytes(&qr)),
+        ]
+    }
+
+    /// Per day, in parallel: every metrics file, then (once all are known: a report compares
+    /// with the week before) the reports.
+    fn write_days(&self, pool: &rayon::ThreadPool, phases: &mut Phases) -> Vec<Outcome> {
+        let per_day: Vec<_> = pool.install(|| {
+            let days = self.days.par_iter();
+            days.map(|&day| (day, self.day_metrics(day))).collect()
+        });
+        phases.done("metrics written");
+        let mut outcomes = Vec::new();
+        let mut metrics = BTreeMap::new();
+        for (day, (dm, res)) in per_day {
+            outcomes.extend(res);
+            metrics.insert(day, dm);
+        }
+        let reports: Vec<Vec<Outcome>> = pool.install(|| {
+            let days = self.days.par_iter();
+            days.map(|&day| self.day_reports(day, &metrics)).collect()
+        });
+        outcomes.extend(reports.into_iter().flatten());
+        outcomes
+    }
+
+    /// The référentiel is undated: written once per run, under the last processed date (or the
+    /// clock's Paris date when the run has no dated input).
+    fn write_referentiel(&self, clock: &Clock) -> Option<Outcome> {
+        let arcs = &self.shared.referentiel;
+        if arcs.is_empty() {
+            return None;
+        }
+        let date = self
+            .days
+            .last()
+            .copied()
+            .unwrap_or_else(|| clock.paris_today());
+        let env = MetricsEnvelope {
+            metric_type: referentiel::SOURCE,
+            date: date.to_string(),
+            timestamp: &self.timestamp,
+            metrics: rm::build(arcs, &|id| self.shared.active_arcs.contains(id)),
+        };
+        let name = outputs::metrics_name(referentiel::SOURCE, date);
+        Some(self.put(name, json::to_json_bytes(&env)))
+    }
+
+    /// Each source's quality over the whole run.
+    fn totals(&self) -> BTreeMap<&'static str, SourceQualityReport> {
+        let mut by_source: BTreeMap<&'static str, (SourceQuality, u64, u64)> = BTreeMap::new();
+        for ((s, d), q) in &self.quality.cells {
+            let e = by_source.entry(s).or_default();
+            e.0.merge(q.clone());
+            let dd = self.duplicates(s, *d);
+            e.1 += dd.count;
+            e.2 += dd.conflicting;
+        }
+        let reports = by_source
+            .iter()
+            .map(|(s, (q, n, c))| (*s, SourceQualityReport::build(q, *n, *c, Vec::new())));
+        reports.collect()
+    }
+}
+
+/// Reads everything: reference data, then every dataset (in the pool); the quality counters of
+/// all of it, finished.
+fn read_inputs(
+    settings: &Settings,
+    tree: &RawTree,
+    pool: &rayon::ThreadPool,
+    phases: &mut Phases,
+) -> (Shared, Vec<Box<dyn Loaded>>, QualityAcc) {
+    let mut shared = load_reference(settings, tree);
+    let mut datasets = Vec::new();
+    for d in DATASETS {
+        datasets.push(pool.install(|| d.load(tree, settings, &mut shared)));
+        phases.done(&format!("read {}", d.files().name));
+    }
+    let quality = std::mem::take(&mut shared.quality).finish();
+    (shared, datasets, quality)
+}
+
+/// Runs `process` with `settings`, writing to `store`.
+pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunSummary, Error> {
+    let started = WallClock::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.jobs)
+        .build()
+        .map_err(|e| Error::Threads(e.to_string()))?;
+    let tree = discover(&settings.raw, &file_kinds()).map_err(|source| Error::RawTree {
+        path: settings.raw.clone(),
+        source,
+    })?;
+    info!(
+        "raw root {} ({}), {} file(s) recognised",
+        settings.raw.display(),
+        settings.raw_origin,
+        tree.files.len()
+    );
+    let mut phases = Phases(started);
+    let timestamp = clock.timestamp();
+    let (shared, datasets, quality) = read_inputs(settings, &tree, &pool, &mut phases);
+    let dated = datasets.iter().flat_map(|d| d.days()).collect();
+    let needs_a_day = datasets.iter().any(|d| d.needs_a_day());
+    let days = run_days(dated, &settings.days, needs_a_day, clock);
+    if days.is_empty() {
+        warn!("no dated rows found in {}", settings.raw.display());
+    }
+    let mut run = Run {
+        store,
+        timestamp,
+        shared,
+        datasets,
+        quality,
+        days,
+        undated: BTreeMap::new(),
+    };
+    run.undated = run.quality_reports(|d| d.is_none());
+    let mut outcomes = run.write_days(&pool, &mut phases);
+    outcomes.extend(run.write_referentiel(clock));
+    let (totals, outcome) = write_run_quality(&run, &tree);
+    outcomes.push(outcome);
+    phases.done("reports written");
+    if let Err(e) = store.flush() {
+        tracing::error!("{e}");
+        outcomes.push((e.path.display().to_string(), Err(e.to_string())));
+    }
+    phases.done("outputs synced and renamed");
+    Ok(summarise(settings, run, tree, &totals, &outcomes, started))
+}
+
+/// Files of kinds this version discovers but does not read: none (every kind a run discovers
+/// is read), kept in the outputs for their format.
+fn files_not_processed() -> BTreeMap<&'static str, Vec<String>> {
+    BTreeMap::new()
+}
+
+/// Writes the run's quality report; returns each source's totals.
+fn write_run_quality(
+    run: &Run,
+    tree: &RawTree,
+) -> (BTreeMap<&'static str, SourceQualityReport>, Outcome) {
+    let totals = run.totals();
+    let dates: Vec<String> = run.days.iter().map(NaiveDate::to_string).collect();
+    let report = RunQualityReport {
+        report_id: "quality_report_run",
+        timestamp: &run.timestamp,
+        clean: !run.quality.has_rejects(),
+        dates: &dates,
+        totals: &totals,
+        undated: &run.undated,
+        files_not_processed: &files_not_processed(),
+        files_ignored: &tree.ignored,
+        rows_outside_selection: run.shared.rows_outside,
+    };
+    let name = outputs::RUN_QUALITY_NAME.to_string();
+    let outcome = run.put(name, json::to_json_bytes(&report));
+    (totals, outcome)
+}
+
+/// What the run did, and its exit code.
+fn summarise(
+    settings: &Settings,
+    run: Run,
+    tree: RawTree,
+    totals: &BTreeMap<&'static str, SourceQualityReport>,
+    outcomes: &[Outcome],
+    started: WallClock,
+) -> RunSummary {
+    let count = |w: Written| outcomes.iter().filter(|(_, r)| *r == Ok(w)).count();
+    let write_errors: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err().cloned())
+        .collect();
+    let (exit, status) = summary::exit_of(!write_errors.is_empty(), !run.quality.has_rejects());
+    RunSummary {
+        status,
+        exit_code: exit as u8,
+        raw: settings.raw.display().to_string(),
+        output: run.store.describe(),
+        dates: run.days.iter().map(NaiveDate::to_string).collect(),
+        sources: totals
+            .iter()
+            .map(|(s, r)| (*s, SourceTotals::new(r)))
+            .collect(),
+        files_not_processed: files_not_processed(),
+        files_ignored: tree.ignored,
+        rows_outside_selection: run.shared.rows_outside,
+        outputs_created: count(Written::Created),
+        outputs_replaced: count(Written::Replaced),
+        outputs_unchanged: count(Written::Unchanged),
+        write_errors,
+        elapsed_ms: started.elapsed().as_millis(),
+        exit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds of a run classify the documented layouts.
+    #[test]
+    fn discovers_every_kind_in_sorted_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for p in [
+            "api/bikes/dt=2025-11-04/hour=02/b.json",
+            "api/bikes/dt=2025-11-04/hour=02/a.jsonl",
+            "api/traffic/2025-11-04/stream-data-1-x.json",
+            "api/comptages/dt=2025-11-03/snap.json",
+            "batch/comptages-routiers-permanents.csv",
+            "batch/comptages-routiers-permanents-2.csv",
+            "batch/2025-11-01/referentiel-geographique.csv",
+            "batch/arrondissements.geojson",
+            "batch/notes.txt",
+            "batch/comptage-velo-donnees-compteurs.csv",
+            "batch/velo-notes.csv",
+            "batch/.hidden.csv",
+            "README.md",
+        ] {
+            let f = root.join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(&f, "x").unwrap();
+        }
+        let t = discover(root, &file_kinds()).unwrap();
+        let got: Vec<(&str, &str, Option<String>)> = t
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.rel.as_str(),
+                    f.kind,
+                    f.partition_date.map(|d| d.to_string()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "api/bikes/dt=2025-11-04/hour=02/a.jsonl",
+                    "bikes",
+                    Some("2025-11-04".into())
+                ),
+                (
+                    "api/bikes/dt=2025-11-04/hour=02/b.json",
+                    "bikes",
+                    Some("2025-11-04".into())
+                ),
+                (
+                    "api/comptages/dt=2025-11-03/snap.json",
+                    "comptages",
+                    Some("2025-11-03".into())
+                ),
+                (
+                    "api/traffic/2025-11-04/stream-data-1-x.json",
+                    "traffic",
+                    Some("2025-11-04".into())
+                ),
+                (
+                    "batch/2025-11-01/referentiel-geographique.csv",
+                    "referentiel",
+                    None
+                ),
+                ("batch/arrondissements.geojson", "arrondissements", None),
+                ("batch/comptage-velo-donnees-compteurs.csv", "bikes", None),
+                (
+                    "batch/comptages-routiers-permanents-2.csv",
+                    "comptages",
+                    None
+                ),
+                ("batch/comptages-routiers-permanents.csv", "comptages", None),
+            ]
+        );
+        assert_eq!(
+            t.ignored,
+            vec!["README.md", "batch/notes.txt", "batch/velo-notes.csv"]
+        );
+    }
+
+    /// The hand-written road-counter metrics are serde's bytes, on the real export's days.
+    #[test]
+    fn comptages_body_is_the_serde_envelope() {
+        let real = std::env::var("CITYFLOW_REAL_DATA")
+            .unwrap_or_else(|_| "../shared/data/real".to_string());
+        let real = std::path::Path::new(&real);
+        let f = real.join("comptages-routiers-permanents/crp_washington_louisgthier.csv");
+        let geo = std::fs::read(real.join("geo/arrondissements-paris.geojson"))
+            .expect("real data (set CITYFLOW_REAL_DATA)");
+        let (arr, _) = ArrondissementIndex::from_geojson(&serde_json::from_slice(&geo).unwrap());
+        let file = InputFile::new(&f, "batch/crp.csv", comptages::SOURCE, None);
+        let mut q = QualityAcc::default();
+        let acc = comptages::Comptages::read_file(&file, &Default::default(), &mut q, &|_| {});
+        let mut shared = Shared {
+            arrondissements: arr,
+            ..Shared::default()
+        };
+        let p = comptages::Comptages::finish(acc, &mut shared);
+        let mut days = 0;
+        for day in p.days() {
+            let m = p.metrics(day).unwrap();
+            let env = MetricsEnvelope {
+                metric_type: "comptages",
+                date: day.to_string(),
+                timestamp: "2023-11-14T22:13:20Z",
+                metrics: &m,
+            };
+            let want = json::to_json_bytes(&env);
+            let got = outputs::metrics_body("comptages", day, "2023-11-14T22:13:20Z", |o, l| {
+                comptages::Comptages::write_metrics(m, o, l);
+            });
+            assert!(got == want, "{day}");
+            days += 1;
+        }
+        assert!(days > 3, "{days}");
+    }
+}
