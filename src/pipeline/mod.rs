@@ -6,7 +6,6 @@
 //! 4. per day: each dataset's metrics file, then the daily report and the quality report;
 //! 5. the référentiel's metrics and the run's quality report; flush the store; summarise.
 
-pub mod outputs;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,7 +34,9 @@ use crate::sources::{
 use crate::store::{OutputDoc, Store, Written};
 use crate::time::Clock;
 
-use outputs::{MetricsEnvelope, QualityReport, ReportEnvelope, RunQualityReport};
+use crate::output::{
+    self, MetricsEnvelope, OutputName, QualityReport, ReportEnvelope, RunQualityReport,
+};
 use summary::{RunSummary, SourceTotals};
 
 /// Every dataset, in output order (a day's metrics files, the daily report's keys). A new
@@ -121,7 +122,7 @@ impl<D: Dataset> Loaded for Ready<D> {
     ) -> Option<(Vec<u8>, Value)> {
         let m = D::day_metrics(&self.0, day, arr)?;
         let mut view = Value::Null;
-        let body = outputs::metrics_body(D::FILES.name, day, timestamp, |out, level| {
+        let body = output::metrics_body(D::FILES.name, day, timestamp, |out, level| {
             view = D::write_metrics(m, out, level);
         });
         Some((body, view))
@@ -281,7 +282,16 @@ impl Run<'_> {
         for d in &self.datasets {
             let arr = &self.shared.arrondissements;
             if let Some((body, view)) = d.day(day, &self.timestamp, arr) {
-                outcomes.push(self.put(outputs::metrics_name(d.source(), day), body));
+                outcomes.push(
+                    self.put(
+                        OutputName::Metrics {
+                            metric_type: d.source().to_string(),
+                            date: day,
+                        }
+                        .rel_path(),
+                        body,
+                    ),
+                );
                 dm.insert(d.source().into(), view);
             }
         }
@@ -309,9 +319,15 @@ impl Run<'_> {
         let clean = undated_clean && sources.values().all(|r| r.rows_rejected == 0);
         let qr = QualityReport::new(day, &self.timestamp, clean, sources, &self.undated);
         vec![
-            self.put(outputs::report_json_name(day), json::to_json_bytes(&env)),
-            self.put(outputs::report_csv_name(day), csv),
-            self.put(outputs::quality_name(day), json::to_json_bytes(&qr)),
+            self.put(
+                OutputName::ReportJson(day).rel_path(),
+                json::to_json_bytes(&env),
+            ),
+            self.put(OutputName::ReportCsv(day).rel_path(), csv),
+            self.put(
+                OutputName::Quality(day).rel_path(),
+                json::to_json_bytes(&qr),
+            ),
         ]
     }
 
@@ -355,7 +371,11 @@ impl Run<'_> {
             timestamp: &self.timestamp,
             metrics: rm::build(arcs, &|id| self.shared.active_arcs.contains(id)),
         };
-        let name = outputs::metrics_name(referentiel::SOURCE, date);
+        let name = OutputName::Metrics {
+            metric_type: referentiel::SOURCE.to_string(),
+            date,
+        }
+        .rel_path();
         Some(self.put(name, json::to_json_bytes(&env)))
     }
 
@@ -467,7 +487,7 @@ fn write_run_quality(
         files_ignored: &tree.ignored,
         rows_outside_selection: run.shared.rows_outside,
     };
-    let name = outputs::RUN_QUALITY_NAME.to_string();
+    let name = OutputName::QualityRun.rel_path();
     let outcome = run.put(name, json::to_json_bytes(&report));
     (totals, outcome)
 }
@@ -621,7 +641,7 @@ mod tests {
                 metrics: &m,
             };
             let want = json::to_json_bytes(&env);
-            let got = outputs::metrics_body("comptages", day, "2023-11-14T22:13:20Z", |o, l| {
+            let got = output::metrics_body("comptages", day, "2023-11-14T22:13:20Z", |o, l| {
                 comptages::Comptages::write_metrics(m, o, l);
             });
             assert!(got == want, "{day}");
