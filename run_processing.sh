@@ -22,7 +22,7 @@ bin="${CARGO_TARGET_DIR:-target}/release/process"
 if [ ! -x "$bin" ] || [ -n "$(find src Cargo.toml -newer "$bin" -print -quit 2>/dev/null)" ]; then
   cargo build --release --quiet --bin process 2>&1 | tee -a "$log" || exit 2
 fi
-"$bin" --no-progress "${date_arg[@]}" 2>&1 | tee -a "$log"
+"$bin" --no-progress "${date_arg[@]}" 2>&1 | tee -p -a "$log"
 status=${PIPESTATUS[0]}
 echo "process exited with status $status (log: $log)" | tee -a "$log"
 exit "$status"

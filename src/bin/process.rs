@@ -2,16 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cityflow::config::{ProcessArgs, Settings};
 use cityflow::error::Exit;
 use cityflow::time::Clock;
 use cityflow::{cli, pipeline, store};
 
 fn main() -> ExitCode {
-    cli::load_dotenv();
-    let args = ProcessArgs::parse();
+    let args: ProcessArgs = cli::parse();
     cli::init_logging(args.quiet, args.verbose);
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let settings = match Settings::resolve(&args, &cwd) {

@@ -504,11 +504,15 @@ impl Store for MongoStore {
             }
         }
         if !written.is_empty() {
-            eprintln!("MongoDB import check ({}):", self.shown);
-            eprintln!("  {:<10} {:>8} {:>10}", "collection", "written", "verified");
+            let mut text = format!("MongoDB import check ({}):\n", self.shown);
+            text += &format!(
+                "  {:<10} {:>8} {:>10}\n",
+                "collection", "written", "verified"
+            );
             for (c, (w, ok)) in &table {
-                eprintln!("  {c:<10} {w:>8} {ok:>10}");
+                text += &format!("  {c:<10} {w:>8} {ok:>10}\n");
             }
+            crate::cli::eprint_text(&text);
         }
         if bad.is_empty() {
             Ok(())

@@ -14,6 +14,7 @@ mod fuzz_replay;
 mod hostile;
 mod kill;
 mod mongo;
+mod operator;
 mod paths;
 mod proxy;
 mod real_data;

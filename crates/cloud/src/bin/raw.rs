@@ -4,11 +4,9 @@ use std::process::ExitCode;
 
 use cityflow::cli;
 use cityflow_cloud::transfer::{self, RawArgs};
-use clap::Parser;
 
 fn main() -> ExitCode {
-    cli::load_dotenv();
-    let args = RawArgs::parse();
+    let args: RawArgs = cli::parse();
     cli::init_logging(args.transfer().report.quiet, 0);
     ExitCode::from(transfer::command(&args) as u8)
 }

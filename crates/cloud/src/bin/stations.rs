@@ -5,11 +5,9 @@ use std::process::ExitCode;
 
 use cityflow::cli;
 use cityflow_cloud::stations::cli::{self as stations, StationsArgs};
-use clap::Parser;
 
 fn main() -> ExitCode {
-    cli::load_dotenv();
-    let args = StationsArgs::parse();
+    let args: StationsArgs = cli::parse();
     cli::init_logging(args.quiet, 0);
     ExitCode::from(stations::command(&args) as u8)
 }

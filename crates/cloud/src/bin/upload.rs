@@ -4,11 +4,9 @@ use std::process::ExitCode;
 
 use cityflow::cli;
 use cityflow_cloud::upload::{self, UploadArgs};
-use clap::Parser;
 
 fn main() -> ExitCode {
-    cli::load_dotenv();
-    let args = UploadArgs::parse();
+    let args: UploadArgs = cli::parse();
     cli::init_logging(args.report.quiet, 0);
     ExitCode::from(upload::command(&args) as u8)
 }

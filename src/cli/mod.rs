@@ -1,19 +1,30 @@
 //! What every binary shares around its run: the `.env` file, logging, printing that survives a
 //! closed pipe, and the flag groups more than one tool declares (dates, MongoDB).
 
+mod args;
+pub mod dotenv;
+
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use clap::Args;
 use serde::Serialize;
 
-/// Loads `.env` from the working directory once (existing variables are not overridden).
-pub fn load_dotenv() {
-    let _ = dotenvy::dotenv();
+pub use args::parse;
+
+/// What the start-up found (the `.env` file read, its problems), logged by `init_logging`.
+static STARTUP: Mutex<Vec<(tracing::Level, String)>> = Mutex::new(Vec::new());
+
+fn note_startup(level: tracing::Level, message: String) {
+    if let Ok(mut notes) = STARTUP.lock() {
+        notes.push((level, message));
+    }
 }
 
-/// Logs to stderr, without times or targets, coloured only on a terminal: warnings and errors
-/// with `quiet`, else info, debug (`-v`) or trace (`-vv`).
+/// Logs to stderr, without times or targets, coloured only on a terminal and without `NO_COLOR`:
+/// warnings and errors with `quiet`, else info, debug (`-v`) or trace (`-vv`). A closed or full
+/// stderr loses the log lines, never the run. Then logs what the start-up found.
 pub fn init_logging(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
         (true, _) => tracing::Level::WARN,
@@ -21,13 +32,40 @@ pub fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+    let _ = tracing_subscriber::fmt()
+        .with_writer(|| LossyStderr)
+        .with_ansi(colour())
         .with_target(false)
         .without_time()
         .with_max_level(level)
-        .init();
+        .try_init();
+    let notes = STARTUP.lock().map(|mut n| std::mem::take(&mut *n));
+    for (level, message) in notes.unwrap_or_default() {
+        match level {
+            tracing::Level::WARN => tracing::warn!("{message}"),
+            _ => tracing::debug!("{message}"),
+        }
+    }
+}
+
+/// Whether stderr gets colours: a terminal, and `NO_COLOR` unset or empty (no-color.org).
+pub fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// stderr for the log: a write that fails (closed pipe, full disk) is dropped, not reported by
+/// tracing-subscriber with an `eprintln!` that would panic.
+struct LossyStderr;
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// Prints `value` as pretty JSON on stdout. A closed or full stdout is reported on stderr and
