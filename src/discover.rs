@@ -82,6 +82,11 @@ pub struct RawTree {
     pub files: Vec<InputFile>,
     /// Files under the root that match no layout (relative paths).
     pub ignored: Vec<String>,
+    /// Paths not followed, with why, that lose nothing: link loops, second paths to a file
+    /// already read.
+    pub skipped: Vec<String>,
+    /// Paths that could not be read, with why: broken links, unreadable folders.
+    pub unreadable: Vec<String>,
 }
 
 impl RawTree {
@@ -107,13 +112,30 @@ fn partition_date(component: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// Walks `root` (sorted by name, links not followed) and classifies every file as the first of
-/// `kinds` that takes it.
+/// Walks `root` (sorted by name, symbolic links followed) and classifies every file as the first
+/// of `kinds` that takes it. A file reached twice (through a link) is read once; link loops,
+/// broken links and unreadable folders are listed in `skipped`, never silently dropped.
 pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
     let mut tree = RawTree::default();
-    for entry in WalkDir::new(root).sort_by_file_name() {
-        let entry =
-            entry.map_err(|e| std::io::Error::other(format!("walking {}: {e}", root.display())))?;
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.depth() == 0 => {
+                return Err(std::io::Error::other(format!(
+                    "walking {}: {e}",
+                    root.display()
+                )))
+            }
+            Err(e) if e.loop_ancestor().is_some() => {
+                tree.skipped.push(walk_problem(root, &e));
+                continue;
+            }
+            Err(e) => {
+                tree.unreadable.push(walk_problem(root, &e));
+                continue;
+            }
+        };
         if !entry.file_type().is_file() {
             continue;
         }
@@ -127,36 +149,86 @@ pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
         if name.starts_with('.') || name.ends_with(".tmp") || name.ends_with('~') {
             continue;
         }
-        let classified = match (parts.first().map(String::as_str), format_of(&name)) {
-            (Some("api"), Some(Format::Json)) if parts.len() >= 3 => {
-                let folder = parts[1].to_ascii_lowercase();
-                kinds.iter().find(|k| k.takes_api(&folder)).map(|k| {
-                    let pd = parts[2..parts.len() - 1]
-                        .iter()
-                        .find_map(|c| partition_date(c));
-                    (k.name, Format::Json, pd)
-                })
-            }
-            (Some("batch"), Some(fmt)) => {
-                let lower = name.to_ascii_lowercase();
-                let kind = kinds.iter().find(|k| k.takes_batch(&lower));
-                kind.map(|k| (k.name, fmt, None))
-            }
-            _ => None,
-        };
-        match classified {
+        let meta = entry.metadata().ok();
+        if let Some(first) = meta.as_ref().and_then(|m| first_sight(&mut seen, m, &rel)) {
+            tree.skipped.push(format!(
+                "{rel}: the same file as {first} (read once, as {first})"
+            ));
+            continue;
+        }
+        match classify(&parts, &name, kinds) {
             Some((kind, format, partition_date)) => tree.files.push(InputFile {
                 path: entry.path().to_path_buf(),
                 rel,
                 kind,
                 format,
                 partition_date,
-                size: entry.metadata().map(|m| m.len()).unwrap_or(0),
+                size: meta.map(|m| m.len()).unwrap_or(0),
             }),
             None => tree.ignored.push(rel),
         }
     }
     Ok(tree)
+}
+
+/// The first path seen for this file (device and inode), if `rel` is not it.
+fn first_sight(
+    seen: &mut std::collections::BTreeMap<(u64, u64), String>,
+    meta: &std::fs::Metadata,
+    rel: &str,
+) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let first = seen
+        .entry((meta.dev(), meta.ino()))
+        .or_insert_with(|| rel.to_string());
+    (first != rel).then(|| first.clone())
+}
+
+/// A link loop, a broken link or an unreadable folder, as one line naming the path.
+fn walk_problem(root: &Path, e: &walkdir::Error) -> String {
+    let rel = |p: &Path| match p.strip_prefix(root).unwrap_or(p).display().to_string() {
+        s if s.is_empty() => "the raw root".to_string(),
+        s => s,
+    };
+    let at = e.path().map(rel).unwrap_or_else(|| "?".into());
+    if let Some(ancestor) = e.loop_ancestor() {
+        return format!(
+            "{at}: a symbolic link loop back to {} (not followed)",
+            rel(ancestor)
+        );
+    }
+    let broken = e.path().is_some_and(|p| p.is_symlink() && !p.exists());
+    match e.io_error() {
+        Some(_) if broken => format!("{at}: a broken symbolic link (its target does not exist)"),
+        Some(io) => format!("{at}: {io}"),
+        None => format!("{at}: {e}"),
+    }
+}
+
+/// The kind, format and partition date of the file at `parts` (relative path components), or
+/// None when no layout takes it.
+fn classify(
+    parts: &[String],
+    name: &str,
+    kinds: &[FileKind],
+) -> Option<(&'static str, Format, Option<NaiveDate>)> {
+    match (parts.first().map(String::as_str), format_of(name)) {
+        (Some("api"), Some(Format::Json)) if parts.len() >= 3 => {
+            let folder = parts[1].to_ascii_lowercase();
+            kinds.iter().find(|k| k.takes_api(&folder)).map(|k| {
+                let pd = parts[2..parts.len() - 1]
+                    .iter()
+                    .find_map(|c| partition_date(c));
+                (k.name, Format::Json, pd)
+            })
+        }
+        (Some("batch"), Some(fmt)) => {
+            let lower = name.to_ascii_lowercase();
+            let kind = kinds.iter().find(|k| k.takes_batch(&lower));
+            kind.map(|k| (k.name, fmt, None))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ pub enum Exit {
     Backend = 3,
     /// Some output could not be written.
     Output = 4,
+    /// Nothing to process: no input file recognised, or no row of a dated dataset in the
+    /// selected days.
+    NoData = 5,
 }
 
 #[derive(Debug, thiserror::Error)]

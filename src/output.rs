@@ -289,7 +289,10 @@ pub struct RunQualityReport<'a> {
     pub undated: &'a BTreeMap<&'static str, SourceQualityReport>,
     pub files_not_processed: &'a BTreeMap<&'static str, Vec<String>>,
     pub files_ignored: &'a [String],
+    pub paths_skipped: &'a [String],
+    pub paths_unreadable: &'a [String],
     pub rows_outside_selection: u64,
+    pub rows_outside_selection_by_source: &'a BTreeMap<&'static str, u64>,
 }
 
 #[cfg(test)]

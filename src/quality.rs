@@ -200,6 +200,8 @@ pub type QualityKey = (&'static str, Option<NaiveDate>);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QualityAcc {
     pub cells: BTreeMap<QualityKey, SourceQuality>,
+    /// Rows read whose day is outside the run's selection, per source (counted nowhere else).
+    pub outside: BTreeMap<&'static str, u64>,
 }
 
 /// A row just counted by [`QualityAcc::row`].
@@ -341,6 +343,16 @@ impl QualityAcc {
     pub fn merge(&mut self, o: QualityAcc) {
         for (k, v) in o.cells {
             self.cells.entry(k).or_default().merge(v);
+        }
+        for (source, n) in o.outside {
+            self.outside(source, n);
+        }
+    }
+
+    /// `n` rows of `source` whose day is not selected (`--date`, `--from`/`--to`).
+    pub fn outside(&mut self, source: &'static str, n: u64) {
+        if n > 0 {
+            *self.outside.entry(source).or_default() += n;
         }
     }
 

@@ -63,6 +63,7 @@ pub fn file_kinds() -> Vec<FileKind> {
 /// A [`Dataset`] as [`DATASETS`] holds it (one type for all): reads every file of it.
 trait Load: Sync {
     fn files(&self) -> FileKind;
+    fn dated(&self) -> bool;
     fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded>;
 }
 
@@ -84,6 +85,9 @@ trait Loaded: Send + Sync {
 impl<D: Dataset> Load for D {
     fn files(&self) -> FileKind {
         D::FILES
+    }
+    fn dated(&self) -> bool {
+        D::DATED
     }
 
     fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded> {
@@ -431,15 +435,26 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         settings.raw_origin,
         tree.files.len()
     );
+    for (what, paths) in [
+        ("skipped", &tree.skipped),
+        ("not readable", &tree.unreadable),
+    ] {
+        for p in paths.iter().take(10) {
+            warn!("{what}: {p}");
+        }
+        if paths.len() > 10 {
+            warn!(
+                "... and {} more path(s) {what} (quality/quality_report_run.json)",
+                paths.len() - 10
+            );
+        }
+    }
     let mut phases = Phases(started);
     let timestamp = clock.timestamp();
     let (shared, datasets, quality) = read_inputs(settings, &tree, &pool, &mut phases);
     let dated = datasets.iter().flat_map(|d| d.days()).collect();
     let needs_a_day = datasets.iter().any(|d| d.needs_a_day());
     let days = run_days(dated, &settings.days, needs_a_day, clock);
-    if days.is_empty() {
-        warn!("no dated rows found in {}", settings.raw.display());
-    }
     let mut run = Run {
         store,
         timestamp,
@@ -479,17 +494,75 @@ fn write_run_quality(
     let report = RunQualityReport {
         report_id: "quality_report_run",
         timestamp: &run.timestamp,
-        clean: !run.quality.has_rejects(),
+        clean: !run.quality.has_rejects() && tree.unreadable.is_empty(),
         dates: &dates,
         totals: &totals,
         undated: &run.undated,
         files_not_processed: &files_not_processed(),
         files_ignored: &tree.ignored,
-        rows_outside_selection: run.shared.rows_outside,
+        paths_skipped: &tree.skipped,
+        paths_unreadable: &tree.unreadable,
+        rows_outside_selection: run.quality.outside.values().sum(),
+        rows_outside_selection_by_source: &run.quality.outside,
     };
     let name = OutputName::QualityRun.rel_path();
     let outcome = run.put(name, json::to_json_bytes(&report));
     (totals, outcome)
+}
+
+/// Why the run had nothing to process, if so: no input file recognised, or dated datasets
+/// whose rows all fall outside the selected days (or that hold no row at all).
+fn nothing_to_process(settings: &Settings, run: &Run, tree: &RawTree) -> Option<String> {
+    let dated: Vec<&str> = DATASETS
+        .iter()
+        .filter(|d| d.dated())
+        .map(|d| d.files().name)
+        .collect();
+    let files = |names: &[&str]| {
+        tree.files
+            .iter()
+            .filter(|f| names.contains(&f.kind))
+            .count()
+    };
+    if tree.files.is_empty() {
+        return Some(format!(
+            "nothing to process: no input file recognised under {} ({} file(s) there match no \
+             layout; expected batch/<dataset>*.csv|json or api/<dataset>/dt=YYYY-MM-DD/..., see \
+             README \"Input layout\")",
+            settings.raw.display(),
+            tree.ignored.len()
+        ));
+    }
+    let in_days = |s: &str, d: Option<NaiveDate>| {
+        dated.contains(&s) && d.is_some_and(|d| run.days.contains(&d))
+    };
+    let rows: u64 = run
+        .quality
+        .cells
+        .iter()
+        .filter(|((s, d), _)| in_days(s, *d))
+        .map(|(_, c)| c.rows_read)
+        .sum();
+    if files(&dated) == 0 || rows > 0 || run.quality.has_rejects() {
+        return None;
+    }
+    let outside: Vec<String> = run
+        .quality
+        .outside
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    Some(format!(
+        "nothing to process: {} dated file(s) read, but no row falls in the selected days ({}); \
+         rows on other days: {}",
+        files(&dated),
+        summary::selection_text(&settings.days),
+        if outside.is_empty() {
+            "none".to_string()
+        } else {
+            outside.join(", ")
+        }
+    ))
 }
 
 /// What the run did, and its exit code.
@@ -506,7 +579,15 @@ fn summarise(
         .iter()
         .filter_map(|(_, r)| r.as_ref().err().cloned())
         .collect();
-    let (exit, status) = summary::exit_of(!write_errors.is_empty(), !run.quality.has_rejects());
+    let nothing = nothing_to_process(settings, &run, &tree);
+    if let Some(why) = &nothing {
+        warn!("{why}");
+    }
+    let (exit, status) = summary::exit_of(
+        !write_errors.is_empty(),
+        nothing.is_some(),
+        !run.quality.has_rejects() && tree.unreadable.is_empty(),
+    );
     RunSummary {
         status,
         exit_code: exit as u8,
@@ -519,7 +600,10 @@ fn summarise(
             .collect(),
         files_not_processed: files_not_processed(),
         files_ignored: tree.ignored,
-        rows_outside_selection: run.shared.rows_outside,
+        paths_skipped: tree.skipped,
+        paths_unreadable: tree.unreadable,
+        rows_outside_selection: run.quality.outside.values().sum(),
+        rows_outside_selection_by_source: run.quality.outside.clone(),
         outputs_created: count(Written::Created),
         outputs_replaced: count(Written::Replaced),
         outputs_unchanged: count(Written::Unchanged),

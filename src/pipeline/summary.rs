@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Exit;
 use crate::quality::SourceQualityReport;
+use crate::sources::DaySelection;
 
 /// Per-source totals of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -31,7 +32,12 @@ pub struct RunSummary {
     /// Files of datasets this version does not process yet (listed, never silently dropped).
     pub files_not_processed: BTreeMap<&'static str, Vec<String>>,
     pub files_ignored: Vec<String>,
+    /// Link loops and second paths to a file already read (nothing lost).
+    pub paths_skipped: Vec<String>,
+    /// Broken links, unreadable folders (input lost: the run is not clean).
+    pub paths_unreadable: Vec<String>,
     pub rows_outside_selection: u64,
+    pub rows_outside_selection_by_source: BTreeMap<&'static str, u64>,
     pub outputs_created: usize,
     pub outputs_replaced: usize,
     pub outputs_unchanged: usize,
@@ -98,13 +104,27 @@ impl SourceTotals {
     }
 }
 
-/// The exit of a run and its status line: write errors first, then rejected input.
-pub fn exit_of(write_errors: bool, clean: bool) -> (Exit, &'static str) {
+/// The exit of a run and its status line: write errors first, then nothing to process, then
+/// rejected input.
+pub fn exit_of(write_errors: bool, nothing: bool, clean: bool) -> (Exit, &'static str) {
     if write_errors {
         (Exit::Output, "finished with write errors")
+    } else if nothing {
+        (Exit::NoData, "nothing to process")
     } else if !clean {
         (Exit::Unclean, "finished with rejected input")
     } else {
         (Exit::Clean, "clean")
+    }
+}
+
+/// The selected days, as the flags said them.
+pub fn selection_text(sel: &DaySelection) -> String {
+    match (sel.from, sel.to) {
+        (Some(f), Some(t)) if f == t => format!("--date {f}"),
+        (Some(f), Some(t)) => format!("--from {f} --to {t}"),
+        (Some(f), None) => format!("--from {f}"),
+        (None, Some(t)) => format!("--to {t}"),
+        (None, None) => "every day".into(),
     }
 }

@@ -159,6 +159,7 @@ fn add_row(
     };
     let day: NaiveDate = paris_day(t);
     if !sel.contains(day) {
+        q.outside(SOURCE, 1);
         return;
     }
     let d = Some(day);

@@ -38,6 +38,7 @@ impl super::dataset::Dataset for Chantiers {
         api: &[],
         batch: &["chantiers"],
     };
+    const DATED: bool = false;
     super::dataset::accumulator_dataset!(chantiers, ChantiersAcc, ChantiersMetrics);
 
     /// Works have no days of their own: they are reported on the days of the others.

@@ -45,8 +45,7 @@ impl super::dataset::Dataset for Comptages {
         batch: &["comptages"],
     };
     const PROGRESS: bool = true;
-    /// The rows, and the number of rows outside the selection.
-    type Acc = (ComptagesAcc, u64);
+    type Acc = ComptagesAcc;
     type Ready = crate::metrics::comptages::Prepared;
     type Metrics = crate::metrics::comptages::ComptagesMetrics;
 
@@ -58,15 +57,14 @@ impl super::dataset::Dataset for Comptages {
     ) -> Self::Acc {
         let out = read_file(f, sel, progress);
         q.merge(out.quality);
-        (out.acc, out.rows_outside)
+        q.outside(SOURCE, out.rows_outside);
+        out.acc
     }
     fn merge(acc: &mut Self::Acc, other: Self::Acc) {
-        acc.0.merge(other.0);
-        acc.1 += other.1;
+        acc.merge(other);
     }
     /// Marks the référentiel's arcs that have rows, and groups the rows by day.
-    fn finish((acc, rows_outside): Self::Acc, shared: &mut super::dataset::Shared) -> Self::Ready {
-        shared.rows_outside += rows_outside;
+    fn finish(acc: Self::Acc, shared: &mut super::dataset::Shared) -> Self::Ready {
         shared.active_arcs = acc.arc_ids().map(str::to_string).collect();
         for (id, a) in shared.referentiel.iter_mut() {
             a.actif = shared.active_arcs.contains(id);

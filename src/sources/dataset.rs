@@ -33,8 +33,6 @@ pub struct Shared {
     pub referentiel: BTreeMap<String, RefArc>,
     /// Arc ids with road-counter rows (the référentiel output marks them active).
     pub active_arcs: BTreeSet<String>,
-    /// Rows whose day is outside the run's selection (counted nowhere else).
-    pub rows_outside: u64,
     /// Every source's quality counters of the run.
     pub quality: QualityAcc,
 }
@@ -47,6 +45,9 @@ pub trait Dataset: Sync + 'static {
     const FILES: FileKind;
     /// Whether `read_file` reports the bytes it reads through its `progress` (a bar is shown).
     const PROGRESS: bool = false;
+    /// Whether its rows have days of their own (not road works, reported on the others' days):
+    /// a run whose selection holds no row of a dated dataset has nothing to process.
+    const DATED: bool = true;
     /// What files are read into: `Default` is the identity of `merge`.
     type Acc: Default + Send;
     /// The merged accumulator, ready to give each day's metrics.

@@ -198,6 +198,7 @@ impl Ctx<'_> {
             return;
         };
         if !self.sel.contains(day) {
+            self.q.outside(SOURCE, recs.len() as u64);
             return;
         }
         self.acc.add_snapshot(day, &label);

@@ -563,6 +563,7 @@ impl Reader<'_> {
             return;
         };
         if !self.sel.contains(day) {
+            self.q.outside(SOURCE, 1);
             return;
         }
         let d = Some(day);
@@ -638,6 +639,7 @@ impl Reader<'_> {
     fn reject_time(&mut self, line: u64, snap: &Snap, who: &str, bad: Bad) {
         let day = if snap.own_day { None } else { snap.day };
         if day.is_some_and(|d| !self.sel.contains(d)) {
+            self.q.outside(SOURCE, 1);
             return;
         }
         self.count_row(day, line);
@@ -1168,6 +1170,7 @@ fn gbfs_document(
             other => {
                 let day = snap.day.filter(|d| r.sel.contains(*d));
                 if snap.day.is_some() && day.is_none() {
+                    r.q.outside(SOURCE, 1);
                     continue;
                 }
                 r.q.row(SOURCE, day, r.file);

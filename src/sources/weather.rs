@@ -464,6 +464,7 @@ impl Reader<'_> {
     /// Starts a dated row: false (and nothing counted) when the day is not selected.
     fn start(&mut self, d: NaiveDate, kind: Kind, note: &str) -> bool {
         if !self.sel.contains(d) {
+            self.q.outside(SOURCE, 1);
             return false;
         }
         self.q.row(SOURCE, Some(d), &self.file);

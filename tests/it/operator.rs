@@ -180,3 +180,128 @@ fn closed_pipe() -> std::process::ChildStdin {
     reader.wait().unwrap();
     writer
 }
+
+#[test]
+fn nothing_to_process_has_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = tree(&[("batch/notes.txt", b"not data".to_vec())]);
+    let o = process(raw.path(), &dir.path().join("a"), &["--json"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("no input file recognised under") && err.contains("1 file(s)"),
+        "{err}"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["status"], "nothing to process");
+
+    // The sample has rows on 2025-10-25..27 only.
+    let o = process(
+        &sample(),
+        &dir.path().join("b"),
+        &["--date", "2020-01-01", "--json"],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("no row falls in the selected days (--date 2020-01-01)"),
+        "{err}"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_source = &s["rows_outside_selection_by_source"];
+    // Every dated dataset of the sample is counted, not only the road counters: the numbers
+    // are the sample's data rows (independent count below).
+    for (source, rows) in sample_rows() {
+        assert_eq!(by_source[source], rows, "{source}");
+    }
+    let total: u64 = sample_rows().iter().map(|(_, n)| n).sum();
+    assert_eq!(s["rows_outside_selection"], total);
+    let q = json(dir.path().join("b/quality/quality_report_run.json"));
+    assert_eq!(q["rows_outside_selection_by_source"], *by_source);
+}
+
+/// Data rows of the sample per dated source, counted from the files: CSV lines but the header,
+/// JSON records in the API snapshots (traffic `disruptions`, the stations of velib status files
+/// (information files are joined, not counted), weather `days`, bikes `results`).
+fn sample_rows() -> Vec<(&'static str, u64)> {
+    let v = python("sample_rows.py", &[&sample()]);
+    ["bikes", "comptages", "traffic", "velib", "weather"]
+        .into_iter()
+        .map(|s| (s, v[s].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn symlinked_inputs_are_followed_once_and_loops_and_broken_links_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    copy_tree(&sample(), &raw);
+    // The road counters' export lives elsewhere; the raw tree links to it, twice.
+    let batch = raw.join("batch");
+    let export = "comptages-routiers-permanents.csv";
+    std::fs::rename(batch.join(export), elsewhere.join(export)).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join(export), batch.join(export)).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join(export), batch.join("comptages-again.csv")).unwrap();
+    let reference = process(&sample(), &dir.path().join("ref"), &[]);
+    assert_eq!(reference.status.code(), Some(0));
+    let o = process(&raw, &dir.path().join("out"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let (a, b) = (
+        all_files(&dir.path().join("ref")),
+        all_files(&dir.path().join("out")),
+    );
+    let data = |m: &std::collections::BTreeMap<String, Vec<u8>>| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("metrics/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        data(&a),
+        data(&b),
+        "a linked export gives the metrics of the file itself, once"
+    );
+    let q = json(dir.path().join("out/quality/quality_report_run.json"));
+    let skipped = q["paths_skipped"].to_string();
+    assert!(
+        skipped.contains(
+            "batch/comptages-routiers-permanents.csv: the same file as batch/comptages-again.csv"
+        ),
+        "{skipped}"
+    );
+
+    // A loop and a broken link: reported, the rest read, the run not clean (input is missing).
+    std::os::unix::fs::symlink(&raw, raw.join("api/loop")).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("gone.csv"),
+        batch.join("comptages-gone.csv"),
+    )
+    .unwrap();
+    let o = process(&raw, &dir.path().join("out2"), &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("api/loop: a symbolic link loop back to the raw root"),
+        "{err}"
+    );
+    assert!(
+        err.contains("batch/comptages-gone.csv: a broken symbolic link"),
+        "{err}"
+    );
+    let b2 = all_files(&dir.path().join("out2"));
+    assert_eq!(data(&a), data(&b2));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -71,6 +71,7 @@ pub enum Command {
 
 /// The MongoDB server (the flags every tool shares) and the collection.
 #[derive(Debug, Args)]
+#[group(id = "stations_mongo")]
 pub struct MongoArgs {
     #[command(flatten)]
     pub server: cityflow::cli::MongoArgs,
