@@ -117,8 +117,8 @@ pub fn to_parquet(t: &Table) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::*;
-    use super::*;
+    use super::super::{Cell, NaiveDate, Table, ROAD_ARC_HOURS};
+    use super::{epoch_days, to_parquet, CREATED_BY};
 
     fn sample() -> Table {
         let d = NaiveDate::from_ymd_opt(2025, 10, 26).unwrap();

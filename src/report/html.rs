@@ -80,14 +80,14 @@ repeat(auto-fit,minmax(140px,1fr));gap:8px}.kpi{background:#eef2f8;border-radius
 .kpi b{display:block;font-size:1.3em}.scroll{overflow-x:auto}table{border-collapse:collapse;\
 width:100%;font-size:.9em}td,th{padding:4px 6px;border-bottom:1px solid #e3e6eb;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}svg{width:100%;height:auto;display:block}\
-.muted{color:#667}nav a{margin-right:1em}ul.days li{margin:.3em 0}code{word-break:break-all}";
+svg.bars{max-width:520px}svg.map{max-width:560px;margin:auto}.muted{color:#667}nav a{margin-right:1em}ul.days li{margin:.3em 0}code{word-break:break-all}";
 
 fn page(title: &str, body: &str) -> Vec<u8> {
     format!(
         "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-<link rel=\"icon\" href=\"data:,\">\
+\
 <title>{}</title><style>{STYLE}</style></head>\n<body><main>\n{body}</main></body></html>\n",
         esc(title)
     )
@@ -145,7 +145,7 @@ fn bars(items: &[(String, f64)], color: &str) -> String {
     }
     let max = items.iter().map(|i| i.1).fold(0.0, f64::max).max(1e-9);
     let h = 22.0 * items.len() as f64;
-    let mut s = format!("<svg viewBox=\"0 0 400 {h}\" role=\"img\">");
+    let mut s = format!("<svg class=\"bars\" viewBox=\"0 0 400 {h}\" role=\"img\">");
     for (i, (label, v)) in items.iter().enumerate() {
         let y = 22.0 * i as f64;
         let w = 220.0 * v / max;
@@ -179,7 +179,7 @@ fn flow_curve(hourly: &[(i64, f64, u64)]) -> String {
     let max = hourly.iter().map(|h| h.1).fold(0.0, f64::max).max(1.0);
     let (w, h, left, bottom) = (600.0, 220.0, 50.0, 24.0);
     let n = hourly.len().max(2) as f64 - 1.0;
-    let x = |i: usize| left + (w - left - 10.0) * i as f64 / n;
+    let x = |i: usize| left + (w - left - 24.0) * i as f64 / n;
     let y = |v: f64| 10.0 + (h - bottom - 10.0) * (1.0 - v / max);
     let pts: Vec<String> = hourly
         .iter()
@@ -235,7 +235,7 @@ fn traffic_map(map: &Shapes, summary: &DaySummary) -> String {
         .collect();
     let max = by.values().copied().fold(0.0, f64::max);
     let mut s = format!(
-        "<svg viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"carte\">",
+        "<svg class=\"map\" viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"carte\">",
         map.height
     );
     for a in &map.items {
