@@ -108,7 +108,7 @@ def problems_in(events, page):
     return out
 
 
-def shoot(b, session, page, shot_dir, name, width, height, mobile):
+def shoot(b, session, page, shot_dir, name, width, height, mobile, n):
     b.call("Emulation.setDeviceMetricsOverride",
            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}, session)
     b.events.clear()
@@ -120,7 +120,8 @@ def shoot(b, session, page, shot_dir, name, width, height, mobile):
                   "returnByValue": True}, session)["result"]["value"]
     shot = b.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                   "clip": {"x": 0, "y": 0, "width": width, "height": full[1], "scale": 1}}, session)
-    png = os.path.join(shot_dir, f"{os.path.splitext(os.path.basename(page))[0]}-{name}.png")
+    stem = os.path.splitext(os.path.basename(page))[0]
+    png = os.path.join(shot_dir, f"{n}-{stem}-{name}.png")
     with open(png, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
     info = {"page": page, "width": name, "png": png, "height_px": full[1],
@@ -137,9 +138,9 @@ def main(shot_dir, pages):
         session = b.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             b.call(f"{domain}.enable", {}, session)
-        for page in pages:
+        for n, page in enumerate(pages, 1):
             for name, width, height, mobile in WIDTHS:
-                info, probs = shoot(b, session, page, shot_dir, name, width, height, mobile)
+                info, probs = shoot(b, session, page, shot_dir, name, width, height, mobile, n)
                 results.append(info)
                 problems.extend(probs)
                 if info["scroll_width_px"] > width:
