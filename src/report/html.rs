@@ -468,7 +468,7 @@ pub fn day_page(d: &HtmlDay) -> Vec<u8> {
         kpis(r)
     );
     for (title, html) in sections {
-        let _ = write!(body, "<section><h2>{title}</h2>{html}</section>\n");
+        let _ = writeln!(body, "<section><h2>{title}</h2>{html}</section>");
     }
     page(&format!("Cityflow — {}", r.date), &body)
 }

@@ -34,8 +34,11 @@ fn code_of(props: &Value) -> Option<String> {
     (1..=20).contains(&ar).then(|| format!("750{ar:02}"))
 }
 
-/// The outer rings (`[lon, lat]` lists) of a Polygon or MultiPolygon.
-fn outer_rings(g: &Value) -> Vec<Vec<[f64; 2]>> {
+/// Rings of `[lon, lat]` points.
+type Rings = Vec<Vec<[f64; 2]>>;
+
+/// The outer rings of a Polygon or MultiPolygon.
+fn outer_rings(g: &Value) -> Rings {
     let ring = |r: &Value| -> Vec<[f64; 2]> {
         let pts = r.as_array().into_iter().flatten();
         pts.filter_map(|p| Some([p.get(0)?.as_f64()?, p.get(1)?.as_f64()?]))
@@ -58,7 +61,7 @@ impl Shapes {
     /// From a FeatureCollection (features without a usable code or polygon are skipped; the
     /// first feature of a code wins).
     pub fn from_geojson(v: &Value) -> Shapes {
-        let mut raw: Vec<(String, String, Vec<Vec<[f64; 2]>>)> = Vec::new();
+        let mut raw: Vec<(String, String, Rings)> = Vec::new();
         for f in v
             .get("features")
             .and_then(Value::as_array)
