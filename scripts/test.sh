@@ -47,6 +47,16 @@ trap 'scripts/servers.sh stop; rm -rf "$tmp"' EXIT
 # shellcheck disable=SC1091
 source target/servers/env
 
+echo "== issue 19 test tools: DuckDB + pandas (test venv), headless Chromium (Debian)"
+VENV="${CITYFLOW_VENV:-$HOME/.cache/cityflow/venv}"
+if ! "$VENV/bin/python" -c "import duckdb, pandas, pytz" >/dev/null 2>&1; then
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.0 pandas==3.1.1 pytz==2025.2
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== tests"
 log="$tmp/cargo-test.log"
 set +e

@@ -37,6 +37,8 @@ Environment (a .env file in the working directory is read first; real variables 
 Outputs (under OUTPUT_DIR):
   metrics/<type>_metrics_<date>.json   {metric_type, date, timestamp, metrics}
   reports/daily_report_<date>.json|csv {report_id, date, timestamp, report} + the CSV
+  reports/daily_report_<date>.html     self-contained page (and reports/index.html)
+  analytics/<table>/date=<date>/part-0.parquet  typed tables (--no-analytics: none)
   quality/quality_report_<date>.json   per source: rows read/used/rejected, reasons, samples
   quality/quality_report_run.json      the whole run, including rows with no usable date
 
@@ -104,6 +106,9 @@ pub struct ProcessArgs {
     /// Print a JSON summary of the run on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Do not write the Parquet analytics tables (`analytics/<table>/date=<day>/part-0.parquet`).
+    #[arg(long)]
+    pub no_analytics: bool,
     /// More log output (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -130,6 +135,8 @@ pub struct Settings {
     pub arrondissements: Option<PathBuf>,
     pub progress: bool,
     pub json: bool,
+    /// Write the Parquet analytics tables (`--no-analytics` turns them off).
+    pub analytics: bool,
     pub backend: Backend,
     /// Why this backend (printed at start).
     pub backend_reason: String,
@@ -223,6 +230,7 @@ impl Settings {
             arrondissements: a.arrondissements.clone(),
             progress: !a.no_progress,
             json: a.json,
+            analytics: !a.no_analytics,
         })
     }
 }

@@ -4,7 +4,8 @@
 //! - [`discover`]: which raw files exist and what they are;
 //! - [`sources`]: one module per dataset, raw rows -> accumulators, rejects counted;
 //! - [`metrics`]: pure accumulators and the metric formulas (one module per dataset);
-//! - [`report`]: the daily report (JSON + CSV) from one date's metrics;
+//! - [`report`]: the daily report (JSON, CSV, HTML) from one date's metrics;
+//! - [`analytics`]: typed per-day tables (Parquet) for DuckDB / Athena;
 //! - [`quality`]: reject counts, samples, duplicates;
 //! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
 //! - [`output`]: output kinds, their names, the volatile-free content hash.
@@ -12,6 +13,7 @@
 //! This crate has no AWS SDK: `upload`, `raw` and `stations` live in `cityflow-cloud`
 //! (`crates/cloud`), which depends on this one.
 
+pub mod analytics;
 pub mod bigcsv;
 pub mod cli;
 pub mod config;

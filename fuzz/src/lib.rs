@@ -134,7 +134,7 @@ fn report_of(day: NaiveDate, metrics: Vec<(&str, Value)>) {
         Some(("2023-12-28", &dm)),
     );
     let _ = cityflow::json::to_json_bytes(&r);
-    let _ = report::csv_bytes(&r);
+    let _ = report::csv_bytes(&r, &[]);
 }
 
 /// At most this many days get their metrics computed (a fuzzed file can spread over thousands).

@@ -497,6 +497,59 @@ pub fn metrics(
     })
 }
 
+/// One disruption counted for a day (a period overlaps it): the analytics table's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayDisruption<'a> {
+    pub id: &'a str,
+    pub score: i64,
+    /// `CRITIQUE`, `ELEVEE`, `MOYENNE` or `FAIBLE` (the `disruptions_by_severity` bucket).
+    pub severity: &'static str,
+    pub effect: &'a str,
+    pub lines: &'a [String],
+    /// Hours of the day covered by its periods.
+    pub duration_hours: f64,
+    /// Listed in the day's `alerts`.
+    pub alert: bool,
+}
+
+/// Every disruption counted for `day` (those of `active_disruptions_count`), by id.
+pub fn day_disruptions(acc: &TrafficAcc, day: NaiveDate) -> Vec<DayDisruption<'_>> {
+    let Some(dacc) = acc.days.get(&day) else {
+        return Vec::new();
+    };
+    let (start, end) = day_bounds(day);
+    let mut out = Vec::new();
+    for e in dacc.disruptions.values() {
+        let d = &e.d;
+        if !d.periods.iter().any(|p| overlaps(p, start, end)) {
+            continue;
+        }
+        let secs = covered_seconds(d.periods.iter().copied(), start, end);
+        let is_alert = d.score >= ALERT_SCORE || secs > ALERT_DURATION_S;
+        let excluded = d.score < LINE_REQUIRED_BELOW && d.lines.is_empty();
+        let effect = if d.effect.trim().is_empty() {
+            "UNKNOWN"
+        } else {
+            d.effect.trim()
+        };
+        out.push(DayDisruption {
+            id: &d.id,
+            score: d.score,
+            severity: match d.score {
+                p if p >= 50 => "CRITIQUE",
+                p if p >= 30 => "ELEVEE",
+                p if p >= 15 => "MOYENNE",
+                _ => "FAIBLE",
+            },
+            effect,
+            lines: &d.lines,
+            duration_hours: hours(secs),
+            alert: is_alert && !excluded,
+        });
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Line names
 

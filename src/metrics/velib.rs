@@ -540,6 +540,52 @@ fn day_stations<'a>(
         .collect()
 }
 
+/// One station of a day: the analytics table's row (the day's latest report, as `metrics`
+/// reads it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayStation {
+    pub station_id: String,
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub capacity: Option<u32>,
+    pub status: Status,
+    pub in_service: bool,
+    pub stale: bool,
+    pub reported: Instant,
+    /// `[lon, lat]`.
+    pub point: Option<Pt>,
+    /// The `par_arrondissement` group: 750xx, a commune, `Paris`, `Hors Paris` or `Inconnu`.
+    pub area: String,
+}
+
+/// Every station of `day`, by id.
+pub fn day_station_list(
+    acc: &VelibAcc,
+    day: NaiveDate,
+    arrondissements: &ArrondissementIndex,
+) -> Vec<DayStation> {
+    let Some(reports) = acc.reports.get(&day) else {
+        return Vec::new();
+    };
+    let mut stations = day_stations(acc, day, reports);
+    stations.sort_by(by_id);
+    stations
+        .iter()
+        .map(|s| DayStation {
+            station_id: s.key.id().to_string(),
+            code: s.fixed.code.clone(),
+            name: s.fixed.name.clone(),
+            capacity: s.fixed.capacity,
+            status: s.report.status.clone(),
+            in_service: s.report.status.in_service(),
+            stale: s.report.stale,
+            reported: s.t,
+            point: s.fixed.pt(),
+            area: group_of(&s.fixed, arrondissements).1,
+        })
+        .collect()
+}
+
 /// The metrics of `day`, or None when the source has no report for it.
 pub fn metrics(
     acc: &VelibAcc,

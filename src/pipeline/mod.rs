@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
+use crate::analytics::{self, DaySummary};
 use crate::config::Settings;
 use crate::discover::{discover, FileKind, InputFile, RawTree};
 use crate::error::Error;
@@ -26,12 +27,13 @@ use crate::metrics::referentiel as rm;
 use crate::metrics::DayDuplicates;
 use crate::quality::{QualityAcc, SourceQuality, SourceQualityReport};
 use crate::report;
+use crate::report::map::Shapes;
 use crate::sources::dataset::{Dataset, Progress, Shared};
 use crate::sources::{
     arrondissements, bikes, chantiers, comptages, referentiel, traffic, velib, weather,
     DaySelection,
 };
-use crate::store::{OutputDoc, Store, Written};
+use crate::store::{local::LocalStore, OutputDoc, Store, Written};
 use crate::time::Clock;
 
 use crate::output::{
@@ -72,13 +74,9 @@ trait Loaded: Send + Sync {
     fn source(&self) -> &'static str;
     fn days(&self) -> BTreeSet<NaiveDate>;
     fn needs_a_day(&self) -> bool;
-    /// Its metrics file of `day` and what the daily report reads of it (None: no data that day).
-    fn day(
-        &self,
-        day: NaiveDate,
-        timestamp: &str,
-        arr: &ArrondissementIndex,
-    ) -> Option<(Vec<u8>, Value)>;
+    /// Its metrics file of `day`, what the daily report reads of it and its analytics tables
+    /// (None: no data that day).
+    fn day(&self, day: NaiveDate, timestamp: &str, arr: &ArrondissementIndex) -> Option<DayOut>;
     fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates;
 }
 
@@ -106,6 +104,9 @@ impl<D: Dataset> Load for D {
     }
 }
 
+/// A dataset's day: its metrics file, the daily report's view of it, its analytics tables.
+type DayOut = (Vec<u8>, Value, Vec<analytics::Table>);
+
 struct Ready<D: Dataset>(D::Ready);
 
 impl<D: Dataset> Loaded for Ready<D> {
@@ -118,18 +119,15 @@ impl<D: Dataset> Loaded for Ready<D> {
     fn needs_a_day(&self) -> bool {
         D::needs_a_day(&self.0)
     }
-    fn day(
-        &self,
-        day: NaiveDate,
-        timestamp: &str,
-        arr: &ArrondissementIndex,
-    ) -> Option<(Vec<u8>, Value)> {
+    fn day(&self, day: NaiveDate, timestamp: &str, arr: &ArrondissementIndex) -> Option<DayOut> {
         let m = D::day_metrics(&self.0, day, arr)?;
+        let mut tables = D::tables(&self.0, day, &m, arr);
         let mut view = Value::Null;
         let body = output::metrics_body(D::FILES.name, day, timestamp, |out, level| {
             view = D::write_metrics(m, out, level);
         });
-        Some((body, view))
+        tables.extend(analytics::from_view(D::FILES.name, day, &view));
+        Some((body, view, tables))
     }
     fn duplicates(&self, day: Option<NaiveDate>) -> DayDuplicates {
         D::duplicates(&self.0, day)
@@ -237,6 +235,15 @@ type Outcome = (String, Result<Written, String>);
 /// Everything read, and what the output stages share.
 struct Run<'a> {
     store: &'a dyn Store,
+    /// Where the analytics tables and HTML pages go: `store` when it writes files, else a
+    /// files store under the output folder (MongoDB runs write them too).
+    files: &'a dyn Store,
+    /// Write the Parquet tables.
+    analytics: bool,
+    /// The arrondissements, drawn (the HTML report's map).
+    map: Shapes,
+    /// The output folder (the days already reported, for the index page).
+    output: std::path::PathBuf,
     timestamp: String,
     shared: Shared,
     datasets: Vec<Box<dyn Loaded>>,
@@ -248,7 +255,11 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn put(&self, rel_path: String, body: Vec<u8>) -> Outcome {
-        let r = self.store.put_owned(OutputDoc {
+        Self::put_in(self.store, rel_path, body)
+    }
+
+    fn put_in(store: &dyn Store, rel_path: String, body: Vec<u8>) -> Outcome {
+        let r = store.put_owned(OutputDoc {
             rel_path: rel_path.clone(),
             body,
         });
@@ -279,13 +290,38 @@ impl Run<'_> {
             .collect()
     }
 
-    /// Every dataset's metrics file of `day`, and the metrics the daily report reads.
-    fn day_metrics(&self, day: NaiveDate) -> (report::DayMetrics, Vec<Outcome>) {
+    /// Writes the Parquet files of `tables` (those with rows), when turned on.
+    fn write_tables(&self, day: NaiveDate, tables: &[analytics::Table]) -> Vec<Outcome> {
+        if !self.analytics {
+            return Vec::new();
+        }
+        let mut outcomes = Vec::new();
+        for t in tables.iter().filter(|t| !t.rows.is_empty()) {
+            let rel = analytics::rel_path(t.def.name, day);
+            #[cfg(feature = "analytics")]
+            outcomes.push(match analytics::to_parquet(t) {
+                Ok(body) => Self::put_in(self.files, rel, body),
+                Err(e) => {
+                    tracing::error!("{rel}: {e}");
+                    (rel, Err(e))
+                }
+            });
+            #[cfg(not(feature = "analytics"))]
+            let _ = rel;
+        }
+        outcomes
+    }
+
+    /// Every dataset's metrics file and analytics tables of `day`, the metrics the daily report
+    /// reads, and the summary of the tables the HTML and CSV reports read.
+    fn day_metrics(&self, day: NaiveDate) -> (report::DayMetrics, DaySummary, Vec<Outcome>) {
         let mut dm = Map::new();
         let mut outcomes = Vec::new();
+        let mut tables = Vec::new();
         for d in &self.datasets {
             let arr = &self.shared.arrondissements;
-            if let Some((body, view)) = d.day(day, &self.timestamp, arr) {
+            if let Some((body, view, t)) = d.day(day, &self.timestamp, arr) {
+                tables.extend(t);
                 outcomes.push(
                     self.put(
                         OutputName::Metrics {
@@ -299,7 +335,8 @@ impl Run<'_> {
                 dm.insert(d.source().into(), view);
             }
         }
-        (dm, outcomes)
+        outcomes.extend(self.write_tables(day, &tables));
+        (dm, DaySummary::from_tables(&tables), outcomes)
     }
 
     /// The daily report of `day` (JSON and CSV, compared with the week before) and its quality
@@ -308,21 +345,31 @@ impl Run<'_> {
         &self,
         day: NaiveDate,
         metrics: &BTreeMap<NaiveDate, report::DayMetrics>,
+        summary: &DaySummary,
     ) -> Vec<Outcome> {
         let before = day.checked_sub_days(Days::new(7));
         let wb = before.and_then(|b| metrics.get(&b).map(|m| (b.to_string(), m)));
         let wb = wb.as_ref().map(|(d, m)| (d.as_str(), *m));
         let r = report::build(&day.to_string(), &self.timestamp, &metrics[&day], wb);
-        let csv = report::csv_bytes(&r);
-        let env = ReportEnvelope::new(day, &self.timestamp, r);
+        let csv = report::csv_bytes(&r, &summary.zones);
         let sources = self.quality_reports(|d| d == Some(day));
+        let html = report::html::day_page(&report::html::HtmlDay {
+            report: &r,
+            metrics: &metrics[&day],
+            summary,
+            quality: &sources,
+            map: &self.map,
+        });
+        let mut outcomes = self.write_tables(day, &analytics::quality(day, &sources));
+        outcomes.push(Self::put_in(self.files, report::html::rel_path(day), html));
+        let env = ReportEnvelope::new(day, &self.timestamp, r);
         let undated_clean = self
             .undated
             .values()
             .all(|r| r.rows_rejected == 0 && r.files_failed.is_empty());
         let clean = undated_clean && sources.values().all(|r| r.rows_rejected == 0);
         let qr = QualityReport::new(day, &self.timestamp, clean, sources, &self.undated);
-        vec![
+        outcomes.extend([
             self.put(
                 OutputName::ReportJson(day).rel_path(),
                 json::to_json_bytes(&env),
@@ -332,7 +379,8 @@ impl Run<'_> {
                 OutputName::Quality(day).rel_path(),
                 json::to_json_bytes(&qr),
             ),
-        ]
+        ]);
+        outcomes
     }
 
     /// Per day, in parallel: every metrics file, then (once all are known: a report compares
@@ -345,16 +393,31 @@ impl Run<'_> {
         phases.done("metrics written");
         let mut outcomes = Vec::new();
         let mut metrics = BTreeMap::new();
-        for (day, (dm, res)) in per_day {
+        let mut summaries = BTreeMap::new();
+        for (day, (dm, summary, res)) in per_day {
             outcomes.extend(res);
             metrics.insert(day, dm);
+            summaries.insert(day, summary);
         }
         let reports: Vec<Vec<Outcome>> = pool.install(|| {
             let days = self.days.par_iter();
-            days.map(|&day| self.day_reports(day, &metrics)).collect()
+            days.map(|&day| self.day_reports(day, &metrics, &summaries[&day]))
+                .collect()
         });
         outcomes.extend(reports.into_iter().flatten());
+        if !self.days.is_empty() {
+            outcomes.push(self.write_index());
+        }
         outcomes
+    }
+
+    /// `reports/index.html`: the days of this run and those already in the output folder.
+    fn write_index(&self) -> Outcome {
+        let mut days: BTreeSet<NaiveDate> = self.days.iter().copied().collect();
+        days.extend(report::html::days_in(&self.output.join("reports")));
+        let days: Vec<NaiveDate> = days.into_iter().collect();
+        let body = report::html::index_page(&days);
+        Self::put_in(self.files, report::html::INDEX.to_string(), body)
     }
 
     /// The référentiel is undated: written once per run, under the last processed date (or the
@@ -455,8 +518,20 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     let dated = datasets.iter().flat_map(|d| d.days()).collect();
     let needs_a_day = datasets.iter().any(|d| d.needs_a_day());
     let days = run_days(dated, &settings.days, needs_a_day, clock);
+    let own_files;
+    let files: &dyn Store = if store.writes_files() {
+        store
+    } else {
+        own_files = LocalStore::new(&settings.output);
+        &own_files
+    };
+    let map = load_map(settings, &tree);
     let mut run = Run {
         store,
+        files,
+        analytics: settings.analytics,
+        map,
+        output: settings.output.clone(),
         timestamp,
         shared,
         datasets,
@@ -470,12 +545,40 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     let (totals, outcome) = write_run_quality(&run, &tree);
     outcomes.push(outcome);
     phases.done("reports written");
-    if let Err(e) = store.flush() {
-        tracing::error!("{e}");
-        outcomes.push((e.path.display().to_string(), Err(e.to_string())));
+    let stores: &[&dyn Store] = if store.writes_files() {
+        &[store]
+    } else {
+        &[store, files]
+    };
+    for s in stores {
+        if let Err(e) = s.flush() {
+            tracing::error!("{e}");
+            outcomes.push((e.path.display().to_string(), Err(e.to_string())));
+        }
     }
     phases.done("outputs synced and renamed");
     Ok(summarise(settings, run, tree, &totals, &outcomes, started))
+}
+
+/// The arrondissements for the HTML map: `--arrondissements`, else the raw tree's first file
+/// (the index reports their problems; an unreadable file just gives no map).
+fn load_map(settings: &Settings, tree: &RawTree) -> Shapes {
+    let path = match &settings.arrondissements {
+        Some(p) => p.clone(),
+        None => match tree.of(arrondissements::SOURCE).next() {
+            Some(f) => f.path.clone(),
+            None => return Shapes::default(),
+        },
+    };
+    /// Far above the real file (~1 MB): anything larger is not read for a drawing.
+    const MAX_BYTES: u64 = 64 << 20;
+    if std::fs::metadata(&path).map_or(true, |m| m.len() > MAX_BYTES) {
+        return Shapes::default();
+    }
+    let v = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    v.map(|v| Shapes::from_geojson(&v)).unwrap_or_default()
 }
 
 /// Files of kinds this version discovers but does not read: none (every kind a run discovers

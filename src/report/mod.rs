@@ -1,6 +1,13 @@
-//! Daily report: metrics of one date -> report JSON (the prototype's §3.2 keys) and CSV (§3.3,
-//! every column kept). Pure: it reads metric objects as JSON values, so it works the same from
-//! this run's results, from files or from a database. A missing type gives an empty section.
+//! Daily report: metrics of one date -> report JSON (the prototype's §3.2 keys), a tidy CSV
+//! ([`csv`]) and a self-contained HTML page ([`html`]). Pure: it reads metric objects as JSON
+//! values, so it works the same from this run's results, from files or from a database. A
+//! missing type gives an empty section.
+
+pub mod csv;
+pub mod html;
+pub mod map;
+
+pub use self::csv::csv_bytes;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -194,219 +201,6 @@ fn pick(v: Option<&Value>, keys: &[&str]) -> Value {
     Value::Object(out)
 }
 
-/// A JSON scalar as a CSV cell: numbers as JSON writes them (`1034.0`), null as empty.
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn text_or(v: &Value, a: &str, b: &str) -> String {
-    let s = cell(v.get(a));
-    if s.is_empty() {
-        cell(v.get(b))
-    } else {
-        s
-    }
-}
-
-/// Occupancy at which an alert is "CRITIQUE" (the prototype's unused 90 % threshold).
-const CRITICAL_OCCUPANCY: f64 = 90.0;
-
-/// A row of two cells: `a` and an empty one.
-fn pair(a: &str) -> Vec<String> {
-    vec![a.to_string(), String::new()]
-}
-
-/// A list section: a blank row and the title, then `empty` alone, or the header and one row per
-/// item (at most `cap`).
-fn list_section(
-    rows: &mut Vec<Vec<String>>,
-    (title, empty): (&str, &str),
-    items: &[Value],
-    cap: usize,
-    header: &[&str],
-    row: impl Fn(&Value) -> Vec<String>,
-) {
-    rows.push(pair(""));
-    rows.push(pair(title));
-    if items.is_empty() {
-        rows.push(pair(empty));
-    } else {
-        rows.push(header.iter().map(|h| h.to_string()).collect());
-        rows.extend(items.iter().take(cap).map(row));
-    }
-}
-
-/// A section of labelled scalars of an object, in `labels` order (nested values skipped).
-fn keyed_section(rows: &mut Vec<Vec<String>>, title: &str, v: &Value, labels: &[(&str, &str)]) {
-    rows.push(pair(""));
-    rows.push(pair(title));
-    match v.as_object().filter(|o| !o.is_empty()) {
-        None => rows.push(pair("Aucune donnée disponible")),
-        Some(o) => {
-            rows.push(vec!["Indicateur".into(), "Valeur".into()]);
-            for (k, label) in labels {
-                if let Some(x) = o.get(*k).filter(|x| !x.is_object() && !x.is_array()) {
-                    rows.push(vec![(*label).to_string(), cell(Some(x))]);
-                }
-            }
-        }
-    }
-}
-
-/// `CRITIQUE` from [`CRITICAL_OCCUPANCY`], else `ELEVEE`.
-fn alert_row(a: &Value) -> Vec<String> {
-    let occ = a
-        .get("taux_occupation_moyen")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
-    let sev = if occ >= CRITICAL_OCCUPANCY {
-        "CRITIQUE"
-    } else {
-        "ELEVEE"
-    };
-    vec![
-        text_or(a, "libelle", "identifiant_arc"),
-        cell(a.get("taux_occupation_moyen")),
-        sev.into(),
-    ]
-}
-
-/// Labels of the weather section.
-const METEO_LABELS: [(&str, &str); 8] = [
-    ("date", "Date"),
-    ("temp_moyenne", "Température moyenne (°C)"),
-    ("temp_min", "Température min (°C)"),
-    ("temp_max", "Température max (°C)"),
-    ("precip_totale", "Précipitations (mm)"),
-    ("vent_moyen", "Vent (km/h)"),
-    ("conditions", "Conditions"),
-    ("impact_mobilite", "Impact mobilité"),
-];
-
-/// Labels of the transit disruptions section.
-const TRANSPORT_LABELS: [(&str, &str); 3] = [
-    ("reliability_index", "Indice de fiabilité (%)"),
-    ("active_disruptions_count", "Perturbations actives"),
-    ("total_disruptions_count", "Perturbations connues"),
-];
-
-/// Labels of the Vélib section.
-const VELIB_LABELS: [(&str, &str); 9] = [
-    ("nombre_stations", "Stations"),
-    ("stations_en_service", "Stations en service"),
-    ("velos_disponibles", "Vélos disponibles"),
-    ("velos_mecaniques", "Vélos mécaniques"),
-    ("velos_electriques", "Vélos électriques"),
-    ("bornettes_libres", "Bornettes libres"),
-    ("taux_occupation", "Taux d'occupation (%)"),
-    ("stations_vides", "Stations vides"),
-    ("stations_pleines", "Stations pleines"),
-];
-
-/// The CSV rows (`;`, CRLF when written): the prototype's sections with all their columns.
-pub fn csv_rows(r: &DailyReport) -> Vec<Vec<String>> {
-    let mut rows: Vec<Vec<String>> = vec![vec!["Section".into(), "Valeur".into()]];
-    let s = &r.summary;
-    for (label, v) in [
-        ("Total véhicules Paris", &s.total_vehicules_paris),
-        ("Temps perdu total (min)", &s.temps_perdu_total_minutes),
-        ("Tronçons saturés", &s.nombre_troncons_satures),
-        (
-            "Taux disponibilité capteurs (%)",
-            &s.taux_disponibilite_capteurs,
-        ),
-        ("Total vélos Paris", &s.total_velos_paris),
-    ] {
-        rows.push(vec![label.into(), cell(Some(v))]);
-    }
-    let no_data = "Aucune donnée disponible";
-    list_section(
-        &mut rows,
-        ("=== TOP 10 TRONÇONS FRÉQUENTÉS ===", no_data),
-        &r.top_10_troncons_frequentes,
-        10,
-        &["Tronçon", "Débit Total"],
-        |t| {
-            let total = cell(t.get("debit_journalier_total"));
-            vec![text_or(t, "libelle", "identifiant_arc"), total]
-        },
-    );
-    list_section(
-        &mut rows,
-        ("=== TOP 10 ZONES CONGESTIONNÉES ===", no_data),
-        &r.top_10_zones_congestionnees,
-        10,
-        &["Zone", "Temps Perdu (min)"],
-        |t| {
-            let lost = cell(t.get("temps_perdu_total_minutes"));
-            vec![text_or(t, "arrondissement", "libelle"), lost]
-        },
-    );
-    list_section(
-        &mut rows,
-        ("=== CAPTEURS DÉFAILLANTS ===", "Aucun capteur défaillant"),
-        &r.capteurs_defaillants,
-        20,
-        &["ID Capteur", "Type", "Raison"],
-        |c| {
-            ["id_compteur", "type", "raison"]
-                .map(|k| cell(c.get(k)))
-                .into()
-        },
-    );
-    list_section(
-        &mut rows,
-        ("=== ALERTES CONGESTION ===", "Aucune alerte"),
-        &r.alertes_congestion,
-        20,
-        &["Tronçon", "Taux Occupation (%)", "Sévérité"],
-        alert_row,
-    );
-    list_section(
-        &mut rows,
-        ("=== CHANTIERS ACTIFS ===", "Aucun chantier actif"),
-        &r.chantiers_actifs,
-        20,
-        &["Identifiant", "Typologie", "Impact", "Arrondissement"],
-        |c| {
-            let keys = ["identifiant", "typologie", "impact", "arrondissement"];
-            keys.map(|k| cell(c.get(k))).into()
-        },
-    );
-    keyed_section(&mut rows, "=== MÉTÉO ===", &r.meteo_impact, &METEO_LABELS);
-    keyed_section(
-        &mut rows,
-        "=== PERTURBATIONS TRANSPORT ===",
-        &r.perturbations_transport,
-        &TRANSPORT_LABELS,
-    );
-    keyed_section(
-        &mut rows,
-        "=== VÉLIB ===",
-        &r.velib_disponibilite,
-        &VELIB_LABELS,
-    );
-    rows
-}
-
-/// The CSV bytes: `;`, CRLF after every line, UTF-8 without BOM, minimal quoting.
-pub fn csv_bytes(r: &DailyReport) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .flexible(true)
-        .from_writer(Vec::new());
-    for row in csv_rows(r) {
-        w.write_record(&row)
-            .expect("writing CSV to memory cannot fail");
-    }
-    w.into_inner().expect("flushing CSV to memory cannot fail")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,10 +211,6 @@ mod tests {
         assert_eq!(r.summary.total_vehicules_paris, Value::Null);
         assert!(r.top_10_troncons_frequentes.is_empty());
         assert_eq!(r.meteo_impact, json!({}));
-        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
-        assert!(csv.starts_with("Section;Valeur\r\nTotal véhicules Paris;\r\n"));
-        assert!(csv.contains("=== CHANTIERS ACTIFS ===;\r\nAucun chantier actif;\r\n"));
-        assert!(csv.ends_with("\r\n"));
     }
 
     #[test]
@@ -437,12 +227,6 @@ mod tests {
         m.insert("bikes".into(), json!({"metrics": [{"total_jour": 3.0}, {"total_jour": 4.0}], "failing_sensors": ["100-1"]}));
         let r = build("2025-11-04", "x", &m, None);
         assert_eq!(r.summary.total_velos_paris, json!(7.0));
-        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
-        assert!(csv.contains("CP1;2;RESTREINTE;75010\r\n"), "{csv}");
-        assert!(csv.contains("\"Rue; du Bac\";92.5;CRITIQUE\r\n"), "{csv}");
-        assert!(csv.contains("100-1;bike;\r\n"));
-        assert!(csv.contains("=== VÉLIB ===;\r\nAucune donnée disponible;\r\n"));
-        assert!(csv.contains("Total véhicules Paris;10.0\r\n"));
         assert_eq!(r.types_disponibles, vec!["comptages", "bikes", "chantiers"]);
     }
 
@@ -496,16 +280,5 @@ mod tests {
             r.velib_disponibilite,
             json!({"velos_disponibles": 12000, "taux_occupation": 41.5})
         );
-        let csv = String::from_utf8(csv_bytes(&r)).unwrap();
-        assert!(csv.contains("=== MÉTÉO ===;\r\nIndicateur;Valeur\r\nDate;2025-11-04\r\nTempérature moyenne (°C);11.6\r\nConditions;Rain\r\n"), "{csv}");
-        assert!(
-            csv.contains("Indice de fiabilité (%);87.5\r\nPerturbations actives;3\r\n"),
-            "{csv}"
-        );
-        assert!(
-            csv.contains("Vélos disponibles;12000\r\nTaux d'occupation (%);41.5\r\n"),
-            "{csv}"
-        );
-        assert!(csv.contains("9;bike;zero sur 14 heures\r\n"), "{csv}");
     }
 }

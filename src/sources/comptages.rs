@@ -103,6 +103,14 @@ impl super::dataset::Dataset for Comptages {
             "alertes_congestion": m.alertes_congestion.iter().take(20).collect::<Vec<_>>(),
         })
     }
+    fn tables(
+        p: &Self::Ready,
+        day: NaiveDate,
+        m: &Self::Metrics,
+        _: &crate::geo::ArrondissementIndex,
+    ) -> Vec<crate::analytics::Table> {
+        crate::analytics::road_counters(day, m, &p.hours(day))
+    }
     fn duplicates(p: &Self::Ready, day: Option<NaiveDate>) -> crate::metrics::DayDuplicates {
         day.and_then(|d| p.duplicates.get(&d))
             .cloned()

@@ -88,6 +88,16 @@ pub trait Dataset: Sync + 'static {
         json::write_at(out, level, &v);
         v
     }
+    /// The analytics tables of `day` that need more than the metrics' JSON (see
+    /// [`crate::analytics`]); none by default.
+    fn tables(
+        _: &Self::Ready,
+        _: NaiveDate,
+        _: &Self::Metrics,
+        _: &ArrondissementIndex,
+    ) -> Vec<crate::analytics::Table> {
+        Vec::new()
+    }
     /// Rows of `day` (or undated) that repeated a key already counted.
     fn duplicates(r: &Self::Ready, day: Option<NaiveDate>) -> DayDuplicates;
 }

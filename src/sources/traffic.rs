@@ -61,6 +61,15 @@ impl super::dataset::Dataset for Traffic {
         batch: &["disruptions", "perturbations", "line_reports"],
     };
     super::dataset::accumulator_dataset!(traffic, TrafficAcc, TrafficMetrics);
+    fn tables(
+        acc: &Self::Ready,
+        day: NaiveDate,
+        _: &Self::Metrics,
+        _: &crate::geo::ArrondissementIndex,
+    ) -> Vec<crate::analytics::Table> {
+        let list = crate::metrics::traffic::day_disruptions(acc, day);
+        crate::analytics::traffic(day, &list)
+    }
 }
 
 type Obj = Map<String, Value>;

@@ -68,6 +68,15 @@ impl super::dataset::Dataset for Velib {
         batch: &["velib", "station_information", "station_status"],
     };
     super::dataset::accumulator_dataset!(velib, VelibAcc, VelibMetrics);
+    fn tables(
+        acc: &Self::Ready,
+        day: NaiveDate,
+        _: &Self::Metrics,
+        arr: &crate::geo::ArrondissementIndex,
+    ) -> Vec<crate::analytics::Table> {
+        let list = crate::metrics::velib::day_station_list(acc, day, arr);
+        crate::analytics::velib(day, &list)
+    }
 }
 
 const CODE: usize = 0;

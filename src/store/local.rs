@@ -469,6 +469,10 @@ impl Store for LocalStore {
         format!("files under {}", self.root.display())
     }
 
+    fn writes_files(&self) -> bool {
+        true
+    }
+
     fn put(&self, doc: &OutputDoc) -> Result<Written, StoreError> {
         self.put_body(&doc.rel_path, Cow::Borrowed(&doc.body))
     }

@@ -42,6 +42,11 @@ pub trait Store: Sync {
     fn put_owned(&self, doc: OutputDoc) -> Result<Written, StoreError> {
         self.put(&doc)
     }
+    /// Whether it writes files under the output folder (the analytics tables and HTML pages go
+    /// to files whatever the backend: a store that does not gets a files store beside it).
+    fn writes_files(&self) -> bool {
+        false
+    }
     /// Makes every `put` so far durable (called once at the end of a run).
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

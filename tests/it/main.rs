@@ -4,6 +4,7 @@
 
 mod support;
 
+mod analytics;
 mod bad_input;
 mod cli;
 mod determinism;

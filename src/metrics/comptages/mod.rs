@@ -350,6 +350,37 @@ impl Prepared {
     }
 }
 
+/// One row of an arc's cleaned hourly series (deduplicated slots, in time order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArcHour<'a> {
+    pub arc_id: &'a str,
+    pub t: Instant,
+    /// Vehicles per hour (None: not measured).
+    pub q: Option<f64>,
+    /// Occupancy % (None: not measured).
+    pub k: Option<f64>,
+    /// None: no state given.
+    pub state: Option<&'static str>,
+}
+
+impl Prepared {
+    /// The hourly rows of `day`, arc by arc in output order.
+    pub fn hours(&self, day: NaiveDate) -> Vec<ArcHour<'_>> {
+        let mut out = Vec::new();
+        for (id, _, days) in &self.arcs {
+            let Some(d) = days.get(day) else { continue };
+            out.extend(d.slots().map(|s| ArcHour {
+                arc_id: id,
+                t: s.t,
+                q: (s.q != NONE).then(|| f64::from(s.q) / Q_SCALE),
+                k: (s.k != NONE).then(|| f64::from(s.k) / K_SCALE),
+                state: (s.state != State::Empty).then(|| s.state.label()),
+            }));
+        }
+        out
+    }
+}
+
 /// Everything finalisation produces, all days at once (tests and small inputs).
 #[derive(Debug, Default)]
 pub struct ComptagesResult {

@@ -191,6 +191,9 @@ pub fn select_entries(
                 "csv" => Kind::ReportFile {
                     content_type: "text/csv; charset=utf-8",
                 },
+                "html" => Kind::ReportFile {
+                    content_type: "text/html; charset=utf-8",
+                },
                 _ => continue,
             }
         };
