@@ -455,6 +455,9 @@ fn comptages_json(c: &mut Corpus, g: &Good) {
         nested(100_000, "1")
     );
     c.add(&p("deeply-nested"), deep, BAD_JSON);
+    // A 10 MB array of zeros (1.5 GB once parsed): refused by its memory estimate, unparsed.
+    let zeros = [b"[".as_slice(), &b"0,".repeat(5_000_000), b"0]"].concat();
+    c.add(&p("array-of-zeros"), zeros, &["read_error"]);
     // Nesting within the limit, in a measurement.
     let mut r = recs[1].clone();
     r["q"] = serde_json::from_str(&nested(120, "5")).unwrap();
