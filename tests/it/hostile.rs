@@ -860,7 +860,7 @@ fn arrondissements(c: &mut Corpus, g: &Good) {
 }
 
 /// Every file of `dir` (relative path -> bytes) under `metrics/` and `reports/`.
-fn results(out: &Path) -> BTreeMap<String, Vec<u8>> {
+pub fn results(out: &Path) -> BTreeMap<String, Vec<u8>> {
     all_files(out)
         .into_iter()
         .filter(|(k, _)| k.starts_with("metrics/") || k.starts_with("reports/"))
