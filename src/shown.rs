@@ -29,10 +29,9 @@ fn split(u: &str) -> Option<(&str, Option<&str>, &str, &str)> {
             .map_or(rest.len(), |i| from + i)
     };
     let at = rest
-        .match_indices('@')
+        .rmatch_indices('@')
         .map(|(i, _)| i)
-        .filter(|&i| host_like(&rest[i + 1..host_end(i + 1)]))
-        .last();
+        .find(|&i| host_like(&rest[i + 1..host_end(i + 1)]));
     let at = at.or_else(|| rest.rfind('@'));
     let (userinfo, host_start) = match at {
         Some(i) => (Some(&rest[..i]), i + 1),
