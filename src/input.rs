@@ -458,6 +458,43 @@ impl JsonItem {
 /// Largest JSON file read (they are API snapshots; the big exports are CSV).
 pub const MAX_JSON_BYTES: u64 = 1 << 30;
 
+/// Largest memory a JSON file may take once parsed, by [`json_memory_estimate`]: a file
+/// estimated above is refused (named, with its estimate) before it is parsed, so that no input
+/// can exhaust memory (a 10 MB array of zeros parses into 1.5 GB).
+pub const MAX_JSON_MEMORY: u64 = 1 << 30;
+
+/// Bytes one JSON value costs once parsed and spread into records, at most: the `Value` in its
+/// array or object (80 bytes, twice while the vector grows), the record it becomes with its
+/// line (96, twice), and an object key or a message. Measured: 5 M zeros (10 MB) peak at
+/// 1.5 GB, i.e. about 300 bytes per value.
+const BYTES_PER_VALUE: u64 = 320;
+
+/// An upper estimate of the memory `bytes` take once parsed: the text (its strings are copied)
+/// plus [`BYTES_PER_VALUE`] per value. Values are counted in one pass without parsing: each
+/// `,` `[` `{` `:` outside strings starts at most one more value (or key).
+pub fn json_memory_estimate(bytes: &[u8]) -> u64 {
+    let mut values = 1u64;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' | b':' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    2 * bytes.len() as u64 + values * BYTES_PER_VALUE
+}
+
 /// Reads a JSON input: one document, several documents, or JSON Lines (as written by the
 /// ingestion Lambda). Arrays are spread one record per element; Opendatasoft responses
 /// (`results`, `records[].fields`) and GeoJSON `features` are spread too; `{"_raw": ...}` (a
@@ -478,7 +515,27 @@ pub fn read_json(path: &Path) -> Result<Vec<JsonItem>, FileError> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| FileError::new(0, Reason::ReadError, e.to_string()))?;
+    check_json_memory(&bytes)?;
     parse_json_bytes(&bytes)
+}
+
+/// Refuses a JSON text whose [`json_memory_estimate`] is over [`MAX_JSON_MEMORY`].
+pub fn check_json_memory(bytes: &[u8]) -> Result<(), FileError> {
+    let estimate = json_memory_estimate(bytes);
+    if estimate > MAX_JSON_MEMORY {
+        return Err(FileError::new(
+            0,
+            Reason::ReadError,
+            format!(
+                "refused: {} bytes of JSON would take about {} MiB once parsed, over the limit \
+                 of {} MiB per file",
+                bytes.len(),
+                estimate >> 20,
+                MAX_JSON_MEMORY >> 20
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// See [`read_json`].
@@ -720,6 +777,28 @@ mod tests {
         );
         let items = parse_json_bytes(b"[1, {\"a\": 1}]").unwrap();
         assert_eq!(lines(&items), vec![(1, false), (1, true)]);
+    }
+
+    #[test]
+    fn json_memory_is_estimated_from_the_shape() {
+        // An array and its 2 values; commas, colons and brackets inside strings do not count.
+        assert_eq!(json_memory_estimate(b"[0,0]"), 10 + 3 * BYTES_PER_VALUE);
+        assert_eq!(
+            json_memory_estimate(br#"{"a,[{:":"\\"}"#),
+            2 * 14 + 3 * BYTES_PER_VALUE
+        );
+        // 10 MB of zeros: refused; the same size of ordinary records: read.
+        let zeros = [b"[".as_slice(), &b"0,".repeat(5_000_000), b"0]"].concat();
+        let e = check_json_memory(&zeros).unwrap_err();
+        assert!(
+            e.detail
+                .starts_with("refused: 10000003 bytes of JSON would take about 1544 MiB"),
+            "{}",
+            e.detail
+        );
+        let rec = br#"{"iu_ac":"4264","t_1h":"2024-01-04T00:00:00+01:00","q":"123.0","k":"4.5","etat_trafic":"Fluide"},"#;
+        let records = [b"[".as_slice(), &rec.repeat(10_000_000 / rec.len()), b"{}]"].concat();
+        assert!(check_json_memory(&records).is_ok());
     }
 
     #[test]

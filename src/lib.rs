@@ -29,6 +29,8 @@ pub mod output;
 pub mod pipeline;
 pub mod quality;
 pub mod report;
+pub mod safe_file;
+pub mod shown;
 pub mod sources;
 pub mod store;
 pub mod time;

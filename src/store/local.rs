@@ -1,6 +1,7 @@
 //! Local files under the output folder, written crash-safely.
 //!
-//! Each `put` writes a temporary file (`.<name>.<pid>.tmp`) beside its target. `flush`, at the end
+//! Each `put` writes a temporary file (`.<name>.<pid>-<random>.tmp`, created new with
+//! `O_EXCL | O_NOFOLLOW` and the target's permission bits: [`crate::safe_file`]) beside its target. `flush`, at the end
 //! of a run, makes them durable with one `syncfs` (one fsync per file elsewhere), renames each over
 //! its target, then fsyncs each folder once. A crash leaves every target either old or new, never
 //! torn. Temporary files left by a killed run are never taken as outputs (their names start with
@@ -9,7 +10,10 @@
 //! thousand daily files from paying a thousand disk flushes.
 //!
 //! Relative output paths are checked ([`check_rel_path`]) before anything is written: no
-//! absolute path, `..`, `.`, empty component or NUL byte can come from the data.
+//! absolute path, `..`, `.`, empty component or NUL byte can come from the data. A link or a
+//! file planted at a temporary name is never written through (the name is skipped), a link at
+//! a target is replaced by the new file, never followed, and a temporary file is renamed only
+//! while it is still our regular file.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -37,13 +41,15 @@ impl LocalStore {
         }
     }
 
-    /// Queues `body` for the writer thread (started on first use).
-    fn queue(&self, tmp: PathBuf, body: Vec<u8>) {
+    /// Queues `body` for the writer thread (started on first use), to be written to `file`, the
+    /// new temporary file `tmp`.
+    fn queue(&self, tmp: PathBuf, file: File, body: Vec<u8>) {
         let mut w = self.writer.lock().expect("writer lock");
         let w = w.get_or_insert_with(Writer::start);
-        if let Err(std::sync::mpsc::SendError((tmp, body))) = w.tx.send((tmp, body)) {
+        if let Err(std::sync::mpsc::SendError((tmp, file, body))) = w.tx.send((tmp, file, body)) {
             // The thread is gone (it cannot panic short of a bug): write here instead.
-            if let Err(e) = write_new(&tmp, &body) {
+            if let Err(e) = write_new(&file, &body) {
+                let _ = fs::remove_file(&tmp);
                 w.failed_here.push((tmp, e));
             }
         }
@@ -75,18 +81,18 @@ const QUEUED_MIN: usize = 256 * 1024;
 /// bodies go to the disk directly ([`direct`]), which blocks the writing thread until the disk
 /// has them: better this thread than a computing one.
 struct Writer {
-    tx: std::sync::mpsc::SyncSender<(PathBuf, Vec<u8>)>,
+    tx: std::sync::mpsc::SyncSender<(PathBuf, File, Vec<u8>)>,
     handle: std::thread::JoinHandle<Vec<(PathBuf, std::io::Error)>>,
     failed_here: Vec<(PathBuf, std::io::Error)>,
 }
 
 impl Writer {
     fn start() -> Writer {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, Vec<u8>)>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, File, Vec<u8>)>(2);
         let handle = std::thread::spawn(move || {
             let mut failed = Vec::new();
-            for (tmp, body) in rx {
-                if let Err(e) = write_new(&tmp, &body) {
+            for (tmp, file, body) in rx {
+                if let Err(e) = write_new(&file, &body) {
                     let _ = fs::remove_file(&tmp);
                     failed.push((tmp, e));
                 }
@@ -123,18 +129,17 @@ pub fn check_rel_path(rel: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The writer's process id when `name` is one of our temporary files (`.<name>.<pid>.tmp`).
+/// Suffix of our temporary files.
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// The writer's process id when `name` is one of our temporary files
+/// (`.<name>.<pid>-<random>.tmp`, or `.<name>.<pid>.tmp` from older versions).
 pub fn temp_owner(name: &str) -> Option<u32> {
-    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (target, pid) = inner.rsplit_once('.')?;
-    if target.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
+    crate::safe_file::name_owner(name, TMP_SUFFIX)
 }
 
 /// Is this process id running (or not ours to know)?
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
@@ -201,34 +206,27 @@ fn clean_output(root: &Path) -> Result<usize, StoreError> {
     Ok(n)
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-/// Writes `body` to a temporary file beside `path` (or has `queue` write it); `None` when `path`
-/// already holds these bytes.
+/// Writes `body` to a new temporary file beside `path` (or has `queue` write it); `None` when
+/// `path` already holds these bytes. Anything but a regular file at `path` (a link, a FIFO) is
+/// neither read nor followed: it counts as a different content, replaced at the rename.
 fn write_tmp(
     path: &Path,
     body: Cow<'_, [u8]>,
-    queue: Option<&dyn Fn(PathBuf, Vec<u8>)>,
+    queue: Option<&dyn Fn(PathBuf, File, Vec<u8>)>,
 ) -> std::io::Result<Option<(PathBuf, Written)>> {
-    let existed = match fs::read(path) {
-        Ok(old) if old == *body => return Ok(None),
-        Ok(_) => true,
-        Err(_) => false,
+    let existed = match crate::safe_file::read_regular(path) {
+        Ok(Some(old)) if old == *body => return Ok(None),
+        Ok(_) => fs::symlink_metadata(path).is_ok(),
+        Err(_) => true,
     };
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    let tmp = tmp_path(path);
+    let (tmp, file) = crate::safe_file::create_beside(path, TMP_SUFFIX)?;
     match queue {
-        Some(q) if body.len() >= QUEUED_MIN => q(tmp.clone(), body.into_owned()),
+        Some(q) if body.len() >= QUEUED_MIN => q(tmp.clone(), file, body.into_owned()),
         _ => {
-            if let Err(e) = write_new(&tmp, &body) {
+            if let Err(e) = write_new(&file, &body) {
                 let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
@@ -244,19 +242,19 @@ fn write_tmp(
     )))
 }
 
-/// Writes `body` to a new file `tmp`. A large body goes to the disk without passing through the
+/// Writes `body` to `f`, a new empty file. A large body goes to the disk without passing through the
 /// page cache ([`direct`], Linux), which costs little CPU where copying into fresh page-cache
 /// memory costs much (measured: 800 MB written buffered 0.9-1.3 s of kernel CPU, direct 0.07 s).
 /// Durability is unchanged: the data still reaches the disk's cache only, and the flush at the
 /// end of the run (`syncfs` or fsync) makes it stable, as for buffered files.
-fn write_new(tmp: &Path, body: &[u8]) -> std::io::Result<()> {
+fn write_new(f: &File, body: &[u8]) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
-    if body.len() >= direct::MIN_LEN && direct::write(tmp, body)? {
+    if body.len() >= direct::MIN_LEN && direct::write(f, body)? {
         return Ok(());
     }
-    let mut f = File::create(tmp)?;
-    f.write_all(body)?;
-    start_writeback(&f);
+    let mut w = f;
+    w.write_all(body)?;
+    start_writeback(f);
     Ok(())
 }
 
@@ -265,11 +263,9 @@ fn write_new(tmp: &Path, body: &[u8]) -> std::io::Result<()> {
 #[cfg(target_os = "linux")]
 mod direct {
     use std::cell::RefCell;
-    use std::fs::{File, OpenOptions};
+    use std::fs::File;
     use std::io::{Seek, Write};
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::path::Path;
 
     /// Bodies shorter than this are written through the page cache.
     pub const MIN_LEN: usize = 256 * 1024;
@@ -286,20 +282,14 @@ mod direct {
         static BUF: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
     }
 
-    /// Writes `body` to a new file `tmp`; `Ok(false)` (nothing left behind) when the file system
-    /// refuses `O_DIRECT` at open (tmpfs, some FUSE), so the caller writes it the usual way.
-    pub fn write(tmp: &Path, body: &[u8]) -> std::io::Result<bool> {
-        let f = match OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(tmp)
-        {
-            Ok(f) => f,
+    /// Writes `body` to `f`, a new empty file; `Ok(false)` (nothing written) when the file
+    /// system refuses `O_DIRECT` (tmpfs, some FUSE), so the caller writes it the usual way.
+    pub fn write(f: &File, body: &[u8]) -> std::io::Result<bool> {
+        match set_direct(f, true) {
+            Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
             Err(e) => return Err(e),
-        };
+        }
         let whole = body.len() / ALIGN * ALIGN;
         let direct = BUF.with(|buf| -> std::io::Result<bool> {
             let mut buf = buf.borrow_mut();
@@ -314,7 +304,7 @@ mod direct {
                     std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), piece.len())
                 };
                 bytes.copy_from_slice(piece);
-                match (&f).write_all(bytes) {
+                match (&*f).write_all(bytes) {
                     Ok(()) => {}
                     // A device wanting a larger alignment: start again through the page cache.
                     Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
@@ -323,26 +313,33 @@ mod direct {
             }
             Ok(true)
         })?;
-        clear_direct(&f)?;
+        set_direct(f, false)?;
         let rest = if direct {
             &body[whole..]
         } else {
             f.set_len(0)?;
-            (&f).rewind()?;
+            (&*f).rewind()?;
             body
         };
-        (&f).write_all(rest)?;
-        super::start_writeback(&f);
+        (&*f).write_all(rest)?;
+        super::start_writeback(f);
         Ok(true)
     }
 
-    fn clear_direct(f: &File) -> std::io::Result<()> {
+    /// Turns `O_DIRECT` on or off on an open file (EINVAL: the file system does not support it).
+    fn set_direct(f: &File, on: bool) -> std::io::Result<()> {
         // SAFETY: fcntl on a valid descriptor owned by `f`, with integer arguments only.
         let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let flags = if on {
+            flags | libc::O_DIRECT
+        } else {
+            flags & !libc::O_DIRECT
+        };
         // SAFETY: as above.
-        if flags < 0
-            || unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_DIRECT) } < 0
-        {
+        if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
@@ -371,8 +368,9 @@ mod direct {
                     })
                     .collect();
                 let p = dir.path().join(format!("f{len}"));
+                let f = crate::safe_file::create_new(&p, None).unwrap();
                 // `false` only where the file system refuses O_DIRECT (then nothing was written).
-                if write(&p, &body).unwrap() {
+                if write(&f, &body).unwrap() {
                     assert_eq!(std::fs::read(&p).unwrap(), body, "{len} bytes");
                 } else {
                     assert!(!p.exists() || std::fs::read(&p).unwrap().is_empty());
@@ -430,7 +428,7 @@ fn commit(root: &Path, files: &[(PathBuf, PathBuf)]) -> Result<(), StoreError> {
     })?;
     let mut dirs = BTreeSet::new();
     for (tmp, target) in files {
-        fs::rename(tmp, target).map_err(|source| StoreError {
+        crate::safe_file::rename_own(tmp, target).map_err(|source| StoreError {
             path: target.clone(),
             source,
         })?;
@@ -493,7 +491,7 @@ impl LocalStore {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
         })?;
-        let queue = |tmp: PathBuf, body: Vec<u8>| self.queue(tmp, body);
+        let queue = |tmp: PathBuf, file: File, body: Vec<u8>| self.queue(tmp, file, body);
         match write_tmp(&path, body, Some(&queue)).map_err(|source| StoreError {
             path: path.clone(),
             source,
@@ -546,6 +544,67 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn planted_links_are_never_written_through_and_modes_are_kept() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, b"keep").unwrap();
+        let m = dir.path().join("out/m");
+        fs::create_dir_all(&m).unwrap();
+        // A link at the temporary name older versions used, and a file at it.
+        let pid = std::process::id();
+        symlink(&outside, m.join(format!(".x.json.{pid}.tmp"))).unwrap();
+        fs::write(m.join(format!(".w.json.{pid}.tmp")), b"planted").unwrap();
+        // A link at a target: replaced by the new file, never followed.
+        symlink(&outside, m.join("y.json")).unwrap();
+        assert_eq!(
+            write_atomic(&m.join("x.json"), b"x").unwrap(),
+            Written::Created
+        );
+        assert_eq!(
+            write_atomic(&m.join("w.json"), b"w").unwrap(),
+            Written::Created
+        );
+        assert_eq!(
+            write_atomic(&m.join("y.json"), b"y").unwrap(),
+            Written::Replaced
+        );
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(fs::read(m.join("x.json")).unwrap(), b"x");
+        assert!(fs::symlink_metadata(m.join("y.json")).unwrap().is_file());
+        assert_eq!(fs::read(m.join("y.json")).unwrap(), b"y");
+        assert_eq!(
+            fs::read(m.join(format!(".w.json.{pid}.tmp"))).unwrap(),
+            b"planted"
+        );
+        // A rewrite keeps the file's mode.
+        let z = m.join("z.json");
+        fs::write(&z, b"old").unwrap();
+        fs::set_permissions(&z, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(write_atomic(&z, b"new").unwrap(), Written::Replaced);
+        assert_eq!(
+            fs::metadata(&z).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Through the store (its writer thread too).
+        let store = LocalStore::new(dir.path().join("out"));
+        fs::set_permissions(&z, fs::Permissions::from_mode(0o640)).unwrap();
+        let big = vec![b'z'; QUEUED_MIN + 1];
+        store
+            .put(&OutputDoc {
+                rel_path: "m/z.json".into(),
+                body: big.clone(),
+            })
+            .unwrap();
+        store.flush().unwrap();
+        assert_eq!(fs::read(&z).unwrap(), big);
+        assert_eq!(
+            fs::metadata(&z).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
     }
 
     #[test]
@@ -654,21 +713,19 @@ mod tests {
             let d = doc(&format!("m/{i}.json"), big(b'a' + i as u8, i * 4097));
             assert_eq!(store.put(&d).unwrap(), Written::Created);
         }
-        // The temporary name of this one is taken by a folder: its write fails in the thread.
-        fs::create_dir_all(tmp_path(&dir.path().join("m/bad.json"))).unwrap();
-        assert_eq!(
-            store.put(&doc("m/bad.json", big(b'x', 1))).unwrap(),
-            Written::Created
-        );
+        // This temporary file is handed to the writer thread read-only: its write fails there.
+        let bad = dir.path().join("m/bad.json");
+        let (tmp, _) = crate::safe_file::create_beside(&bad, TMP_SUFFIX).unwrap();
+        store.queue(tmp.clone(), File::open(&tmp).unwrap(), big(b'x', 1));
+        store.pending.lock().unwrap().push((tmp, bad.clone()));
         let err = store.flush().unwrap_err();
-        assert_eq!(err.path, dir.path().join("m/bad.json"));
-        assert!(!dir.path().join("m/bad.json").exists());
+        assert_eq!(err.path, bad);
+        assert!(!bad.exists());
         for i in 0..5 {
             let got = fs::read(dir.path().join(format!("m/{i}.json"))).unwrap();
             assert_eq!(got, big(b'a' + i as u8, i * 4097), "{i}");
         }
         // The store goes on: a later put and flush work.
-        fs::remove_dir(tmp_path(&dir.path().join("m/bad.json"))).unwrap();
         store.put(&doc("m/bad.json", big(b'y', 0))).unwrap();
         store.flush().unwrap();
         assert_eq!(

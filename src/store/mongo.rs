@@ -63,55 +63,27 @@ pub fn target_of(rel: &str) -> Option<Target> {
     })
 }
 
-/// The URL with any user:password replaced, and the values of options that can carry secrets
-/// (`authMechanismProperties` holds e.g. `AWS_SESSION_TOKEN:...`, `*password*`, `*token*`,
-/// `*secret*`), for logs and errors.
+/// The URL with its userinfo and the values of options that can carry secrets masked, for
+/// logs and errors: [`crate::shown::url`].
 pub fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &base[..s], &base[at + 1..]),
-        _ => base.to_string(),
-    };
-    if let Some(q) = query {
-        let opts: Vec<String> = q
-            .split('&')
-            .map(|kv| {
-                let (k, _) = kv.split_once('=').unwrap_or((kv, ""));
-                let l = k.to_ascii_lowercase();
-                let secret = ["password", "token", "secret", "authmechanismproperties"]
-                    .iter()
-                    .any(|w| l.contains(w));
-                if secret {
-                    format!("{k}=***")
-                } else {
-                    kv.to_string()
-                }
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&opts.join("&"));
-    }
-    out
+    crate::shown::url(url)
 }
 
 /// Connects to `database` and pings it, failing within `timeout` when the server is unreachable.
 /// Errors name the URL with its password masked.
 pub fn connect_database(url: &str, database: &str, timeout: Duration) -> Result<Database, String> {
     let shown = redact(url);
-    let mut opts = ClientOptions::parse(url)
-        .run()
-        .map_err(|e| format!("{shown}: {e}"))?;
+    // The driver's error texts can quote the URL or its password.
+    let fail = |e: mongodb::error::Error| {
+        format!("{shown}: {}", crate::shown::text(&e.to_string(), &[url]))
+    };
+    let mut opts = ClientOptions::parse(url).run().map_err(fail)?;
     opts.server_selection_timeout = Some(timeout);
     opts.connect_timeout = Some(timeout);
     opts.app_name = Some("cityflow".into());
-    let client = Client::with_options(opts).map_err(|e| format!("{shown}: {e}"))?;
+    let client = Client::with_options(opts).map_err(fail)?;
     let db = client.database(database);
-    db.run_command(doc! {"ping": 1})
-        .run()
-        .map_err(|e| format!("{shown}: {e}"))?;
+    db.run_command(doc! {"ping": 1}).run().map_err(fail)?;
     Ok(db)
 }
 
@@ -126,7 +98,8 @@ pub struct MongoStore {
 fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError {
         path: what.into(),
-        source: std::io::Error::other(e.to_string()),
+        // A driver's text may quote a URL.
+        source: std::io::Error::other(crate::shown::text(&e.to_string(), &[])),
     }
 }
 
@@ -194,7 +167,10 @@ impl MongoStore {
             db.collection::<Document>(c)
                 .create_indexes(models)
                 .run()
-                .map_err(|e| format!("{shown}: indexes on {c}: {e}"))?;
+                .map_err(|e| {
+                    let e = crate::shown::text(&e.to_string(), &[url]);
+                    format!("{shown}: indexes on {c}: {e}")
+                })?;
         }
         Ok(MongoStore {
             db,

@@ -12,6 +12,7 @@ mod faults;
 mod fixture_tree;
 mod formats;
 mod fuzz_replay;
+mod hardening;
 mod hostile;
 mod kill;
 mod mongo;

@@ -411,15 +411,79 @@ fn a_killed_pull_resumes_with_range_requests() {
         !dst.path().join("batch/big.csv").exists(),
         "no partial target"
     );
-    assert!(dst.path().join("batch/.big.csv.cityflow-part").exists());
+    let parts = part_files(&dst.path().join("batch"));
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    assert!(parts[0].starts_with(".big.csv.") && parts[0].ends_with(".cityflow-part"));
+    // Its name is in the ledger, which is how the next run finds it again.
+    let ledger = String::from_utf8(read(dst.path().join(".cityflow-pull.json"))).unwrap();
+    assert!(ledger.contains(&parts[0]), "{ledger}");
     let (o, s) = pull(dst.path(), &b, &[]);
     ok(&o, &s);
     assert_eq!(s["resumed"], 1);
     assert_eq!(s["bytes_resumed"], 10 << 20);
     assert_eq!(s["bytes_transferred"], body.len() as u64 - (10 << 20));
     assert!(read(dst.path().join("batch/big.csv")) == body);
-    assert!(!dst.path().join("batch/.big.csv.cityflow-part").exists());
+    assert!(part_files(&dst.path().join("batch")).is_empty());
     assert_eq!(items(&s, "new")[0]["verified"], "sha256");
+}
+
+/// Names of the part files in `dir`.
+fn part_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cityflow-part"))
+        .collect()
+}
+
+#[test]
+fn a_pull_never_writes_through_planted_links_and_escapes_keys() {
+    use std::os::unix::fs::symlink;
+    let b = bucket("pull_links");
+    // A key with a CSI (the 8-bit escape, U+009B), a DEL, a newline and a tab (ESC and BEL
+    // cannot travel in the S3 listing's XML: the unit tests of `shown::name` cover them).
+    let evil = "a\u{9b}31mred\x7fb\nc\td.json";
+    let big = noise(11 * 1024 * 1024, 5);
+    let src = tree(&[
+        ("x.json", b"{}\n".to_vec()),
+        ("y.json", b"[]\n".to_vec()),
+        (evil, b"1\n".to_vec()),
+        ("big.csv", big.clone()),
+    ]);
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    let dst = tempfile::tempdir().unwrap();
+    let raw = dst.path().join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let outside = dst.path().join("outside.txt");
+    std::fs::write(&outside, b"keep").unwrap();
+    // Links at the part-file names older versions used, and a link at a target.
+    for name in [".x.json.cityflow-part", ".big.csv.cityflow-part"] {
+        symlink(&outside, raw.join(name)).unwrap();
+    }
+    symlink(&outside, raw.join("y.json")).unwrap();
+    let o = raw_cmd(&["pull", "--raw", raw.to_str().unwrap(), "--bucket", &b])
+        .args(PARTS)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(read(&outside), b"keep", "nothing written through a link");
+    assert_eq!(read(raw.join("x.json")), b"{}\n");
+    assert!(std::fs::symlink_metadata(raw.join("y.json"))
+        .unwrap()
+        .is_file());
+    assert_eq!(read(raw.join("y.json")), b"[]\n");
+    assert!(read(raw.join("big.csv")) == big);
+    assert_eq!(read(raw.join(evil)), b"1\n");
+    // The key is shown escaped on one line: no control character or line break from the data.
+    assert!(!out.contains('\u{9b}') && !out.contains('\x7f'), "{out:?}");
+    assert!(!out.contains('\t') && !err.contains('\u{9b}'), "{out:?}");
+    assert!(out.contains("a\\u{9b}31mred\\x7fb\\nc\\td.json"), "{out}");
+    // The legacy part names the ledger does not name are removed; no part file is left.
+    assert!(part_files(&raw).is_empty(), "{:?}", part_files(&raw));
+    assert_eq!(read(&outside), b"keep");
 }
 
 /// Changes one byte in place, keeping the size and the modification time.

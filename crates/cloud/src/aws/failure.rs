@@ -76,8 +76,15 @@ pub fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failu
     }
 }
 
-/// A one-line description of an SDK error (code and message; never credentials).
+/// A one-line description of an SDK error (code and message; never credentials: URLs it quotes
+/// lose their userinfo, control characters are escaped, [`cityflow::shown::text`]).
 pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: &SdkError<E, R>,
+) -> String {
+    cityflow::shown::text(&describe_raw(e), &[])
+}
+
+fn describe_raw<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> String {
     match (e.code(), e.message()) {

@@ -60,18 +60,21 @@ impl AwsOptions {
     }
 
     /// Names both services' endpoints in ledgers: `aws:<region>`, or `<dynamodb>+<s3>` with
-    /// `aws` for a service left on AWS.
+    /// `aws` for a service left on AWS. URLs without their userinfo ([`cityflow::shown::url`]):
+    /// a ledger never holds a password.
     pub fn endpoint_id(&self) -> String {
+        let shown = |e: Option<&str>| e.map_or_else(|| "aws".to_string(), cityflow::shown::url);
         match (self.dynamodb_endpoint(), self.s3_endpoint()) {
             (None, None) => format!("aws:{}", self.region),
-            (d, s) => format!("{}+{}", d.unwrap_or("aws"), s.unwrap_or("aws")),
+            (d, s) => format!("{}+{}", shown(d), shown(s)),
         }
     }
 
-    /// Names the S3 endpoint in ledgers: the endpoint URL, or `aws:<region>`.
+    /// Names the S3 endpoint in ledgers: the endpoint URL without its userinfo, or
+    /// `aws:<region>`.
     pub fn s3_endpoint_id(&self) -> String {
         self.s3_endpoint()
-            .map(str::to_string)
+            .map(cityflow::shown::url)
             .unwrap_or_else(|| format!("aws:{}", self.region))
     }
 }
@@ -204,6 +207,10 @@ mod tests {
         assert_eq!(d.endpoint_id(), "http://d:8000+aws");
         assert_eq!(o.endpoint_id(), "aws+http://127.0.0.1:8333");
         assert_eq!(aws.endpoint_id(), "aws:eu-west-3");
+        // Ledgers never hold the userinfo of an endpoint.
+        let o = options(&["--endpoint-url", "http://user:p?a@ss@h:1"]);
+        assert_eq!(o.s3_endpoint_id(), "http://***@h:1");
+        assert_eq!(o.endpoint_id(), "http://***@h:1+http://***@h:1");
     }
 
     #[test]

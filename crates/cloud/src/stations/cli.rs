@@ -286,6 +286,8 @@ pub fn command(args: &StationsArgs) -> Exit {
         Command::Restore(a) => restore(a, args.quiet),
     };
     for m in &summary.messages {
+        // Messages quote file names, sheet names and labels from the data.
+        let m = cityflow::shown::name(m);
         if exit == Exit::Clean {
             tracing::info!("{m}");
         } else {

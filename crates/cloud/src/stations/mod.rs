@@ -25,6 +25,7 @@ pub mod infoclimat;
 pub mod mongo;
 pub mod quality;
 pub mod units;
+pub mod workbook;
 pub mod wunderground;
 
 use std::path::{Path, PathBuf};

@@ -77,7 +77,8 @@ pub struct QueryTiming {
 }
 
 fn e(what: &str, x: impl std::fmt::Display) -> String {
-    format!("{what}: {x}")
+    // A driver's text may quote a URL.
+    format!("{what}: {}", cityflow::shown::text(&x.to_string(), &[]))
 }
 
 /// The BSON of a document line (numbers: integers as Int32/Int64, others Double).

@@ -344,7 +344,7 @@ impl QualityReport {
             s.push_str(&format!(
                 "  {:<22} {:<12} {:>9} {:>8} {:>8} {:>8}\n",
                 f.source,
-                id,
+                cityflow::shown::name(id),
                 f.documents,
                 m("temperature_c"),
                 m("humidity_pct"),
@@ -354,8 +354,8 @@ impl QualityReport {
         for d in &self.dates {
             s.push_str(&format!(
                 "  dates of {} in {}: {}{} ({} .. {}, {} day changes, {} cross-checked, {} mismatches)\n",
-                d.station_id,
-                d.input,
+                cityflow::shown::name(&d.station_id),
+                cityflow::shown::name(&d.input),
                 d.method,
                 d.anchor
                     .as_ref()

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use calamine::{open_workbook, Data, Reader, Xlsx};
+use calamine::{Data, Reader};
 use chrono::{Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 
 use super::catalog::{Catalog, Entry};
@@ -241,14 +241,15 @@ fn cell_of(d: &Data) -> Option<Cell> {
 }
 
 /// Reads a workbook into rows (sheets in workbook order).
+/// Memory stays bounded by the workbook's shape ([`super::workbook`]): a workbook over the
+/// limits is refused with a message naming the limit.
 pub fn workbook_rows(path: &Path, shown: &str, q: &mut Collector) -> Result<Vec<RawRow>, String> {
-    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| format!("not a readable .xlsx: {e}"))?;
+    let mut wb = super::workbook::open(path)?;
     let names: Vec<String> = wb.sheet_names().to_vec();
     let mut rows = Vec::new();
+    let mut budget = super::workbook::Budget::default();
     for name in names {
-        let range = wb
-            .worksheet_range(&name)
-            .map_err(|e| format!("sheet {name}: {e}"))?;
+        let range = super::workbook::sheet_range(&mut wb, &name, &mut budget)?;
         let date = sheet_date(&name);
         if date.is_none() {
             q.warn(format!(

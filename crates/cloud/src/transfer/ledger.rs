@@ -37,6 +37,10 @@ pub struct Download {
     pub chunk_size: u64,
     /// Chunks confirmed written.
     pub done: BTreeSet<u64>,
+    /// The part file's name beside the target (`.<name>.<pid>-<random>.cityflow-part`); absent
+    /// in ledgers of older versions, whose part file was `.<name>.cityflow-part`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 /// An object confirmed by a push.

@@ -12,7 +12,8 @@ use crate::aws::checksum::hex;
 
 /// Files of ours that live in the transferred folders and are never transferred themselves.
 pub const OWN_PREFIX: &str = ".cityflow-";
-/// Suffix of a download in progress (`.<name>.cityflow-part`, beside its target).
+/// Suffix of a download in progress (`.<name>.<pid>-<random>.cityflow-part` beside its target;
+/// `.<name>.cityflow-part` in older versions).
 pub const PART_SUFFIX: &str = ".cityflow-part";
 /// The completion marker a finished push writes at its destination prefix.
 pub const MARKER: &str = "_cityflow_push.json";
@@ -126,7 +127,8 @@ pub fn local_path(root: &Path, prefix: &str, key: &str) -> Result<(String, PathB
     Ok((rel.to_string(), p))
 }
 
-/// Where the download of `target` is written until it is complete and verified.
+/// Where older versions wrote the download of `target` (still resumed when their ledger names
+/// it, through [`cityflow::safe_file::open_own`]).
 pub fn part_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()
@@ -216,14 +218,13 @@ pub fn hash_reader(
 /// (bytes from the start); returns once `bytes` are hashed, or an error when the sender goes
 /// away first. Hashing follows the download instead of re-reading the whole file after it.
 pub fn hash_following(
-    path: &Path,
+    f: &File,
     bytes: u64,
     frontier: &std::sync::mpsc::Receiver<u64>,
     with_md5: bool,
 ) -> std::io::Result<FileHash> {
     use md5::Digest as _;
     use std::os::unix::fs::FileExt;
-    let f = File::open(path)?;
     let mut whole = Sha256::new();
     let mut m = with_md5.then(md5::Md5::new);
     let (mut pos, mut end) = (0u64, 0u64);
@@ -325,14 +326,15 @@ mod tests {
         for f in [0, 10, 10, BUF as u64 + 3, data.len() as u64] {
             tx.send(f).unwrap();
         }
-        let h = hash_following(&p, data.len() as u64, &rx, true).unwrap();
+        let f = File::open(&p).unwrap();
+        let h = hash_following(&f, data.len() as u64, &rx, true).unwrap();
         assert_eq!(h.sha256, sha256(&data));
         assert_eq!(h.md5, Some(md5(&data)));
         // The writer stopping early is an error, not a wrong hash.
         let (tx, rx) = std::sync::mpsc::channel();
         tx.send(10).unwrap();
         drop(tx);
-        assert!(hash_following(&p, data.len() as u64, &rx, false).is_err());
+        assert!(hash_following(&f, data.len() as u64, &rx, false).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod pull;
 pub mod push;
 pub mod rate;
 
+use cityflow::shown::{self, name};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -623,12 +624,14 @@ pub fn command(args: &RawArgs) -> Exit {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let resolved = match &args.command {
         RawCommand::Pull(p) => PullSettings::resolve(p, &cwd).map(|s| {
-            tracing::info!("pull s3://{}/{} -> {}", s.bucket, s.prefix, s.raw.display());
+            let (b, p) = (name(&s.bucket), name(&s.prefix));
+            tracing::info!("pull s3://{b}/{p} -> {}", shown::path(&s.raw));
             pull::run(&s)
         }),
         RawCommand::Push(p) => PushSettings::resolve(p).map(|s| {
-            let from = s.source.display();
-            tracing::info!("push {from} -> s3://{}/{}", s.bucket, s.prefix);
+            let from = shown::path(&s.source);
+            let (b, p) = (name(&s.bucket), name(&s.prefix));
+            tracing::info!("push {from} -> s3://{b}/{p}");
             push::run(&s)
         }),
     };
@@ -642,11 +645,12 @@ pub fn command(args: &RawArgs) -> Exit {
     args.transfer().report.print(&summary, exit, print_human);
     if exit != Exit::Clean {
         for m in &summary.messages {
-            tracing::error!("{m}");
+            tracing::error!("{}", name(m));
         }
         for i in summary.items.iter().filter(|i| i.error.is_some()) {
             let what = if i.key.is_empty() { &i.path } else { &i.key };
-            tracing::error!("{what}: {}", i.error.as_deref().unwrap_or_default());
+            let e = i.error.as_deref().unwrap_or_default();
+            tracing::error!("{}: {}", name(what), name(e));
         }
     }
     exit
@@ -661,15 +665,18 @@ pub fn print_human(s: &Summary) {
             continue;
         }
         let sym = i.action.symbol();
+        // Keys come from the store's listing: control characters escaped.
+        let key = name(&i.key);
         match (&i.error, &i.reason) {
-            (Some(e), _) => _ = writeln!(out, "{sym} {:<60} {e}", i.key),
+            (Some(e), _) => _ = writeln!(out, "{sym} {key:<60} {}", name(e)),
             (None, r) => {
                 _ = writeln!(
                     out,
-                    "{sym} {:<60} {:>9}{}",
-                    i.key,
+                    "{sym} {key:<60} {:>9}{}",
                     human(i.bytes),
-                    r.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
+                    r.as_deref()
+                        .map(|r| format!("  ({})", name(r)))
+                        .unwrap_or_default()
                 )
             }
         }
@@ -697,10 +704,10 @@ pub fn print_human(s: &Summary) {
         s.objects_per_s
     );
     if let Some(m) = &s.marker {
-        _ = writeln!(out, "marker: {m}");
+        _ = writeln!(out, "marker: {}", name(m));
     }
     for m in &s.messages {
-        _ = writeln!(out, "{m}");
+        _ = writeln!(out, "{}", name(m));
     }
     crate::plan::print_text(&out);
 }

@@ -6,10 +6,14 @@
 //! or a kill between the rename and the ledger save) is adopted when its content provably equals
 //! the object (its MD5 equals a single-part ETag, or its SHA-256 the object's `sha256` metadata).
 //!
-//! Execute: each download goes to `.<name>.cityflow-part` beside its target; objects from the
-//! multipart threshold on are fetched in ranged chunks (`If-Match` the listed ETag) written at
-//! their offsets, the confirmed chunks kept in the ledger so that a killed pull fetches only the
-//! missing ones. A finished download is verified (SHA-256 metadata, else single-part ETag MD5,
+//! Execute: each download goes to a new part file `.<name>.<pid>-<random>.cityflow-part` beside
+//! its target (created with `O_EXCL | O_NOFOLLOW`: a link or file planted there is never written
+//! through); objects from the multipart threshold on are fetched in ranged chunks (`If-Match`
+//! the listed ETag) written at their offsets, the part file's name and the confirmed chunks kept
+//! in the ledger so that a killed pull fetches only the missing ones (the part file is reopened
+//! only when it is still a regular file of ours, never through a link). Part files of killed
+//! runs that the ledger no longer names are removed at the end of the next pull of their
+//! folder. A finished download is verified (SHA-256 metadata, else single-part ETag MD5,
 //! else size), then made durable (one `syncfs` per batch) and renamed over its target: a reader
 //! sees the old file or the new one, never a torn one.
 
@@ -128,7 +132,13 @@ async fn pull(
     if s.common.dry_run {
         return summary.finish(Exit::Clean, started);
     }
+    let dirs: BTreeSet<PathBuf> = steps
+        .iter()
+        .filter(|st| st.action.moves())
+        .filter_map(|st| st.path.parent().map(Path::to_path_buf))
+        .collect();
     let fatal = download_all(&ctx, &s.raw, steps, &mut summary).await;
+    remove_stale_parts(&ctx, &dirs, &mut summary);
     match fatal {
         Some((f, m)) => summary.fail(f.exit(), m, started),
         None => summary.finish(Exit::Clean, started),
@@ -339,7 +349,7 @@ fn commit(
     }
     sync_fs(raw, pending.iter().map(|(_, f, _)| f.part.as_path()));
     for (st, f, i) in pending.drain(..) {
-        match std::fs::rename(&f.part, &st.path) {
+        match cityflow::safe_file::rename_own(&f.part, &st.path) {
             Ok(()) => {
                 let lk = ctx.ledger_key(&st.obj.key);
                 ctx.book.update(|l| {
@@ -398,13 +408,60 @@ async fn download(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
             )
         })?;
     }
-    let part = local::part_path(&st.path);
     let res = if st.obj.bytes >= ctx.common.multipart_above {
-        download_chunked(ctx, st, &part).await
+        download_chunked(ctx, st).await
     } else {
-        download_whole(ctx, st, &part).await
+        download_whole(ctx, st).await
     };
     res.map_err(|(f, m)| (f, format!("{key}: {m}")))
+}
+
+/// A new part file beside `target` (see [`cityflow::safe_file::create_beside`]).
+fn new_part(target: &Path) -> Result<(PathBuf, File), Failed> {
+    cityflow::safe_file::create_beside(target, local::PART_SUFFIX).map_err(|e| {
+        (
+            Failure::Other,
+            format!("cannot create a part file beside {}: {e}", target.display()),
+        )
+    })
+}
+
+/// Removes, in the folders of this pull's downloads, the part files of ours that no download
+/// of the ledger names and whose writer is gone (killed runs; older versions' fixed names).
+fn remove_stale_parts(ctx: &Ctx, dirs: &BTreeSet<PathBuf>, summary: &mut Summary) {
+    if ctx.common.dry_run {
+        return;
+    }
+    let named: BTreeSet<String> = ctx.book.with(|l| {
+        l.downloads
+            .values()
+            .filter_map(|d| d.part.clone())
+            .collect()
+    });
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(local::PART_SUFFIX) || named.contains(&name) {
+                continue;
+            }
+            let gone = match cityflow::safe_file::name_owner(&name, local::PART_SUFFIX) {
+                Some(pid) => !cityflow::store::local::alive(pid),
+                // `.<name>.cityflow-part`: an older version's, resumed only through the ledger.
+                None => true,
+            };
+            if gone && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()) {
+                if let Err(err) = std::fs::remove_file(e.path()) {
+                    summary.messages.push(format!(
+                        "cannot remove the stale part file {}: {err}",
+                        e.path().display()
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// What the object says its content is.
@@ -448,7 +505,7 @@ impl Expect {
     }
 }
 
-async fn download_whole(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
+async fn download_whole(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
     let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
     let get = Get {
         range: None,
@@ -457,8 +514,13 @@ async fn download_whole(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetche
     let out = fetch(ctx, &st.obj.key, &get).await?;
     let expect = Expect::of(out.metadata(), &st.obj.etag);
     let mut body = out.body;
-    let io = |e: std::io::Error| (Failure::Other, format!("writing {}: {e}", part.display()));
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(part).map_err(io)?);
+    let (part, file) = new_part(&st.path)?;
+    let part = part.as_path();
+    let io = |e: std::io::Error| {
+        let _ = std::fs::remove_file(part);
+        (Failure::Other, format!("writing {}: {e}", part.display()))
+    };
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut sha = Sha256::new();
     let mut md5 = expect
         .md5
@@ -571,23 +633,20 @@ fn io_error(part: &Path) -> impl Fn(std::io::Error) -> Failed + '_ {
     move |e| (Failure::Other, format!("writing {}: {e}", part.display()))
 }
 
-async fn download_chunked(ctx: &Arc<Ctx>, st: &Step, part: &Path) -> Result<Fetched, Failed> {
+async fn download_chunked(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
     let c = Arc::new(head_for_chunks(ctx, st).await?);
-    let done = resume_or_start(ctx, &c, part)?;
+    let (part, file, done) = resume_or_start(ctx, &c, &st.path)?;
+    let part = part.as_path();
     let resumed: u64 = done.iter().map(|&i| c.size_of(i)).sum();
     ctx.pb.inc(resumed);
-    let file = Arc::new(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(part)
-            .map_err(io_error(part))?,
-    );
+    let reader = file.try_clone().map_err(io_error(part))?;
+    let file = Arc::new(file);
     // The SHA-256 follows the chunks as they complete in order (the part file is read back from
     // the page cache), so that verifying costs no extra pass at the end.
     let (tx, rx) = std::sync::mpsc::channel::<u64>();
-    let (p, want_md5, bytes) = (part.to_path_buf(), c.expect.md5.is_some(), c.bytes);
+    let (want_md5, bytes) = (c.expect.md5.is_some(), c.bytes);
     let hasher =
-        tokio::task::spawn_blocking(move || local::hash_following(&p, bytes, &rx, want_md5));
+        tokio::task::spawn_blocking(move || local::hash_following(&reader, bytes, &rx, want_md5));
     fetch_chunks(ctx, &c, &file, done, tx).await?;
     let h = hasher
         .await
@@ -644,30 +703,44 @@ async fn head_for_chunks(ctx: &Ctx, st: &Step) -> Result<Chunked, Failed> {
     })
 }
 
-/// The chunks already written when the part file and the ledger agree on the same object
-/// version; else a fresh part file, recorded in the ledger before any chunk is fetched.
-fn resume_or_start(ctx: &Ctx, c: &Chunked, part: &Path) -> Result<BTreeSet<u64>, Failed> {
+/// The part file the ledger names for this download, reopened when the ledger and the file
+/// agree on the same object version and the file is still a regular file of ours (never
+/// through a link), with the chunks already written; else a fresh part file, recorded in the
+/// ledger before any chunk is fetched.
+fn resume_or_start(
+    ctx: &Ctx,
+    c: &Chunked,
+    target: &Path,
+) -> Result<(PathBuf, File, BTreeSet<u64>), Failed> {
     let prior = ctx.book.with(|l| l.downloads.get(&c.lk).cloned());
-    let resumable = prior.filter(|d| {
-        d.etag == c.etag
-            && d.bytes == c.bytes
-            && d.chunk_size == c.chunk
-            && std::fs::metadata(part).is_ok_and(|m| m.len() == c.bytes)
-    });
-    if let Some(d) = resumable {
-        return Ok(d.done);
+    let prior = prior.filter(|d| d.etag == c.etag && d.bytes == c.bytes && d.chunk_size == c.chunk);
+    if let Some(d) = prior {
+        let part = match &d.part {
+            Some(name) if !name.contains('/') => target.with_file_name(name),
+            Some(_) => PathBuf::new(),
+            None => local::part_path(target),
+        };
+        match cityflow::safe_file::open_own(&part, true) {
+            Ok(f) if f.metadata().is_ok_and(|m| m.len() == c.bytes) => {
+                return Ok((part, f, d.done))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("not resumed, downloading again: {e}"),
+        }
     }
-    let f = File::create(part).map_err(io_error(part))?;
-    f.set_len(c.bytes).map_err(io_error(part))?;
+    let (part, f) = new_part(target)?;
+    f.set_len(c.bytes).map_err(io_error(&part))?;
     let d = Download {
         etag: c.etag.clone(),
         bytes: c.bytes,
         chunk_size: c.chunk,
         done: Default::default(),
+        part: part.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
     ctx.book.update(|l| l.downloads.insert(c.lk.clone(), d));
     ctx.book.save(true).map_err(|e| (Failure::Other, e))?;
-    Ok(BTreeSet::new())
+    Ok((part, f, BTreeSet::new()))
 }
 
 /// Fetches the chunks not done, records each in the ledger as it is written, and tells the

@@ -13,6 +13,7 @@ pub mod payloads;
 pub mod plan;
 pub mod select;
 
+use cityflow::shown::name;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
@@ -508,7 +509,7 @@ pub fn command(args: &UploadArgs) -> Exit {
     args.report.print(&summary, exit, print_human);
     if exit != Exit::Clean {
         for m in &summary.messages {
-            tracing::error!("{m}");
+            tracing::error!("{}", name(m));
         }
     }
     exit
@@ -520,15 +521,15 @@ pub fn print_human(summary: &Summary) {
     let mut out = String::new();
     for t in &summary.targets {
         let sym = t.action.symbol();
+        // Names from a listing or from documents: control characters escaped.
+        let (target, file) = (name(&t.target), name(&t.file));
         match &t.error {
-            Some(e) => _ = writeln!(out, "{sym} {:<60} {}: {e}", t.target, t.file),
+            Some(e) => _ = writeln!(out, "{sym} {target:<60} {file}: {}", name(e)),
             None => {
                 _ = writeln!(
                     out,
-                    "{sym} {:<60} {:>9}  {}{}",
-                    t.target,
+                    "{sym} {target:<60} {:>9}  {file}{}",
                     human(t.bytes),
-                    t.file,
                     if t.offloaded {
                         "  (payload offloaded to S3)"
                     } else {
@@ -545,7 +546,7 @@ pub fn print_human(summary: &Summary) {
             summary.unchanged, summary.differ, summary.failed, summary.elapsed_ms
         );
         for m in &summary.messages {
-            _ = writeln!(out, "{m}");
+            _ = writeln!(out, "{}", name(m));
         }
         return crate::plan::print_text(&out);
     }
@@ -563,7 +564,7 @@ pub fn print_human(summary: &Summary) {
         summary.elapsed_ms
     );
     for m in &summary.messages {
-        _ = writeln!(out, "{m}");
+        _ = writeln!(out, "{}", name(m));
     }
     crate::plan::print_text(&out);
 }
