@@ -33,13 +33,19 @@ pub enum Error {
     },
     #[error("cannot start the worker threads: {0}")]
     Threads(String),
+    #[error("cannot write under {path}: {source}; nothing was read (check --output / OUTPUT_DIR, its permissions and free space)")]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Config(_) | Error::RawTree { .. } => Exit::Usage,
-            Error::Threads(_) => Exit::Output,
+            Error::Threads(_) | Error::Unwritable { .. } => Exit::Output,
         }
     }
 }

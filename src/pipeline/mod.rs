@@ -39,7 +39,7 @@ use crate::time::Clock;
 use crate::output::{
     self, MetricsEnvelope, OutputName, QualityReport, ReportEnvelope, RunQualityReport,
 };
-use summary::{RunSummary, SourceTotals};
+use summary::{RunSummary, SourceTotals, WriteFailure};
 
 /// Every dataset, in output order (a day's metrics files, the daily report's keys). A new
 /// dataset is a `sources/<x>.rs` (reader and [`Dataset`] impl) and `metrics/<x>.rs` pair, and a
@@ -230,7 +230,7 @@ impl Phases {
 }
 
 /// The result of writing one output: its path and what happened.
-type Outcome = (String, Result<Written, String>);
+type Outcome = (String, Result<Written, WriteFailure>);
 
 /// Everything read, and what the output stages share.
 struct Run<'a> {
@@ -263,9 +263,9 @@ impl Run<'_> {
             rel_path: rel_path.clone(),
             body,
         });
-        let r = r.map_err(|e| e.to_string());
+        let r = r.map_err(|e| WriteFailure::new(&e));
         if let Err(e) = &r {
-            tracing::error!("{e}");
+            tracing::debug!("{}", e.message());
         }
         (rel_path, r)
     }
@@ -301,9 +301,9 @@ impl Run<'_> {
             #[cfg(feature = "analytics")]
             outcomes.push(match analytics::to_parquet(t) {
                 Ok(body) => Self::put_in(self.files, rel, body),
-                Err(e) => {
-                    tracing::error!("{rel}: {e}");
-                    (rel, Err(e))
+                Err(why) => {
+                    let path = rel.clone();
+                    (rel, Err(WriteFailure { path, why }))
                 }
             });
             #[cfg(not(feature = "analytics"))]
@@ -488,6 +488,10 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         .num_threads(settings.jobs)
         .build()
         .map_err(|e| Error::Threads(e.to_string()))?;
+    store.check_writable().map_err(|e| Error::Unwritable {
+        path: e.path,
+        source: e.source,
+    })?;
     let tree = discover(&settings.raw, &file_kinds()).map_err(|source| Error::RawTree {
         path: settings.raw.clone(),
         source,
@@ -551,9 +555,8 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         &[store, files]
     };
     for s in stores {
-        if let Err(e) = s.flush() {
-            tracing::error!("{e}");
-            outcomes.push((e.path.display().to_string(), Err(e.to_string())));
+        if let Err(errors) = s.flush() {
+            summary::failed_at_flush(&mut outcomes, &errors);
         }
     }
     phases.done("outputs synced and renamed");
@@ -678,10 +681,12 @@ fn summarise(
     started: WallClock,
 ) -> RunSummary {
     let count = |w: Written| outcomes.iter().filter(|(_, r)| *r == Ok(w)).count();
-    let write_errors: Vec<String> = outcomes
+    let failures: Vec<&WriteFailure> = outcomes
         .iter()
-        .filter_map(|(_, r)| r.as_ref().err().cloned())
+        .filter_map(|(_, r)| r.as_ref().err())
         .collect();
+    summary::log_write_failures(&failures);
+    let write_errors: Vec<String> = failures.iter().map(|f| f.message()).collect();
     let nothing = nothing_to_process(settings, &run, &tree);
     if let Some(why) = &nothing {
         warn!("{why}");

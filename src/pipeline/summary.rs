@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::error::Exit;
 use crate::quality::SourceQualityReport;
 use crate::sources::DaySelection;
+use crate::store::{StoreError, Written};
 
 /// Per-source totals of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -126,5 +127,59 @@ pub fn selection_text(sel: &DaySelection) -> String {
         (Some(f), None) => format!("--from {f}"),
         (None, Some(t)) => format!("--to {t}"),
         (None, None) => "every day".into(),
+    }
+}
+
+/// An output that could not be written: where, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteFailure {
+    pub path: String,
+    pub why: String,
+}
+
+impl WriteFailure {
+    pub fn new(e: &StoreError) -> WriteFailure {
+        WriteFailure {
+            path: e.path.display().to_string(),
+            why: e.source.to_string(),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        format!("cannot write {}: {}", self.path, self.why)
+    }
+}
+
+/// Outputs that failed when made durable (written by the writer thread, synced, renamed): their
+/// outcome becomes the failure (they were counted as written).
+pub fn failed_at_flush(
+    outcomes: &mut Vec<(String, Result<Written, WriteFailure>)>,
+    errors: &[StoreError],
+) {
+    for e in errors {
+        let failure = Err(WriteFailure::new(e));
+        match outcomes.iter_mut().find(|(rel, _)| e.path.ends_with(rel)) {
+            Some(o) => o.1 = failure,
+            None => outcomes.push((e.path.display().to_string(), failure)),
+        }
+    }
+}
+
+/// One error line per reason (a full disk fails every file the same way), with how many
+/// outputs and the first of them; the JSON summary lists them all.
+pub fn log_write_failures(failures: &[&WriteFailure]) {
+    let mut by_why: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in failures {
+        by_why.entry(&f.why).or_default().push(&f.path);
+    }
+    for (why, paths) in by_why {
+        match paths.as_slice() {
+            [one] => tracing::error!("cannot write {one}: {why}"),
+            [first, ..] => tracing::error!(
+                "{} outputs not written: {why} (first: {first}; all in the --json summary's write_errors)",
+                paths.len()
+            ),
+            [] => {}
+        }
     }
 }

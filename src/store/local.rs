@@ -479,8 +479,21 @@ impl Store for LocalStore {
         self.put_body(&doc.rel_path, Cow::Owned(doc.body))
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    fn flush(&self) -> Result<(), Vec<StoreError>> {
         self.flush_all()
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let err = |source| StoreError {
+            path: self.root.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.root).map_err(err)?;
+        let probe = self.root.join(".cityflow-probe");
+        let (tmp, mut f) = crate::safe_file::create_beside(&probe, TMP_SUFFIX).map_err(err)?;
+        let written = f.write_all(&[0; 4096]).and_then(|_| f.sync_all());
+        let _ = fs::remove_file(&tmp);
+        written.map_err(err)
     }
 }
 
@@ -504,7 +517,7 @@ impl LocalStore {
         }
     }
 
-    fn flush_all(&self) -> Result<(), StoreError> {
+    fn flush_all(&self) -> Result<(), Vec<StoreError>> {
         let failed = self.drain();
         let files = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
         // A file the writer thread could not write is not renamed (as when `put` fails); the
@@ -513,13 +526,18 @@ impl LocalStore {
         let (lost, files): (Vec<_>, Vec<_>) = files
             .into_iter()
             .partition(|(tmp, _)| failed_tmps.contains(tmp.as_path()));
-        commit(&self.root, &files)?;
-        if let Some((tmp, source)) = failed.into_iter().next() {
-            let path =
-                (lost.iter().find(|(t, _)| *t == tmp)).map_or(tmp, |(_, target)| target.clone());
-            return Err(StoreError { path, source });
+        commit(&self.root, &files).map_err(|e| vec![e])?;
+        if !failed.is_empty() {
+            let target = |tmp: PathBuf| {
+                (lost.iter().find(|(t, _)| *t == tmp)).map_or(tmp, |(_, target)| target.clone())
+            };
+            let errors = failed.into_iter().map(|(tmp, source)| StoreError {
+                path: target(tmp),
+                source,
+            });
+            return Err(errors.collect());
         }
-        let removed = clean_output(&self.root)?;
+        let removed = clean_output(&self.root).map_err(|e| vec![e])?;
         if removed > 0 {
             tracing::info!(
                 "removed {removed} temporary file(s) left by an interrupted run under {}",
@@ -719,7 +737,8 @@ mod tests {
         store.queue(tmp.clone(), File::open(&tmp).unwrap(), big(b'x', 1));
         store.pending.lock().unwrap().push((tmp, bad.clone()));
         let err = store.flush().unwrap_err();
-        assert_eq!(err.path, bad);
+        assert_eq!(err.len(), 1);
+        assert_eq!(err[0].path, bad);
         assert!(!bad.exists());
         for i in 0..5 {
             let got = fs::read(dir.path().join(format!("m/{i}.json"))).unwrap();

@@ -47,8 +47,14 @@ pub trait Store: Sync {
     fn writes_files(&self) -> bool {
         false
     }
-    /// Makes every `put` so far durable (called once at the end of a run).
-    fn flush(&self) -> Result<(), StoreError> {
+    /// Makes every `put` so far durable (called once at the end of a run); every output that
+    /// could not be made durable, with why.
+    fn flush(&self) -> Result<(), Vec<StoreError>> {
+        Ok(())
+    }
+    /// Checks, before any work, that outputs can be written at all (a folder that cannot be
+    /// created, a read-only or full file system).
+    fn check_writable(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

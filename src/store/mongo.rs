@@ -460,7 +460,13 @@ impl Store for MongoStore {
 
     /// Verification after import: each document written is read back and rebuilt into the exact
     /// bytes of its file; its content hash must match. Prints a table on stderr.
-    fn flush(&self) -> Result<(), StoreError> {
+    fn flush(&self) -> Result<(), Vec<StoreError>> {
+        self.verify_import().map_err(|e| vec![e])
+    }
+}
+
+impl MongoStore {
+    fn verify_import(&self) -> Result<(), StoreError> {
         let written = std::mem::take(&mut *self.written.lock().expect("lock"));
         let mut table: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         let mut bad = Vec::new();

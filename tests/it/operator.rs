@@ -305,3 +305,91 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A small tmpfs, unmounted when dropped (the test runs as root, as CI does).
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(kib: u64) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs (needs root): {}",
+            text(&o.stderr)
+        );
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_with_exit_4_one_line_per_reason_no_torn_file_and_a_rerun_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("ref");
+    assert_eq!(process(&sample(), &reference, &[]).status.code(), Some(0));
+    let want = all_files(&reference);
+    let fs = Tmpfs::mount(2048);
+    let ballast = fs.0.path().join("ballast");
+    // About 300 KiB left: the probe passes, roughly half the outputs fit (they take ~650 KiB).
+    std::fs::write(&ballast, vec![0u8; 1750 * 1024]).unwrap();
+    let out = fs.0.path().join("out");
+    let o = process(&sample(), &out, &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    let no_space: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("No space left"))
+        .collect();
+    assert_eq!(
+        no_space.len(),
+        1,
+        "one line for the reason, not one per file: {err}"
+    );
+    assert!(
+        no_space[0].contains("outputs not written") && no_space[0].contains(out.to_str().unwrap()),
+        "{err}"
+    );
+    let got = all_files(&out);
+    assert!(
+        got.len() < want.len(),
+        "the disk was not full enough to test anything"
+    );
+    for (name, bytes) in &got {
+        assert_eq!(
+            Some(bytes),
+            want.get(name),
+            "{name}: torn, partial or temporary file"
+        );
+    }
+    // Space again: the same command converges to the whole output.
+    std::fs::remove_file(&ballast).unwrap();
+    let o = process(&sample(), &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(all_files(&out), want);
+}
+
+#[test]
+fn an_unwritable_output_fails_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    let raw = sample();
+    let args = ["--raw", raw.to_str().unwrap(), "--output", "file/out"];
+    let o = process_in(dir.path(), &args, &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert_eq!(err.matches("cannot write").count(), 1, "{err}");
+    assert!(
+        err.contains("nothing was read") && !err.contains("rows read"),
+        "{err}"
+    );
+}

@@ -360,8 +360,8 @@ pub fn run(a: &RunArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
             }
         }
     }
-    if let Err(e) = store.flush() {
-        s.messages.push(e.to_string());
+    if let Err(errors) = store.flush() {
+        s.messages.extend(errors.iter().map(|e| e.to_string()));
         exit = Exit::Output;
     }
     let secs = transform_time.as_secs_f64();
