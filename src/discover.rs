@@ -159,9 +159,170 @@ pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
     Ok(tree)
 }
 
+/// A CSV export this tool knows, told by a few of its header's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownHeader {
+    /// The export's name on opendata.paris.fr.
+    pub name: &'static str,
+    /// The source (dataset) that reads it.
+    pub source: &'static str,
+    /// Where `process` takes it (file names).
+    pub files: &'static str,
+    /// Columns that, together, tell this export from the others.
+    pub columns: &'static [&'static str],
+}
+
+/// The "chantiers à Paris" export's name in [`KNOWN_HEADERS`].
+pub const CHANTIERS_A_PARIS: &str = "chantiers-a-paris";
+
+/// The CSV exports recognised by their header.
+pub const KNOWN_HEADERS: &[KnownHeader] = &[
+    KnownHeader {
+        name: "chantiers-perturbants",
+        source: "chantiers",
+        files: "batch/chantiers*.csv",
+        columns: &[
+            "Identifiant",
+            "Date de début",
+            "Date de fin",
+            "Impact sur la circulation",
+            "Niveau de perturbation",
+        ],
+    },
+    KnownHeader {
+        name: CHANTIERS_A_PARIS,
+        source: "chantiers",
+        files: "batch/chantiers*.csv",
+        columns: &[
+            "Référence Chantier",
+            "Date début du chantier",
+            "Date fin du chantier",
+            "Surface (m2)",
+            "Encombrement espace public",
+        ],
+    },
+    KnownHeader {
+        name: "comptages-routiers-permanents",
+        source: "comptages",
+        files: "batch/comptages*.csv",
+        columns: &[
+            "Identifiant arc",
+            "Date et heure de comptage",
+            "Débit horaire",
+            "Taux d'occupation",
+        ],
+    },
+    KnownHeader {
+        name: "referentiel-comptages-routiers",
+        source: "referentiel",
+        files: "batch/referentiel*.csv",
+        columns: &[
+            "Identifiant arc",
+            "Libelle",
+            "Identifiant noeud amont",
+            "Identifiant noeud aval",
+        ],
+    },
+    KnownHeader {
+        name: "comptage-velo-donnees-compteurs",
+        source: "bikes",
+        files: "batch/comptage-velo*.csv",
+        columns: &[
+            "Identifiant du compteur",
+            "Nom du compteur",
+            "Comptage horaire",
+            "Date et heure de comptage",
+        ],
+    },
+    KnownHeader {
+        name: "velib-disponibilite-en-temps-reel",
+        source: "velib",
+        files: "batch/velib*.csv",
+        columns: &[
+            "Identifiant station",
+            "Nom station",
+            "Capacité de la station",
+            "Nombre total vélos disponibles",
+        ],
+    },
+];
+
+/// How many of `k`'s columns `header` has (names compared as [`crate::input::norm_header`]).
+fn matched(k: &KnownHeader, normed: &[String]) -> usize {
+    k.columns
+        .iter()
+        .filter(|c| normed.contains(&crate::input::norm_header(c)))
+        .count()
+}
+
+/// The known export whose every telling column is in `header`, if any.
+pub fn recognise_header(header: &[String]) -> Option<&'static KnownHeader> {
+    let normed: Vec<String> = header
+        .iter()
+        .map(|h| crate::input::norm_header(h))
+        .collect();
+    KNOWN_HEADERS
+        .iter()
+        .find(|k| matched(k, &normed) == k.columns.len())
+}
+
+/// The known export `header` looks most like (at least half of its telling columns), with the
+/// number of them found.
+pub fn looks_like(header: &[String]) -> Option<(&'static KnownHeader, usize)> {
+    let normed: Vec<String> = header
+        .iter()
+        .map(|h| crate::input::norm_header(h))
+        .collect();
+    KNOWN_HEADERS
+        .iter()
+        .map(|k| (k, matched(k, &normed)))
+        .filter(|(k, n)| 2 * n >= k.columns.len())
+        .max_by_key(|(k, n)| (1000 * n / k.columns.len(), *n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(line: &str) -> Vec<String> {
+        line.split(';').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn headers_of_the_known_exports_are_recognised() {
+        let paris = header(
+            "\u{feff}Référence Chantier;Code postal arrondissement - Commune;Date début du \
+             chantier;Date fin du chantier;Responsable du chantier;Maîtrise d'ouvrage \
+             principale;Surface (m2);Synthèse - Nature du chantier;Encombrement espace \
+             public;Impact stationnement;Identifiant demande CITE;Identifiant Chantier \
+             CITE;geo_shape;geo_point_2d",
+        );
+        assert_eq!(recognise_header(&paris).unwrap().name, CHANTIERS_A_PARIS);
+        let perturbants = header(
+            "Identifiant;Identifiant CTV;Code postal de l'arrondissement;Numéro de STV;\
+             Typologie;Maitre d'ouvrage;Objet;Description;Voie(s);Précisions de localisation;\
+             Date de début;Date de fin;Impact sur la circulation;Détail de l'impact sur la \
+             circulation;Niveau de perturbation;Statut;URL LettreInfoChantier;geo_shape;\
+             geo_point_2d",
+        );
+        assert_eq!(
+            recognise_header(&perturbants).unwrap().name,
+            "chantiers-perturbants"
+        );
+        let velib = header(
+            "Identifiant station;Nom station;Station en fonctionnement;Capacité de la \
+             station;Nombre bornettes libres;Nombre total vélos disponibles",
+        );
+        assert_eq!(recognise_header(&velib).unwrap().source, "velib");
+        // half of the columns: looks like, not recognised
+        let half = header("Identifiant arc;Libelle;x;y");
+        assert_eq!(recognise_header(&half), None);
+        assert_eq!(
+            looks_like(&half).map(|(k, n)| (k.name, n)),
+            Some(("referentiel-comptages-routiers", 2))
+        );
+        assert_eq!(looks_like(&header("a;b;c")), None);
+    }
 
     #[test]
     fn a_kind_takes_its_api_folders_and_batch_prefixes() {
