@@ -257,13 +257,9 @@ fn matched(k: &KnownHeader, normed: &[String]) -> usize {
 
 /// The known export whose every telling column is in `header`, if any.
 pub fn recognise_header(header: &[String]) -> Option<&'static KnownHeader> {
-    let normed: Vec<String> = header
-        .iter()
-        .map(|h| crate::input::norm_header(h))
-        .collect();
-    KNOWN_HEADERS
-        .iter()
-        .find(|k| matched(k, &normed) == k.columns.len())
+    looks_like(header)
+        .filter(|(k, n)| *n == k.columns.len())
+        .map(|(k, _)| k)
 }
 
 /// The known export `header` looks most like (at least half of its telling columns), with the

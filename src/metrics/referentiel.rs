@@ -111,7 +111,9 @@ impl FileVersion {
 
     fn describe(&self) -> String {
         let n = self.segments.len();
-        let len = self.length().map_or("no length".to_string(), |l| format!("{l:.2} m"));
+        let len = self
+            .length()
+            .map_or("no length".to_string(), |l| format!("{l:.2} m"));
         format!(
             "{} ({n} segment{}, {len})",
             self.file,
@@ -221,7 +223,11 @@ fn resolve(
     }
     // Classes of identical versions among the files that give a geometry, in file order.
     let mut classes: Vec<Vec<usize>> = Vec::new();
-    for (i, v) in vs.iter().enumerate().filter(|(_, v)| !v.segments.is_empty()) {
+    for (i, v) in vs
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.segments.is_empty())
+    {
         match classes.iter_mut().find(|c| vs[c[0]].same_as(v)) {
             Some(c) => c.push(i),
             None => classes.push(vec![i]),
@@ -256,7 +262,10 @@ fn resolve(
                 .map(|c| vs[c[0]].describe())
                 .collect();
             *categories
-                .entry(format!("arcs whose geometry differs between exports: kept {}", kept.file))
+                .entry(format!(
+                    "arcs whose geometry differs between exports: kept {}",
+                    kept.file
+                ))
                 .or_default() += 1;
             format!(
                 "arc {id}: geometry differs between exports: kept {} ({why}), not {}",
@@ -416,7 +425,11 @@ mod tests {
         // MultiLineString, a reversed line
         let t1 = r#"{"coordinates": [[2.0000001, 48.0], [2.0, 48.0100001]], "type": "LineString"}"#;
         let t2 = r#"{"type": "MultiLineString", "coordinates": [[[2.0, 48.03], [2.0, 48.01]]]}"#;
-        let one = merge_exports(vec![row("7", "Rue", s1), row("7", "", s2), row("8", "X", s1)]);
+        let one = merge_exports(vec![
+            row("7", "Rue", s1),
+            row("7", "", s2),
+            row("8", "X", s1),
+        ]);
         let both = merge_exports(vec![
             row("7", "Rue", s1),
             row("7", "", s2),
@@ -448,7 +461,10 @@ mod tests {
         let s1 = r#"{"type":"LineString","coordinates":[[2.0,48.0],[2.0,48.01]]}"#;
         let moved = r#"{"type":"LineString","coordinates":[[2.0,48.0],[2.0,48.02]]}"#;
         // two files: a tie, the last file by path wins
-        let m = merge_exports(vec![row("7", "", s1), in_file(row("7", "", moved), "b.csv")]);
+        let m = merge_exports(vec![
+            row("7", "", s1),
+            in_file(row("7", "", moved), "b.csv"),
+        ]);
         // 0.02° of meridian from 48°: Python geographiclib Inverse(48, 2, 48.02, 2)['s12']
         // = 2,223.8103422906884 m
         let l = m.arcs["7"].longueur_metres.unwrap();

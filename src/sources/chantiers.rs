@@ -350,7 +350,11 @@ fn work_extra(out: &mut RowProblems<'_>, x: &RowExtra<'_>, id: &str) -> WorkExtr
         }
         None
     } else {
-        match raw.replace(',', ".").replace([' ', '\u{a0}'], "").parse::<f64>() {
+        match raw
+            .replace(',', ".")
+            .replace([' ', '\u{a0}'], "")
+            .parse::<f64>()
+        {
             Ok(v) if v.is_finite() && v >= 0.0 => Some(area_to_cm2(v)),
             _ => {
                 let detail =
@@ -487,14 +491,24 @@ fn csv_record(
     layout: &Layout,
 ) {
     let (cols, width) = (&layout.cols, layout.width);
-    let names = if layout.paris { &PARIS_NAMES } else { &CSV_NAMES };
+    let names = if layout.paris {
+        &PARIS_NAMES
+    } else {
+        &CSV_NAMES
+    };
     q.row(SOURCE, None, file);
     if rec.len() != width {
         let detail = crate::input::wrong_width_detail(width, rec.len());
         q.problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
         return;
     }
-    let raw = |i: usize| cols.get(i).copied().flatten().and_then(|c| rec.get(c)).unwrap_or(b"");
+    let raw = |i: usize| {
+        cols.get(i)
+            .copied()
+            .flatten()
+            .and_then(|c| rec.get(c))
+            .unwrap_or(b"")
+    };
     // Key fields must be UTF-8; the others are decoded leniently with a warning.
     for i in [ID, START, END] {
         if std::str::from_utf8(raw(i)).is_err() {

@@ -127,7 +127,10 @@ pub fn load<'a>(
     }
     let merged = crate::metrics::referentiel::merge_exports(rows);
     for (c, n) in &merged.categories {
-        *q.cell(SOURCE, None).categories.entry(c.clone()).or_default() += n;
+        *q.cell(SOURCE, None)
+            .categories
+            .entry(c.clone())
+            .or_default() += n;
     }
     merged
 }
