@@ -107,6 +107,33 @@ fn partition_date(component: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// JSON files of `batch/` whose name says nothing are taken by their content: a few bytes that
+/// only one kind of input writes, found in the file's first 16 KB (kind, any of these).
+const JSON_SIGNS: &[(&str, &[&str])] = &[(
+    "traffic",
+    &[
+        "\"disruptionIds\"",
+        "\"applicationPeriods\"",
+        "\"application_periods\"",
+    ],
+)];
+
+/// The kind (among `kinds`) a JSON file's first 16 KB tell, if any (see [`JSON_SIGNS`]).
+fn sniff_json(path: &Path, kinds: &[FileKind]) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16 * 1024);
+    let f = std::fs::File::open(path).ok()?;
+    f.take(16 * 1024).read_to_end(&mut head).ok()?;
+    let found = |sign: &str| memchr::memmem::find(&head, sign.as_bytes()).is_some();
+    JSON_SIGNS
+        .iter()
+        .find(|(kind, signs)| {
+            kinds.iter().any(|k| k.name == *kind) && signs.iter().any(|s| found(s))
+        })
+        .map(|(kind, _)| *kind)
+        .and_then(|kind| kinds.iter().find(|k| k.name == kind).map(|k| k.name))
+}
+
 /// Walks `root` (sorted by name, links not followed) and classifies every file as the first of
 /// `kinds` that takes it.
 pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
@@ -140,7 +167,12 @@ pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
             (Some("batch"), Some(fmt)) => {
                 let lower = name.to_ascii_lowercase();
                 let kind = kinds.iter().find(|k| k.takes_batch(&lower));
-                kind.map(|k| (k.name, fmt, None))
+                let kind = kind.map(|k| k.name).or_else(|| {
+                    (fmt == Format::Json)
+                        .then(|| sniff_json(entry.path(), kinds))
+                        .flatten()
+                });
+                kind.map(|k| (k, fmt, None))
             }
             _ => None,
         };
