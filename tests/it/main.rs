@@ -17,6 +17,7 @@ mod mongo;
 mod paths;
 mod proxy;
 mod real_data;
+mod real_variants;
 mod remote;
 mod secrets;
 mod source_bikes;
