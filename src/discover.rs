@@ -3,7 +3,13 @@
 //! Layouts recognised under the raw root:
 //! - `api/<source>/dt=YYYY-MM-DD/[hour=HH/]*.json|*.jsonl` (the documented layout);
 //! - `api/<source>/YYYY-MM-DD/*.json` (the ingestion Lambda's layout, JSON Lines);
-//! - `batch/**/<prefix>*.csv|.json|.geojson`.
+//! - `batch/**/<prefix>*.csv|.json|.geojson`; a `batch/` JSON file whose name matches no prefix
+//!   is taken by its content when its first 16 KB hold what only one kind writes
+//!   ([`JSON_SIGNS`]: the PRIM bulk `lines` and `disruptions` members, saved under any name).
+//!
+//! CSV exports are also told by their header ([`KNOWN_HEADERS`]): the "chantiers à Paris"
+//! export is read by `chantiers` with its own columns, and a header missing a dataset's columns
+//! is reported with the export it looks like ([`looks_like`]).
 //!
 //! Which `<source>` folder names and `<prefix>`es a kind of input takes is declared by its
 //! reader, as a [`FileKind`] (`FILES` in `sources/<x>.rs`); [`discover`] is given the list.
