@@ -630,13 +630,21 @@ pub fn canonical_impact(s: &str) -> Option<&'static str> {
 }
 
 /// Normalises a postal code: `75010`, ` 75010 `, `75010.0`, `10` -> `75010`; the postal code
-/// `75116` and the INSEE codes `75101..=75120` -> `750xx`. Any other non-empty value (a code
+/// `75116` and the INSEE codes `75101..=75120` -> `750xx`; a code followed by its commune
+/// ("chantiers à Paris": `75012 - Paris 12e`) -> the code. Any other non-empty value (a code
 /// outside Paris) is kept as given (trimmed). Empty -> None.
 pub fn normalize_postal_code(s: &str) -> Option<String> {
     let t = s.trim();
     if t.is_empty() {
         return None;
     }
+    // "75012 - Paris 12e Arrondissement" (a code followed by the commune): the code.
+    let t = match t.char_indices().nth(5) {
+        Some((i, c)) if !c.is_ascii_digit() && t[..i].bytes().all(|b| b.is_ascii_digit()) => {
+            t[..i].trim()
+        }
+        _ => t,
+    };
     let digits = t.strip_suffix(".0").unwrap_or(t).replace(' ', "");
     if let Ok(n) = digits.parse::<u32>() {
         if digits.len() <= 2 && (1..=20).contains(&n) {
@@ -663,6 +671,18 @@ mod tests {
         assert_eq!(normalize_postal_code("75010").as_deref(), Some("75010"));
         assert_eq!(normalize_postal_code(" 75010 ").as_deref(), Some("75010"));
         assert_eq!(normalize_postal_code("75010.0").as_deref(), Some("75010"));
+        assert_eq!(
+            normalize_postal_code("75012 - Paris 12e Arrondissement").as_deref(),
+            Some("75012")
+        );
+        assert_eq!(
+            normalize_postal_code("75112 - Paris").as_deref(),
+            Some("75012")
+        );
+        assert_eq!(
+            normalize_postal_code("92100 - Boulogne").as_deref(),
+            Some("92100")
+        );
         assert_eq!(normalize_postal_code("75116").as_deref(), Some("75016"));
         assert_eq!(normalize_postal_code("75104").as_deref(), Some("75004"));
         assert_eq!(normalize_postal_code("4").as_deref(), Some("75004"));

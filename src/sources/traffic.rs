@@ -98,8 +98,9 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
             continue;
         };
         // PRIM `lines`: a response's member, or line records (the member saved alone).
+        // (Navitia's own `lines` carry no `disruptionIds`: left alone.)
         if let Some(Value::Array(list)) = o.get("lines") {
-            if o.contains_key("disruptions") || list.iter().any(is_prim_line) {
+            if list.iter().any(is_prim_line) {
                 list.iter().for_each(|l| prim_lines.add(ctx.acc, l));
                 if !o.contains_key("disruptions") {
                     continue;
