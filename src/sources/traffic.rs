@@ -588,15 +588,21 @@ fn parse_disruption(o: &Obj, tz: Tz, dialect: Dialect) -> Result<Parsed, (Reason
             lines: lines_found.0.into_iter().collect(),
             cause: text_of(o, &["cause"]).trim().to_string(),
             category: text_of(o, &["category"]).trim().to_string(),
-            lines_guessed: !matches!(
-                lines_found.1,
-                "impacted objects" | "none (impacted objects are not lines)"
-            ),
+            lines_guessed: lines_guessed(lines_found.1),
         },
         warnings,
         missing,
         lines_from: lines_found.1,
     })
+}
+
+/// Lines found by the text scan or as bare ids (not named by structured objects), from the
+/// origin [`lines`] gives.
+fn lines_guessed(from: &str) -> bool {
+    !matches!(
+        from,
+        "impacted objects" | "none (impacted objects are not lines)"
+    )
 }
 
 /// Which feed a disruption comes from, as far as its numeric priority goes.
