@@ -46,6 +46,9 @@ scripts/servers.sh start
 trap 'scripts/servers.sh stop; rm -rf "$tmp"' EXIT
 # shellcheck disable=SC1091
 source target/servers/env
+# the independent checks' pinned Python packages (geographiclib), in the servers' venv
+"${CITYFLOW_CACHE:-$HOME/.cache/cityflow}/venv/bin/pip" install --quiet --disable-pip-version-check \
+  -r tests/independent/requirements.txt
 
 echo "== issue 19 test tools: DuckDB + pandas (test venv), headless Chromium (Debian)"
 VENV="${CITYFLOW_VENV:-$HOME/.cache/cityflow/venv}"

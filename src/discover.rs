@@ -3,7 +3,13 @@
 //! Layouts recognised under the raw root:
 //! - `api/<source>/dt=YYYY-MM-DD/[hour=HH/]*.json|*.jsonl` (the documented layout);
 //! - `api/<source>/YYYY-MM-DD/*.json` (the ingestion Lambda's layout, JSON Lines);
-//! - `batch/**/<prefix>*.csv|.json|.geojson`.
+//! - `batch/**/<prefix>*.csv|.json|.geojson`; a `batch/` JSON file whose name matches no prefix
+//!   is taken by its content when its first 16 KB hold what only one kind writes
+//!   ([`JSON_SIGNS`]: the PRIM bulk `lines` and `disruptions` members, saved under any name).
+//!
+//! CSV exports are also told by their header ([`KNOWN_HEADERS`]): the "chantiers à Paris"
+//! export is read by `chantiers` with its own columns, and a header missing a dataset's columns
+//! is reported with the export it looks like ([`looks_like`]).
 //!
 //! Which `<source>` folder names and `<prefix>`es a kind of input takes is declared by its
 //! reader, as a [`FileKind`] (`FILES` in `sources/<x>.rs`); [`discover`] is given the list.
@@ -112,6 +118,33 @@ fn partition_date(component: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// JSON files of `batch/` whose name says nothing are taken by their content: a few bytes that
+/// only one kind of input writes, found in the file's first 16 KB (kind, any of these).
+const JSON_SIGNS: &[(&str, &[&str])] = &[(
+    "traffic",
+    &[
+        "\"disruptionIds\"",
+        "\"applicationPeriods\"",
+        "\"application_periods\"",
+    ],
+)];
+
+/// The kind (among `kinds`) a JSON file's first 16 KB tell, if any (see [`JSON_SIGNS`]).
+fn sniff_json(path: &Path, kinds: &[FileKind]) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16 * 1024);
+    let f = std::fs::File::open(path).ok()?;
+    f.take(16 * 1024).read_to_end(&mut head).ok()?;
+    let found = |sign: &str| memchr::memmem::find(&head, sign.as_bytes()).is_some();
+    JSON_SIGNS
+        .iter()
+        .find(|(kind, signs)| {
+            kinds.iter().any(|k| k.name == *kind) && signs.iter().any(|s| found(s))
+        })
+        .map(|(kind, _)| *kind)
+        .and_then(|kind| kinds.iter().find(|k| k.name == kind).map(|k| k.name))
+}
+
 /// Walks `root` (sorted by name, symbolic links followed) and classifies every file as the first
 /// of `kinds` that takes it. A file reached twice (through a link) is read once; link loops,
 /// broken links and unreadable folders are listed in `skipped`, never silently dropped.
@@ -156,7 +189,7 @@ pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
             ));
             continue;
         }
-        match classify(&parts, &name, kinds) {
+        match classify(entry.path(), &parts, &name, kinds) {
             Some((kind, format, partition_date)) => tree.files.push(InputFile {
                 path: entry.path().to_path_buf(),
                 rel,
@@ -208,6 +241,7 @@ fn walk_problem(root: &Path, e: &walkdir::Error) -> String {
 /// The kind, format and partition date of the file at `parts` (relative path components), or
 /// None when no layout takes it.
 fn classify(
+    path: &Path,
     parts: &[String],
     name: &str,
     kinds: &[FileKind],
@@ -225,15 +259,177 @@ fn classify(
         (Some("batch"), Some(fmt)) => {
             let lower = name.to_ascii_lowercase();
             let kind = kinds.iter().find(|k| k.takes_batch(&lower));
-            kind.map(|k| (k.name, fmt, None))
+            let kind = kind.map(|k| k.name).or_else(|| {
+                (fmt == Format::Json)
+                    .then(|| sniff_json(path, kinds))
+                    .flatten()
+            });
+            kind.map(|k| (k, fmt, None))
         }
         _ => None,
     }
 }
 
+/// A CSV export this tool knows, told by a few of its header's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownHeader {
+    /// The export's name on opendata.paris.fr.
+    pub name: &'static str,
+    /// The source (dataset) that reads it.
+    pub source: &'static str,
+    /// Where `process` takes it (file names).
+    pub files: &'static str,
+    /// Columns that, together, tell this export from the others.
+    pub columns: &'static [&'static str],
+}
+
+/// The "chantiers à Paris" export's name in [`KNOWN_HEADERS`].
+pub const CHANTIERS_A_PARIS: &str = "chantiers-a-paris";
+
+/// The CSV exports recognised by their header.
+pub const KNOWN_HEADERS: &[KnownHeader] = &[
+    KnownHeader {
+        name: "chantiers-perturbants",
+        source: "chantiers",
+        files: "batch/chantiers*.csv",
+        columns: &[
+            "Identifiant",
+            "Date de début",
+            "Date de fin",
+            "Impact sur la circulation",
+            "Niveau de perturbation",
+        ],
+    },
+    KnownHeader {
+        name: CHANTIERS_A_PARIS,
+        source: "chantiers",
+        files: "batch/chantiers*.csv",
+        columns: &[
+            "Référence Chantier",
+            "Date début du chantier",
+            "Date fin du chantier",
+            "Surface (m2)",
+            "Encombrement espace public",
+        ],
+    },
+    KnownHeader {
+        name: "comptages-routiers-permanents",
+        source: "comptages",
+        files: "batch/comptages*.csv",
+        columns: &[
+            "Identifiant arc",
+            "Date et heure de comptage",
+            "Débit horaire",
+            "Taux d'occupation",
+        ],
+    },
+    KnownHeader {
+        name: "referentiel-comptages-routiers",
+        source: "referentiel",
+        files: "batch/referentiel*.csv",
+        columns: &[
+            "Identifiant arc",
+            "Libelle",
+            "Identifiant noeud amont",
+            "Identifiant noeud aval",
+        ],
+    },
+    KnownHeader {
+        name: "comptage-velo-donnees-compteurs",
+        source: "bikes",
+        files: "batch/comptage-velo*.csv",
+        columns: &[
+            "Identifiant du compteur",
+            "Nom du compteur",
+            "Comptage horaire",
+            "Date et heure de comptage",
+        ],
+    },
+    KnownHeader {
+        name: "velib-disponibilite-en-temps-reel",
+        source: "velib",
+        files: "batch/velib*.csv",
+        columns: &[
+            "Identifiant station",
+            "Nom station",
+            "Capacité de la station",
+            "Nombre total vélos disponibles",
+        ],
+    },
+];
+
+/// How many of `k`'s columns `header` has (names compared as [`crate::input::norm_header`]).
+fn matched(k: &KnownHeader, normed: &[String]) -> usize {
+    k.columns
+        .iter()
+        .filter(|c| normed.contains(&crate::input::norm_header(c)))
+        .count()
+}
+
+/// The known export whose every telling column is in `header`, if any.
+pub fn recognise_header(header: &[String]) -> Option<&'static KnownHeader> {
+    looks_like(header)
+        .filter(|(k, n)| *n == k.columns.len())
+        .map(|(k, _)| k)
+}
+
+/// The known export `header` looks most like (at least half of its telling columns), with the
+/// number of them found.
+pub fn looks_like(header: &[String]) -> Option<(&'static KnownHeader, usize)> {
+    let normed: Vec<String> = header
+        .iter()
+        .map(|h| crate::input::norm_header(h))
+        .collect();
+    KNOWN_HEADERS
+        .iter()
+        .map(|k| (k, matched(k, &normed)))
+        .filter(|(k, n)| 2 * n >= k.columns.len())
+        .max_by_key(|(k, n)| (1000 * n / k.columns.len(), *n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(line: &str) -> Vec<String> {
+        line.split(';').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn headers_of_the_known_exports_are_recognised() {
+        let paris = header(
+            "\u{feff}Référence Chantier;Code postal arrondissement - Commune;Date début du \
+             chantier;Date fin du chantier;Responsable du chantier;Maîtrise d'ouvrage \
+             principale;Surface (m2);Synthèse - Nature du chantier;Encombrement espace \
+             public;Impact stationnement;Identifiant demande CITE;Identifiant Chantier \
+             CITE;geo_shape;geo_point_2d",
+        );
+        assert_eq!(recognise_header(&paris).unwrap().name, CHANTIERS_A_PARIS);
+        let perturbants = header(
+            "Identifiant;Identifiant CTV;Code postal de l'arrondissement;Numéro de STV;\
+             Typologie;Maitre d'ouvrage;Objet;Description;Voie(s);Précisions de localisation;\
+             Date de début;Date de fin;Impact sur la circulation;Détail de l'impact sur la \
+             circulation;Niveau de perturbation;Statut;URL LettreInfoChantier;geo_shape;\
+             geo_point_2d",
+        );
+        assert_eq!(
+            recognise_header(&perturbants).unwrap().name,
+            "chantiers-perturbants"
+        );
+        let velib = header(
+            "Identifiant station;Nom station;Station en fonctionnement;Capacité de la \
+             station;Nombre bornettes libres;Nombre total vélos disponibles",
+        );
+        assert_eq!(recognise_header(&velib).unwrap().source, "velib");
+        // half of the columns: looks like, not recognised
+        let half = header("Identifiant arc;Libelle;x;y");
+        assert_eq!(recognise_header(&half), None);
+        assert_eq!(
+            looks_like(&half).map(|(k, n)| (k.name, n)),
+            Some(("referentiel-comptages-routiers", 2))
+        );
+        assert_eq!(looks_like(&header("a;b;c")), None);
+    }
 
     #[test]
     fn a_kind_takes_its_api_folders_and_batch_prefixes() {

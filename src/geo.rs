@@ -1,9 +1,32 @@
-//! Geometry: GeoJSON parsing, line lengths, point-in-polygon and the arrondissement index.
+//! Geometry: GeoJSON parsing, line lengths, areas, point-in-polygon and the arrondissement
+//! index.
+//!
+//! Which formula each figure uses:
+//! - **lengths** ([`length_m`], [`geodesic_m`]): geodesic distance on the WGS84 ellipsoid,
+//!   Karney's algorithm (crate `geographiclib-rs`, a port of GeographicLib), summed over the
+//!   vertices of each line;
+//! - **areas** ([`polygon_area_m2`]): geodesic area on the WGS84 ellipsoid, Karney's algorithm
+//!   (`geographiclib-rs`'s `PolygonArea`, edges are geodesics), holes subtracted, parts summed;
+//! - **point in polygon** ([`ArrondissementIndex::lookup`]): even-odd ray casting in the
+//!   (longitude, latitude) plane, as GIS tools do for GeoJSON (RFC 7946 §3.1.1: edges are
+//!   straight in lon/lat). Kept in this module rather than taken from the `geo` crate: `geo`
+//!   would add about 20 crates to `process` (and Rust 1.88) for this one test; the results
+//!   are checked against the arrondissements' own reference points in the tests.
+//! - [`haversine_m`] (sphere R = 6,371 km, the prototype's) is kept for comparisons only.
 
+use std::sync::OnceLock;
+
+use geographiclib_rs::{Geodesic, InverseGeodesic, PolygonArea, Winding};
 use serde_json::Value;
 
 /// Earth radius used by the prototype's haversine (metres).
 pub const EARTH_RADIUS_M: f64 = 6_371_000.0;
+
+/// The WGS84 ellipsoid (a = 6,378,137 m, f = 1/298.257223563).
+fn wgs84() -> &'static Geodesic {
+    static G: OnceLock<Geodesic> = OnceLock::new();
+    G.get_or_init(Geodesic::wgs84)
+}
 
 /// `[lon, lat]` in degrees.
 pub type Pt = [f64; 2];
@@ -119,7 +142,13 @@ pub fn parse_lon_lat_obj(v: &Value) -> Result<Pt, String> {
     Ok([lon, lat])
 }
 
-/// Great-circle distance (haversine, R = 6,371 km), metres.
+/// Geodesic distance on the WGS84 ellipsoid (Karney), metres.
+pub fn geodesic_m(a: Pt, b: Pt) -> f64 {
+    wgs84().inverse(a[1], a[0], b[1], b[0])
+}
+
+/// Great-circle distance (haversine, R = 6,371 km), metres: the prototype's formula, kept for
+/// comparisons (no figure uses it).
 pub fn haversine_m(a: Pt, b: Pt) -> f64 {
     let (lat1, lat2) = (a[1].to_radians(), b[1].to_radians());
     let dlat = lat2 - lat1;
@@ -128,9 +157,10 @@ pub fn haversine_m(a: Pt, b: Pt) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
-/// Length of a line geometry in metres (sum over every part); `None` for non-linear shapes.
+/// Length of a line geometry in metres (geodesic on WGS84, summed over every part); `None` for
+/// non-linear shapes.
 pub fn length_m(g: &Geometry) -> Option<f64> {
-    let one = |l: &[Pt]| l.windows(2).map(|w| haversine_m(w[0], w[1])).sum::<f64>();
+    let one = |l: &[Pt]| l.windows(2).map(|w| geodesic_m(w[0], w[1])).sum::<f64>();
     match g {
         Geometry::LineString(l) => Some(one(l)),
         Geometry::MultiLineString(ls) => Some(ls.iter().map(|l| one(l)).sum()),
@@ -308,28 +338,23 @@ fn arr_code(props: &Value) -> Option<String> {
     Some(format!("750{n:02}"))
 }
 
-/// Signed area (m²) of one ring on the sphere, by the Chamberlain–Duquette formula
-/// `A = R²/2 · Σ (λ[i+1] − λ[i−1]) · sin φ[i]` (exact for edges that are straight in the
-/// (λ, sin φ) plane, i.e. along meridians and parallels; at the size of a work the difference
-/// with great-circle edges is negligible). `sin φ[0]` is subtracted from every term (the Δλ sum
-/// to 0), which keeps precision on tiny rings. Positive when counter-clockwise.
-fn ring_area_signed(ring: &[Pt]) -> f64 {
+/// Area (m², unsigned) of one ring: geodesic polygon on WGS84 (Karney's `PolygonArea`), the
+/// ring closed implicitly (a repeated closing vertex is dropped), either orientation.
+fn ring_area(ring: &[Pt]) -> f64 {
     let mut pts: &[Pt] = ring;
     if pts.len() >= 2 && pts[0] == pts[pts.len() - 1] {
         pts = &pts[..pts.len() - 1];
     }
-    let n = pts.len();
-    if n < 3 {
+    if pts.len() < 3 {
         return 0.0;
     }
-    let s0 = pts[0][1].to_radians().sin();
-    let mut sum = 0.0;
-    for i in 0..n {
-        let prev = pts[(i + n - 1) % n][0].to_radians();
-        let next = pts[(i + 1) % n][0].to_radians();
-        sum += (next - prev) * (pts[i][1].to_radians().sin() - s0);
+    let mut pa = PolygonArea::new(wgs84(), Winding::CounterClockwise);
+    for p in pts {
+        pa.add_point(p[1], p[0]);
     }
-    sum * EARTH_RADIUS_M * EARTH_RADIUS_M / 2.0
+    // Signed: a clockwise ring gives minus its area, not the rest of the Earth.
+    let (_perimeter, area, _n) = pa.compute(true);
+    area.abs()
 }
 
 fn check_ring(ring: &[Pt]) -> Result<(), String> {
@@ -351,10 +376,10 @@ fn check_ring(ring: &[Pt]) -> Result<(), String> {
 fn polygon_rings_area(rings: &[Vec<Pt>]) -> Result<f64, String> {
     let (outer, holes) = rings.split_first().ok_or("polygon without rings")?;
     check_ring(outer)?;
-    let mut a = ring_area_signed(outer).abs();
+    let mut a = ring_area(outer);
     for h in holes {
         check_ring(h)?;
-        a -= ring_area_signed(h).abs();
+        a -= ring_area(h);
     }
     if a < 0.0 {
         return Err("polygon holes are larger than its exterior ring".into());
@@ -362,8 +387,8 @@ fn polygon_rings_area(rings: &[Vec<Pt>]) -> Result<f64, String> {
     Ok(a)
 }
 
-/// True area (m²) of a Polygon (holes subtracted) or MultiPolygon (parts summed) on the sphere
-/// (R = 6,371,000 m). Other geometry types and degenerate rings are errors (no area).
+/// Geodesic area (m²) on the WGS84 ellipsoid of a Polygon (holes subtracted) or MultiPolygon
+/// (parts summed). Other geometry types and degenerate rings are errors (no area).
 pub fn polygon_area_m2(g: &Geometry) -> Result<f64, String> {
     match g {
         Geometry::Polygon(rings) => polygon_rings_area(rings),
@@ -396,19 +421,17 @@ mod tests {
 
     #[test]
     fn square_of_a_hundredth_of_a_degree_at_paris() {
-        // [2.35, 2.36] × [48.85, 48.86]: the exact area of a lon/lat box on the sphere is
-        // R² · Δλ · (sin φ2 − sin φ1)
-        //   = 6,371,000² · (0.01 · π/180) · (sin 48.86° − sin 48.85°)
-        //   = 40,589,641,000,000 · 0.00017453292519943296 · (0.7531042742016877 − 0.7529894373157874)
-        //   = 40,589,641,000,000 · 0.00017453292519943296 · 0.00011483688590030461
-        //   = 813,530.7717 m²
-        // Cross-check: 0.01° of latitude = R·π/180/100 = 1,111.9493 m, 0.01° of longitude at the
-        // mid latitude 48.855° = 1,111.9493 · cos 48.855° = 731.6258 m; 1,111.9493 · 731.6258 =
-        // 813,530.77 m². The prototype's shoelace without cos(lat) gave 1,111.9493² = 1,236,431 m²
-        // (+52 %).
+        // [2.35, 2.36] × [48.85, 48.86], geodesic edges on WGS84. Expected value from Python
+        // geographiclib 2.0 (tests/independent/geodesic_areas.py does the same on files):
+        //   p = Geodesic.WGS84.Polygon(); p.AddPoint(lat, lon) x4; p.Compute(False, True)
+        //   -> 816,080.5093593597 m²
+        // Check by hand: the ellipsoid's radii of curvature at the mid latitude 48.855°,
+        // N = a/√(1−e² sin²φ) = 6,390,278.07 m and M = a(1−e²)/(1−e² sin²φ)^1.5 =
+        // 6,371,687.61 m, give N·cos φ·Δλ · M·Δφ = 816,080.512 m² (3e-9 relative). On the
+        // 6,371 km sphere (the former formula) the box is 813,530.77 m², 0.31 % less.
         let g = Geometry::Polygon(vec![rect(2.35, 48.85, 2.36, 48.86)]);
         let a = polygon_area_m2(&g).unwrap();
-        assert!((a - 813_530.771_701_4).abs() < 1e-3, "{a}");
+        assert!((a - 816_080.509_359_359_7).abs() < 1e-6 * a, "{a}");
         // orientation does not matter
         let mut cw = rect(2.35, 48.85, 2.36, 48.86);
         cw.reverse();
@@ -422,23 +445,22 @@ mod tests {
 
     #[test]
     fn square_with_a_hole_and_multipolygon() {
-        // hole [2.353, 2.357] × [48.853, 48.857]:
-        //   R² · (0.004 · π/180) · (sin 48.857° − sin 48.853°) = 130,164.9236 m²
-        // polygon = 813,530.7717 − 130,164.9236 = 683,365.8481 m²
+        // Python geographiclib 2.0, as above: hole [2.353, 2.357] × [48.853, 48.857] =
+        // 130,572.8818359375 m²; polygon = 816,080.5093593597 − 130,572.8818359375 =
+        // 685,507.6275234222 m²
         let outer = rect(2.35, 48.85, 2.36, 48.86);
         let hole = rect(2.353, 48.853, 2.357, 48.857);
         let g = Geometry::Polygon(vec![outer.clone(), hole.clone()]);
         let a = polygon_area_m2(&g).unwrap();
-        assert!((a - 683_365.848_090_2).abs() < 1e-3, "{a}");
-        // MultiPolygon: the holed square + [2.30, 2.31] × [48.80, 48.81]
-        //   second part = R² · (0.01 · π/180) · (sin 48.81° − sin 48.80°) = 814,342.9917 m²
-        //   total = 683,365.8481 + 814,342.9917 = 1,497,708.8398 m²
+        assert!((a - 685_507.627_523_422_2).abs() < 1e-6 * a, "{a}");
+        // MultiPolygon: the holed square + [2.30, 2.31] × [48.80, 48.81]; total
+        // 1,502,393.4071683884 m² (Python geographiclib)
         let g = Geometry::MultiPolygon(vec![
             vec![outer, hole],
             vec![rect(2.30, 48.80, 2.31, 48.81)],
         ]);
         let a = polygon_area_m2(&g).unwrap();
-        assert!((a - 1_497_708.839_756).abs() < 1e-2, "{a}");
+        assert!((a - 1_502_393.407_168_388_4).abs() < 1e-6 * a, "{a}");
     }
 
     #[test]
@@ -461,6 +483,16 @@ mod tests {
         // 1 degree of latitude = R * pi / 180 = 111,194.93 m
         let d = haversine_m([2.0, 48.0], [2.0, 49.0]);
         assert!((d - 111_194.926_644_558_7).abs() < 1e-6, "{d}");
+    }
+
+    #[test]
+    fn geodesic_of_one_degree_of_latitude() {
+        // Meridian arc 48°..49° on WGS84: Python geographiclib 2.0
+        // Geodesic.WGS84.Inverse(48, 2, 49, 2)['s12'] = 111,200.0367623785 m. Check by hand:
+        // the meridian radius of curvature at 48.5°, M = a(1−e²)/(1−e² sin²φ)^1.5 =
+        // 6,371,292.97 m, times π/180 = 111,200.040 m (3 mm more: M varies over the degree).
+        let d = geodesic_m([2.0, 48.0], [2.0, 49.0]);
+        assert!((d - 111_200.036_762_378_5).abs() < 1e-6, "{d}");
     }
 
     #[test]

@@ -108,17 +108,31 @@ impl ColumnSpec {
     }
 }
 
-/// The message of a file whose header lacks required columns.
-pub fn missing_columns_detail(missing: &[&str], header_len: usize) -> String {
-    format!(
-        "missing column(s) {} (header has {} field(s): is the delimiter `;`?)",
-        missing
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        header_len
-    )
+/// The message of a file whose header lacks required columns: with a delimiter hint only when
+/// the header is one field (no delimiter found), else the known export it looks like, if any.
+pub fn missing_columns_detail(missing: &[&str], header: &[String]) -> String {
+    let cols = missing
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let n = header.len();
+    let hint = if n <= 1 {
+        format!("header has {n} field(s): is the delimiter `;`?")
+    } else {
+        match crate::discover::looks_like(header) {
+            Some((k, found)) => format!(
+                "header has {n} fields; it looks like the `{}` export ({found} of its {} \
+                 telling columns), read as `{}` from {}",
+                k.name,
+                k.columns.len(),
+                k.source,
+                k.files
+            ),
+            None => format!("header has {n} fields; it looks like no export this tool reads"),
+        }
+    };
+    format!("missing column(s) {cols} ({hint})")
 }
 
 /// The message of a row whose field count differs from the header's.
@@ -401,7 +415,7 @@ pub fn open_csv_columns(
         Ok(cols) => Some((input, cols)),
         Err(missing) => {
             let rows = count_remaining(&mut input.reader);
-            let detail = missing_columns_detail(&missing, input.header.len());
+            let detail = missing_columns_detail(&missing, &input.header);
             q.file_failed(source, &f.rel, 1, Reason::MissingColumn, detail, rows);
             None
         }

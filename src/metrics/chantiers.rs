@@ -13,6 +13,19 @@
 //! - the same `Identifiant` read several times (two exports) is one work: the kept version is the
 //!   one with the latest end date, then the greatest other stored fields, whatever the file order.
 //!
+//! # Two exports of the city: `chantiers-perturbants` and "chantiers à Paris"
+//! Works of the "chantiers à Paris" export ([`Origin::AParis`], keyed by `Référence Chantier`)
+//! are merged with the `chantiers-perturbants` ones. They carry no traffic impact code: their
+//! impact is empty (weight 0, `Non renseigné` in `repartition_impact`) and their own fields are
+//! kept as given (`encombrement_espace_public`, `impact_stationnement`), with their declared
+//! `Surface (m2)` beside the computed one (`surface_declaree_m2`, and `comparaison_surfaces`
+//! over the active works that have both). A work is in both exports when its `Identifiant
+//! Chantier CITE` or `Identifiant demande CITE` equals the `Identifiant CTV` of a
+//! `chantiers-perturbants` work (both are ids of the city's works-coordination system): it is
+//! then counted once, as the `chantiers-perturbants` work (which has the impact codes), and
+//! reported as a duplicate. Works without such a shared id are not matched (no guess from
+//! shapes or dates): two records of one real work with no shared id count twice.
+//!
 //! Only what the metrics need is stored per work. Surfaces are kept as integer hundredths of m²,
 //! so the total is exact and the same whatever the file split.
 
@@ -88,6 +101,33 @@ pub struct Work {
     pub arrondissement: ArrSource,
     /// Area in hundredths of m² (None: no usable polygon geometry).
     pub area_cm2: Option<i64>,
+    /// Which export it comes from, and what only that export has.
+    pub extra: WorkExtra,
+}
+
+/// The export a work was read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// `chantiers-perturbants` (CSV or GeoJSON).
+    #[default]
+    Perturbants,
+    /// "chantiers à Paris" (`Référence Chantier;...;Surface (m2);...`).
+    AParis,
+}
+
+/// The fields of a work that only one of the two exports has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkExtra {
+    pub origin: Origin,
+    /// `chantiers-perturbants`: `Identifiant CTV`; "chantiers à Paris": `Identifiant Chantier
+    /// CITE` and `Identifiant demande CITE` (the non-empty ones).
+    pub coordination_ids: Vec<String>,
+    /// "chantiers à Paris": `Surface (m2)` as declared, in hundredths of m².
+    pub declared_area_cm2: Option<i64>,
+    /// "chantiers à Paris": `Encombrement espace public`, as given.
+    pub encombrement: String,
+    /// "chantiers à Paris": `Impact stationnement`, as given.
+    pub stationnement: String,
 }
 
 impl Work {
@@ -186,12 +226,52 @@ impl ChantiersAcc {
                 ));
             }
         }
+        for (id, (p, shared)) in self.same_works() {
+            d.count += 1;
+            if d.samples.len() < crate::quality::MAX_SAMPLES {
+                d.samples.push(format!(
+                    "work {id} (chantiers à Paris) is work {p} of chantiers-perturbants \
+                     (coordination id {shared}): counted once, as {p}"
+                ));
+            }
+        }
         d
     }
 
-    /// Number of distinct works.
+    /// The "chantiers à Paris" works that are `chantiers-perturbants` works too (shared
+    /// coordination id): identifiant -> (the perturbants identifiant, the shared id).
+    pub fn same_works(&self) -> BTreeMap<&str, (&str, &str)> {
+        let mut ctv: BTreeMap<&str, &str> = BTreeMap::new();
+        for (id, w) in self.works() {
+            if w.extra.origin == Origin::Perturbants {
+                for c in &w.extra.coordination_ids {
+                    ctv.entry(c.as_str()).or_insert(id);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        if ctv.is_empty() {
+            return out;
+        }
+        for (id, w) in self.works() {
+            if w.extra.origin != Origin::AParis {
+                continue;
+            }
+            let shared = w.extra.coordination_ids.iter().find_map(|c| {
+                ctv.get_key_value(c.as_str())
+                    .filter(|(_, p)| **p != id)
+                    .map(|(c, p)| (*p, *c))
+            });
+            if let Some(m) = shared {
+                out.insert(id, m);
+            }
+        }
+        out
+    }
+
+    /// Number of distinct works (a work of both exports counted once).
     pub fn len(&self) -> usize {
-        self.works.len()
+        self.works.len() - self.same_works().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -222,6 +302,27 @@ pub struct ActiveWork {
     pub date_fin: String,
     pub niveau_perturbation: Option<String>,
     pub surface_m2: Option<f64>,
+    /// "chantiers à Paris" works only (absent otherwise): the export's declared `Surface
+    /// (m2)` (null when empty), `Encombrement espace public` and `Impact stationnement`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_export: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surface_declaree_m2: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encombrement_espace_public: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact_stationnement: Option<String>,
+}
+
+/// Declared against computed surfaces, over the active works that have both.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SurfaceComparison {
+    pub chantiers: u64,
+    pub surface_declaree_m2: f64,
+    pub surface_calculee_m2: f64,
+    /// max |computed − declared| / declared over those works (4 decimals; null when every
+    /// declared surface is 0).
+    pub ecart_relatif_max: Option<f64>,
 }
 
 /// One entry of `zones_critiques`.
@@ -251,6 +352,9 @@ pub struct ChantiersMetrics {
     pub chantiers_sans_surface: u64,
     /// Distinct works read (active or not).
     pub total_chantiers_connus: u64,
+    /// Only when "chantiers à Paris" works with a declared surface are active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparaison_surfaces: Option<SurfaceComparison>,
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -272,11 +376,14 @@ pub fn metrics(
     let mut repartition: BTreeMap<String, u64> = BTreeMap::new();
     let mut area_cm2: i64 = 0;
     let mut no_area = 0u64;
+    let same = acc.same_works();
+    let mut compared = Compared::default();
     // BTreeMap order: sorted by identifiant.
     for (id, w) in acc.works() {
-        if !w.is_active(day) {
+        if !w.is_active(day) || same.contains_key(id) {
             continue;
         }
+        compared.add(w);
         let arr = w.arrondissement.resolve(arrondissements);
         let key = arr.clone().unwrap_or_else(|| UNKNOWN.to_string());
         *impact_by.entry(key.clone()).or_default() += impact_weight(&w.impact);
@@ -300,6 +407,7 @@ pub fn metrics(
             date_fin: w.end.to_string(),
             niveau_perturbation: non_empty(&w.niveau_perturbation),
             surface_m2: w.area_cm2.map(|a| a as f64 / 100.0),
+            ..a_paris_fields(&w.extra)
         });
     }
     let mut zones: Vec<CriticalZone> = count_by
@@ -325,7 +433,67 @@ pub fn metrics(
         chantiers_par_arrondissement: count_by,
         chantiers_sans_surface: no_area,
         total_chantiers_connus: acc.len() as u64,
+        comparaison_surfaces: compared.finish(),
     })
+}
+
+/// The fields of an active work that only "chantiers à Paris" works have (the others: none,
+/// so their output is unchanged).
+fn a_paris_fields(x: &WorkExtra) -> ActiveWork {
+    let mut a = ActiveWork {
+        identifiant: String::new(),
+        typologie: None,
+        impact: None,
+        arrondissement: None,
+        date_debut: String::new(),
+        date_fin: String::new(),
+        niveau_perturbation: None,
+        surface_m2: None,
+        source_export: None,
+        surface_declaree_m2: None,
+        encombrement_espace_public: None,
+        impact_stationnement: None,
+    };
+    if x.origin == Origin::AParis {
+        a.source_export = Some("chantiers-a-paris");
+        a.surface_declaree_m2 = Some(x.declared_area_cm2.map(|c| c as f64 / 100.0));
+        a.encombrement_espace_public = Some(x.encombrement.clone());
+        a.impact_stationnement = Some(x.stationnement.clone());
+    }
+    a
+}
+
+/// Declared and computed surfaces of the active works that have both (hundredths of m²).
+#[derive(Default)]
+struct Compared {
+    n: u64,
+    declared: i64,
+    computed: i64,
+    max_gap: Option<f64>,
+}
+
+impl Compared {
+    fn add(&mut self, w: &Work) {
+        let (Some(d), Some(c)) = (w.extra.declared_area_cm2, w.area_cm2) else {
+            return;
+        };
+        self.n += 1;
+        self.declared += d;
+        self.computed += c;
+        if d > 0 {
+            let gap = (c - d).abs() as f64 / d as f64;
+            self.max_gap = Some(self.max_gap.map_or(gap, |m| m.max(gap)));
+        }
+    }
+
+    fn finish(self) -> Option<SurfaceComparison> {
+        (self.n > 0).then(|| SurfaceComparison {
+            chantiers: self.n,
+            surface_declaree_m2: self.declared as f64 / 100.0,
+            surface_calculee_m2: self.computed as f64 / 100.0,
+            ecart_relatif_max: self.max_gap.map(|g| (g * 10_000.0).round() / 10_000.0),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -346,6 +514,7 @@ mod tests {
             niveau_perturbation: "2".into(),
             arrondissement: arr,
             area_cm2: Some(100),
+            extra: WorkExtra::default(),
         }
     }
 

@@ -51,7 +51,13 @@
 //!   [`line_label`](crate::sources::traffic::line_label); the text scan
 //!   [`lines_in_text`](crate::sources::traffic::lines_in_text) is only a fallback for
 //!   disruptions that have no structured impacted object at all (or whose objects name lines by
-//!   bare ids). `top_lignes_impactees` = number of
+//!   bare ids). The **PRIM `lines` join** comes first: the PRIM bulk response lists, besides
+//!   its `disruptions`, the `lines` with their `impactedObjects[].disruptionIds`; every line
+//!   that names a disruption's `id` (or `disruption_id`) is one of its lines, labelled from the
+//!   line's `mode`, `shortName` and `name`. With such lines, a disruption's own text-scanned
+//!   or id-only lines are dropped (its structured, named lines are kept); the text stays the
+//!   fallback only for disruptions no line names. The join is over the whole run: the `lines`
+//!   may come in the same response or in another file (any order). `top_lignes_impactees` = number of
 //!   disruptions counted for D per line (a line once per disruption), top 10 by count, then by
 //!   line in [`line_order`].
 //! - **Alerts** `{id, priority, duration_hours, lignes, navitia_priority}` (`priority` = the
@@ -71,6 +77,7 @@
 //! - The prototype's "digits of `category` when it contains METRO" rule is dropped: real
 //!   categories are `Incidents`, `Actualité`..., never line numbers.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,6 +136,8 @@ pub struct Disruption {
     pub lines: Vec<String>,
     pub cause: String,
     pub category: String,
+    /// Its `lines` come from the text scan or bare ids, not from named structured objects.
+    pub lines_guessed: bool,
 }
 
 impl Disruption {
@@ -183,6 +192,8 @@ impl DayAcc {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrafficAcc {
     days: BTreeMap<NaiveDate, DayAcc>,
+    /// The PRIM `lines` join: disruption id -> labels of the lines naming it.
+    line_links: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl TrafficAcc {
@@ -208,7 +219,45 @@ impl TrafficAcc {
         );
     }
 
+    /// A PRIM line (label) names disruption `id` in its `impactedObjects[].disruptionIds`.
+    pub fn link_line(&mut self, id: &str, line: &str) {
+        match self.line_links.get_mut(id) {
+            Some(ls) => {
+                if !ls.contains(line) {
+                    ls.insert(line.to_string());
+                }
+            }
+            None => {
+                self.line_links
+                    .insert(id.to_string(), BTreeSet::from([line.to_string()]));
+            }
+        }
+    }
+
+    /// The lines of `d`: through the PRIM `lines` join when a line names it (see the module
+    /// docs), else its own. True when the join gave some.
+    pub fn lines_of<'a>(&self, d: &'a Disruption) -> (Cow<'a, [String]>, bool) {
+        let joined: BTreeSet<&String> = [&d.id, &d.disruption_id]
+            .into_iter()
+            .filter_map(|k| self.line_links.get(k))
+            .flatten()
+            .collect();
+        if joined.is_empty() {
+            return (Cow::Borrowed(&d.lines), false);
+        }
+        let mut lines: Vec<String> = joined.into_iter().cloned().collect();
+        if !d.lines_guessed {
+            lines.extend(d.lines.iter().cloned());
+        }
+        lines.sort_by(|a, b| line_order(a, b));
+        lines.dedup();
+        (Cow::Owned(lines), true)
+    }
+
     pub fn merge(&mut self, other: TrafficAcc) {
+        for (id, ls) in other.line_links {
+            self.line_links.entry(id).or_default().extend(ls);
+        }
         if self.days.is_empty() {
             self.days = other.days;
             return;
@@ -325,6 +374,10 @@ pub struct TrafficMetrics {
     /// Disruptions counted for the day with no severity score (null, missing or unknown
     /// severity, or a Navitia priority alone): score 0.
     pub disruptions_severity_unknown: u64,
+    /// Only when PRIM `lines` were read: disruptions counted for the day whose lines come from
+    /// the `lines[].impactedObjects[].disruptionIds` join.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disruptions_lines_from_prim_lines: Option<u64>,
 }
 
 /// `[start, end)` of the Paris day `day`, as instants (23, 24 or 25 hours long).
@@ -419,7 +472,8 @@ pub fn metrics(
     let mut active = 0u64;
     let mut by_severity = SeverityCounts::default();
     let mut by_effect: BTreeMap<String, u64> = BTreeMap::new();
-    let mut per_line: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut per_line: BTreeMap<String, u64> = BTreeMap::new();
+    let mut joined = 0u64;
     let mut alerts: Vec<(Alert, u64)> = Vec::new();
     let mut critical: Vec<Period> = Vec::new();
     let mut without_line = 0u64;
@@ -437,28 +491,30 @@ pub fn metrics(
             d.effect.trim()
         };
         *by_effect.entry(effect.to_string()).or_default() += 1;
-        if d.lines.is_empty() {
+        let (lines, from_join) = acc.lines_of(d);
+        joined += u64::from(from_join);
+        if lines.is_empty() {
             without_line += 1;
         }
         if !d.severity_known {
             severity_unknown += 1;
         }
-        for l in &d.lines {
-            *per_line.entry(l.as_str()).or_default() += 1;
+        for l in lines.iter() {
+            *per_line.entry(l.clone()).or_default() += 1;
         }
         let secs = covered_seconds(d.periods.iter().copied(), start, end);
         if d.score >= ALERT_SCORE {
             critical.extend(d.periods.iter().copied());
         }
         let is_alert = d.score >= ALERT_SCORE || secs > ALERT_DURATION_S;
-        let excluded = d.score < LINE_REQUIRED_BELOW && d.lines.is_empty();
+        let excluded = d.score < LINE_REQUIRED_BELOW && lines.is_empty();
         if is_alert && !excluded {
             alerts.push((
                 Alert {
                     id: d.id.clone(),
                     priority: d.score,
                     duration_hours: hours(secs),
-                    lignes: d.lines.clone(),
+                    lignes: lines.into_owned(),
                     navitia_priority: d.navitia_priority,
                 },
                 secs,
@@ -471,8 +527,8 @@ pub fn metrics(
             .then(sb.cmp(sa))
             .then_with(|| a.id.cmp(&b.id))
     });
-    let mut top: Vec<(&str, u64)> = per_line.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| line_order(a.0, b.0)));
+    let mut top: Vec<(String, u64)> = per_line.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| line_order(&a.0, &b.0)));
     let critical_seconds = covered_seconds(critical, start, end);
     Some(TrafficMetrics {
         reliability_index: reliability_index(critical_seconds, day_seconds),
@@ -481,10 +537,7 @@ pub fn metrics(
         top_lignes_impactees: top
             .into_iter()
             .take(TOP_LINES)
-            .map(|(l, c)| LineCount {
-                ligne: l.to_string(),
-                count: c,
-            })
+            .map(|(ligne, count)| LineCount { ligne, count })
             .collect(),
         alerts: alerts.into_iter().map(|(a, _)| a).collect(),
         disruptions_by_severity: by_severity,
@@ -494,6 +547,7 @@ pub fn metrics(
         disruptions_by_effect: by_effect,
         disruptions_without_line: without_line,
         disruptions_severity_unknown: severity_unknown,
+        disruptions_lines_from_prim_lines: (!acc.line_links.is_empty()).then_some(joined),
     })
 }
 

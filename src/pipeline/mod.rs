@@ -183,13 +183,11 @@ fn load_reference(settings: &Settings, tree: &RawTree) -> Shared {
     if arrondissements.is_empty() {
         warn!("no arrondissements file (batch/arrondissements*.geojson or --arrondissements): arrondissements will be null");
     }
-    let mut ref_rows = Vec::new();
-    for f in tree.of(referentiel::SOURCE) {
-        ref_rows.extend(referentiel::read_file(f, &mut quality));
-    }
+    let merged = referentiel::load(tree.of(referentiel::SOURCE), &mut quality);
     Shared {
         arrondissements,
-        referentiel: rm::merge_rows(ref_rows),
+        referentiel: merged.arcs,
+        referentiel_duplicates: merged.duplicates,
         quality,
         ..Shared::default()
     }
@@ -271,6 +269,9 @@ impl Run<'_> {
     }
 
     fn duplicates(&self, source: &str, day: Option<NaiveDate>) -> DayDuplicates {
+        if source == referentiel::SOURCE && day.is_none() {
+            return self.shared.referentiel_duplicates.clone();
+        }
         let d = self.datasets.iter().find(|d| d.source() == source);
         d.map(|d| d.duplicates(day)).unwrap_or_default()
     }

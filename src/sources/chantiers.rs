@@ -21,8 +21,8 @@ use serde_json::{Map, Value};
 
 use crate::discover::{Format, InputFile};
 use crate::geo::{self, Geometry};
-use crate::input::{open_csv_columns, read_json, ColumnSpec};
-use crate::metrics::chantiers::{area_to_cm2, ArrSource, ChantiersAcc, Work};
+use crate::input::{open_csv, open_csv_columns, read_json, ColumnSpec};
+use crate::metrics::chantiers::{area_to_cm2, ArrSource, ChantiersAcc, Origin, Work, WorkExtra};
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
 use crate::time::{paris_day, parse_instant, TimeError};
@@ -56,9 +56,16 @@ const IMPACT: usize = 5;
 const NIVEAU: usize = 6;
 const SHAPE: usize = 7;
 const POINT: usize = 8;
+/// `chantiers-perturbants`: `Identifiant CTV`; "chantiers à Paris": `Identifiant Chantier CITE`.
+const COORD: usize = 9;
+// "chantiers à Paris" only.
+const COORD2: usize = 10;
+const SURFACE: usize = 11;
+const ENCOMBREMENT: usize = 12;
+const STATIONNEMENT: usize = 13;
 
 /// Column names (CSV export) and their aliases (older exports' and API technical names).
-pub const COLUMNS: [ColumnSpec; 9] = [
+pub const COLUMNS: [ColumnSpec; 10] = [
     ColumnSpec::required(
         "Identifiant",
         &["identifiant", "id_chantier", "reference_chantier"],
@@ -74,6 +81,40 @@ pub const COLUMNS: [ColumnSpec; 9] = [
     ColumnSpec::optional("Niveau de perturbation", &["niveau_perturbation"]),
     ColumnSpec::optional("geo_shape", &["Geo Shape", "geom", "geometry"]),
     ColumnSpec::optional("geo_point_2d", &["Geo Point", "geo_point"]),
+    ColumnSpec::optional("Identifiant CTV", &["identifiant_ctv", "id_ctv"]),
+];
+
+/// The "chantiers à Paris" export (`Référence Chantier;Code postal arrondissement -
+/// Commune;Date début du chantier;...;Surface (m2);...;geo_shape;geo_point_2d`), recognised by
+/// its header ([`crate::discover::recognise_header`]); indices as in [`COLUMNS`], then its own.
+pub const PARIS_COLUMNS: [ColumnSpec; 14] = [
+    ColumnSpec::required("Référence Chantier", &[]),
+    ColumnSpec::optional("Synthèse - Nature du chantier", &[]),
+    ColumnSpec::optional("Code postal arrondissement - Commune", &[]),
+    ColumnSpec::required("Date début du chantier", &[]),
+    ColumnSpec::required("Date fin du chantier", &[]),
+    // not in this export: its works have no traffic impact code nor level
+    ColumnSpec::optional("Impact sur la circulation", &[]),
+    ColumnSpec::optional("Niveau de perturbation", &[]),
+    ColumnSpec::optional("geo_shape", &["Geo Shape"]),
+    ColumnSpec::optional("geo_point_2d", &["Geo Point"]),
+    ColumnSpec::optional("Identifiant Chantier CITE", &[]),
+    ColumnSpec::optional("Identifiant demande CITE", &[]),
+    ColumnSpec::optional("Surface (m2)", &[]),
+    ColumnSpec::optional("Encombrement espace public", &[]),
+    ColumnSpec::optional("Impact stationnement", &[]),
+];
+
+const PARIS_NAMES: [&str; 9] = [
+    "Référence Chantier",
+    "Synthèse - Nature du chantier",
+    "Code postal arrondissement - Commune",
+    "Date début du chantier",
+    "Date fin du chantier",
+    "Impact sur la circulation",
+    "Niveau de perturbation",
+    "geo_shape",
+    "geo_point_2d",
 ];
 
 /// Field names used in messages, CSV export and JSON (snake_case) forms.
@@ -120,6 +161,17 @@ struct Row<'a> {
     names: &'static [&'static str; 9],
     /// Prefix of messages locating the record inside a JSON document (`record 3, `).
     at: String,
+    extra: RowExtra<'a>,
+}
+
+/// What only one of the two exports has (see [`WorkExtra`]).
+#[derive(Default)]
+struct RowExtra<'a> {
+    origin: Origin,
+    coordination_ids: [Cow<'a, str>; 2],
+    surface: Cow<'a, str>,
+    encombrement: Cow<'a, str>,
+    stationnement: Cow<'a, str>,
 }
 
 /// Reads one chantiers file (CSV or JSON). Never fails: problems are in `q`.
@@ -246,20 +298,28 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
         }
     };
     let arrondissement = work_arrondissement(out, &row, id, &geometry);
-    let impact = work_impact(out, &row, id);
-    out.q.category(
-        SOURCE,
-        None,
-        if impact.is_empty() { "(vide)" } else { &impact },
-    );
+    let paris = row.extra.origin == Origin::AParis;
+    let impact = if paris {
+        String::new()
+    } else {
+        work_impact(out, &row, id)
+    };
     let typologie = row.typologie.trim();
     if typologie.is_empty() {
         out.missing("typologie");
     }
     let niveau = row.niveau.trim();
-    if niveau.is_empty() {
+    if niveau.is_empty() && !paris {
         out.missing("niveau_perturbation");
     }
+    let extra = work_extra(out, &row.extra, id);
+    let category = match (paris, impact.is_empty()) {
+        (true, _) if extra.encombrement.is_empty() => "chantiers à Paris: (vide)".to_string(),
+        (true, _) => format!("chantiers à Paris: {}", extra.encombrement),
+        (false, true) => "(vide)".to_string(),
+        (false, false) => impact.clone(),
+    };
+    out.q.category(SOURCE, None, &category);
     acc.add(
         id,
         Work {
@@ -270,8 +330,48 @@ fn add_row(acc: &mut ChantiersAcc, q: &mut QualityAcc, file: &str, line: u64, ro
             niveau_perturbation: niveau.to_string(),
             arrondissement,
             area_cm2,
+            extra,
         },
     );
+}
+
+/// The fields of a work only one export has; an unreadable declared surface is a warning.
+fn work_extra(out: &mut RowProblems<'_>, x: &RowExtra<'_>, id: &str) -> WorkExtra {
+    let mut ids: Vec<String> = x
+        .coordination_ids
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    ids.dedup();
+    let raw = x.surface.trim();
+    let declared = if raw.is_empty() {
+        if x.origin == Origin::AParis {
+            out.missing("surface_declaree_m2");
+        }
+        None
+    } else {
+        match raw
+            .replace(',', ".")
+            .replace([' ', '\u{a0}'], "")
+            .parse::<f64>()
+        {
+            Ok(v) if v.is_finite() && v >= 0.0 => Some(area_to_cm2(v)),
+            _ => {
+                let detail =
+                    format!("work {id}: field `Surface (m2)`: unreadable value {raw:?}, ignored");
+                out.problem(Reason::UnknownState, detail);
+                None
+            }
+        }
+    };
+    WorkExtra {
+        origin: x.origin,
+        coordination_ids: ids,
+        declared_area_cm2: declared,
+        encombrement: x.encombrement.trim().to_string(),
+        stationnement: x.stationnement.trim().to_string(),
+    }
 }
 
 /// A work's start and end dates (start ≤ end). None: the row is rejected.
@@ -356,36 +456,64 @@ fn work_impact(out: &mut RowProblems<'_>, row: &Row<'_>, id: &str) -> String {
 fn read_csv(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
     let file = f.rel.as_str();
     let mut acc = ChantiersAcc::default();
-    let Some((mut input, cols)) = open_csv_columns(f, SOURCE, &COLUMNS, q) else {
+    // The header tells the export: "chantiers à Paris" or chantiers-perturbants (the default).
+    let paris = open_csv(&f.path).is_ok_and(|i| {
+        crate::discover::recognise_header(&i.header).map(|k| k.name)
+            == Some(crate::discover::CHANTIERS_A_PARIS)
+    });
+    let specs: &[ColumnSpec] = if paris { &PARIS_COLUMNS } else { &COLUMNS };
+    let Some((mut input, cols)) = open_csv_columns(f, SOURCE, specs, q) else {
         return acc;
     };
-    let width = input.header.len();
+    let layout = Layout {
+        width: input.header.len(),
+        cols,
+        paris,
+    };
     input.for_each_record(q, (SOURCE, file), |q, rec, line| {
-        csv_record(&mut acc, q, file, line, rec, &cols, width)
+        csv_record(&mut acc, q, (file, line), rec, &layout)
     });
     acc
+}
+
+/// Where a CSV file's fields are.
+struct Layout {
+    width: usize,
+    cols: Vec<Option<usize>>,
+    /// A "chantiers à Paris" export ([`PARIS_COLUMNS`]), else [`COLUMNS`].
+    paris: bool,
 }
 
 fn csv_record(
     acc: &mut ChantiersAcc,
     q: &mut QualityAcc,
-    file: &str,
-    line: u64,
+    (file, line): (&str, u64),
     rec: &csv::ByteRecord,
-    cols: &[Option<usize>],
-    width: usize,
+    layout: &Layout,
 ) {
+    let (cols, width) = (&layout.cols, layout.width);
+    let names = if layout.paris {
+        &PARIS_NAMES
+    } else {
+        &CSV_NAMES
+    };
     q.row(SOURCE, None, file);
     if rec.len() != width {
         let detail = crate::input::wrong_width_detail(width, rec.len());
         q.problem(SOURCE, None, file, line, Reason::WrongColumnCount, detail);
         return;
     }
-    let raw = |i: usize| cols[i].and_then(|c| rec.get(c)).unwrap_or(b"");
+    let raw = |i: usize| {
+        cols.get(i)
+            .copied()
+            .flatten()
+            .and_then(|c| rec.get(c))
+            .unwrap_or(b"")
+    };
     // Key fields must be UTF-8; the others are decoded leniently with a warning.
     for i in [ID, START, END] {
         if std::str::from_utf8(raw(i)).is_err() {
-            let detail = format!("field `{}` is not valid UTF-8", CSV_NAMES[i]);
+            let detail = format!("field `{}` is not valid UTF-8", names[i]);
             q.problem(SOURCE, None, file, line, Reason::InvalidUtf8, detail);
             return;
         }
@@ -396,7 +524,7 @@ fn csv_record(
         match std::str::from_utf8(b) {
             Ok(s) => Cow::Borrowed(s),
             Err(_) => {
-                bad_text.get_or_insert(CSV_NAMES[i]);
+                bad_text.get_or_insert(names.get(i).copied().unwrap_or("?"));
                 String::from_utf8_lossy(b)
             }
         }
@@ -404,6 +532,17 @@ fn csv_record(
     let (id, start, end) = (text(ID), text(START), text(END));
     let (typologie, cp, impact, niveau) = (text(TYPO), text(CP), text(IMPACT), text(NIVEAU));
     let (shape, point) = (text(SHAPE), text(POINT));
+    let extra = RowExtra {
+        origin: if layout.paris {
+            Origin::AParis
+        } else {
+            Origin::Perturbants
+        },
+        coordination_ids: [text(COORD), text(COORD2)],
+        surface: text(SURFACE),
+        encombrement: text(ENCOMBREMENT),
+        stationnement: text(STATIONNEMENT),
+    };
     if let Some(name) = bad_text {
         let detail =
             format!("field `{name}` is not valid UTF-8 (kept with replacement characters)");
@@ -419,8 +558,9 @@ fn csv_record(
         niveau,
         shape: GeoIn::Text(&shape),
         point: GeoIn::Text(&point),
-        names: &CSV_NAMES,
+        names,
         at: String::new(),
+        extra,
     };
     add_row(acc, q, file, line, row);
 }
@@ -468,6 +608,10 @@ fn read_json_file(f: &InputFile, q: &mut QualityAcc) -> ChantiersAcc {
             point: GeoIn::Json(get(POINT)),
             names: &JSON_NAMES,
             at: format!("record {i}: "),
+            extra: RowExtra {
+                coordination_ids: [json_text(get(COORD)), Cow::Borrowed("")],
+                ..RowExtra::default()
+            },
         };
         add_row(&mut acc, q, file, line, row);
     }
@@ -487,13 +631,21 @@ pub fn canonical_impact(s: &str) -> Option<&'static str> {
 }
 
 /// Normalises a postal code: `75010`, ` 75010 `, `75010.0`, `10` -> `75010`; the postal code
-/// `75116` and the INSEE codes `75101..=75120` -> `750xx`. Any other non-empty value (a code
+/// `75116` and the INSEE codes `75101..=75120` -> `750xx`; a code followed by its commune
+/// ("chantiers à Paris": `75012 - Paris 12e`) -> the code. Any other non-empty value (a code
 /// outside Paris) is kept as given (trimmed). Empty -> None.
 pub fn normalize_postal_code(s: &str) -> Option<String> {
     let t = s.trim();
     if t.is_empty() {
         return None;
     }
+    // "75012 - Paris 12e Arrondissement" (a code followed by the commune): the code.
+    let t = match t.char_indices().nth(5) {
+        Some((i, c)) if !c.is_ascii_digit() && t[..i].bytes().all(|b| b.is_ascii_digit()) => {
+            t[..i].trim()
+        }
+        _ => t,
+    };
     let digits = t.strip_suffix(".0").unwrap_or(t).replace(' ', "");
     if let Ok(n) = digits.parse::<u32>() {
         if digits.len() <= 2 && (1..=20).contains(&n) {
@@ -520,6 +672,18 @@ mod tests {
         assert_eq!(normalize_postal_code("75010").as_deref(), Some("75010"));
         assert_eq!(normalize_postal_code(" 75010 ").as_deref(), Some("75010"));
         assert_eq!(normalize_postal_code("75010.0").as_deref(), Some("75010"));
+        assert_eq!(
+            normalize_postal_code("75012 - Paris 12e Arrondissement").as_deref(),
+            Some("75012")
+        );
+        assert_eq!(
+            normalize_postal_code("75112 - Paris").as_deref(),
+            Some("75012")
+        );
+        assert_eq!(
+            normalize_postal_code("92100 - Boulogne").as_deref(),
+            Some("92100")
+        );
         assert_eq!(normalize_postal_code("75116").as_deref(), Some("75016"));
         assert_eq!(normalize_postal_code("75104").as_deref(), Some("75004"));
         assert_eq!(normalize_postal_code("4").as_deref(), Some("75004"));
@@ -616,7 +780,8 @@ mod tests {
                 Some(12),
                 Some(14),
                 Some(17),
-                Some(18)
+                Some(18),
+                Some(1)
             ]
         );
         let snake: Vec<String> = [

@@ -31,6 +31,8 @@ pub struct Shared {
     pub arrondissements: ArrondissementIndex,
     /// The sensor arcs' référentiel, by arc id.
     pub referentiel: BTreeMap<String, RefArc>,
+    /// The référentiel's arcs found in several of its files (undated duplicates).
+    pub referentiel_duplicates: DayDuplicates,
     /// Arc ids with road-counter rows (the référentiel output marks them active).
     pub active_arcs: BTreeSet<String>,
     /// Every source's quality counters of the run.

@@ -8,6 +8,7 @@ use crate::discover::{Format, InputFile};
 use crate::geo;
 use crate::input::{open_csv_columns, read_json, ColumnSpec};
 use crate::metrics::referentiel::RefRow;
+
 use crate::quality::{QualityAcc, Reason};
 use crate::sources::{json_field, json_point, json_text, key_problem};
 
@@ -109,7 +110,29 @@ fn add(rows: &mut Vec<RefRow>, q: &mut QualityAcc, file: &str, line: u64, f: Fie
         noeud_aval: f.aval.trim().to_string(),
         geo_point,
         geometry,
+        file: file.to_string(),
     });
+}
+
+/// Reads every référentiel file (in path order) and merges them: one version per arc (see
+/// [`crate::metrics::referentiel`]); arcs found in several files are noted in `q`'s categories
+/// and returned as duplicates.
+pub fn load<'a>(
+    files: impl Iterator<Item = &'a InputFile>,
+    q: &mut QualityAcc,
+) -> crate::metrics::referentiel::RefMerge {
+    let mut rows = Vec::new();
+    for f in files {
+        rows.extend(read_file(f, q));
+    }
+    let merged = crate::metrics::referentiel::merge_exports(rows);
+    for (c, n) in &merged.categories {
+        *q.cell(SOURCE, None)
+            .categories
+            .entry(c.clone())
+            .or_default() += n;
+    }
+    merged
 }
 
 /// Reads one référentiel file; rows in file order.

@@ -96,6 +96,7 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
         .collect();
     // Bare disruption records (PRIM bulk array, JSON Lines of disruptions): one snapshot.
     let mut loose: Vec<Rec<'_>> = Vec::new();
+    let mut prim_lines = PrimLines::default();
     for (line, value) in &values {
         let Value::Object(o) = value else {
             ctx.q.row(SOURCE, None, &f.rel).problem(
@@ -105,6 +106,20 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
             );
             continue;
         };
+        // PRIM `lines`: a response's member, or line records (the member saved alone).
+        // (Navitia's own `lines` carry no `disruptionIds`: left alone.)
+        if let Some(Value::Array(list)) = o.get("lines") {
+            if list.iter().any(is_prim_line) {
+                list.iter().for_each(|l| prim_lines.add(ctx.acc, l));
+                if !o.contains_key("disruptions") {
+                    continue;
+                }
+            }
+        }
+        if is_prim_line(value) {
+            prim_lines.add(ctx.acc, value);
+            continue;
+        }
         if let Some(Value::Array(list)) = o.get("disruptions") {
             let recs: Vec<Rec<'_>> = list
                 .iter()
@@ -138,7 +153,81 @@ pub fn read_file(f: &InputFile, sel: &DaySelection, q: &mut QualityAcc) -> Traff
     if !loose.is_empty() {
         ctx.snapshot(None, &loose);
     }
+    prim_lines.note(q, &f.rel);
     acc
+}
+
+/// A PRIM bulk `lines` element: a line whose `impactedObjects` carry `disruptionIds`.
+fn is_prim_line(v: &Value) -> bool {
+    let Some(o) = v.as_object() else {
+        return false;
+    };
+    let Some(Value::Array(objs)) = o.get("impactedObjects") else {
+        return false;
+    };
+    !looks_like_disruption(o)
+        && objs
+            .iter()
+            .any(|io| io.get("disruptionIds").is_some_and(Value::is_array))
+}
+
+/// PRIM `lines` read from one file: not rows (never counted as read or rejected), but noted
+/// in the quality categories.
+#[derive(Default)]
+struct PrimLines {
+    lines: u64,
+    links: u64,
+    unnamed: u64,
+}
+
+impl PrimLines {
+    /// Links every disruption id of the line's impacted objects to the line's label (its
+    /// `mode`, `shortName`, `name`; its `id` when it has no name).
+    fn add(&mut self, acc: &mut TrafficAcc, v: &Value) {
+        let Some(o) = v.as_object() else {
+            self.unnamed += 1;
+            return;
+        };
+        let label = match line_of(o) {
+            LineRef::Named(l) => l,
+            LineRef::IdOnly(id) => id,
+            LineRef::NotALine => {
+                self.unnamed += 1;
+                return;
+            }
+        };
+        self.lines += 1;
+        let objs = o.get("impactedObjects").and_then(Value::as_array);
+        let ids = objs
+            .into_iter()
+            .flatten()
+            .filter_map(|io| io.get("disruptionIds").and_then(Value::as_array))
+            .flatten();
+        for id in ids {
+            let id = json_text(Some(id));
+            if !id.trim().is_empty() {
+                acc.link_line(id.trim(), &label);
+                self.links += 1;
+            }
+        }
+    }
+
+    fn note(&self, q: &mut QualityAcc, rel: &str) {
+        if self.lines + self.unnamed == 0 {
+            return;
+        }
+        let c = format!(
+            "PRIM lines: {rel}: {} line(s), {} disruption link(s){}",
+            self.lines,
+            self.links,
+            if self.unnamed > 0 {
+                format!(", {} element(s) without id or name ignored", self.unnamed)
+            } else {
+                String::new()
+            }
+        );
+        q.category(SOURCE, None, &c);
+    }
 }
 
 /// An object that is itself a disruption (not a wrapper).
@@ -509,11 +598,21 @@ fn parse_disruption(o: &Obj, tz: Tz, dialect: Dialect) -> Result<Parsed, (Reason
             lines: lines_found.0.into_iter().collect(),
             cause: text_of(o, &["cause"]).trim().to_string(),
             category: text_of(o, &["category"]).trim().to_string(),
+            lines_guessed: lines_guessed(lines_found.1),
         },
         warnings,
         missing,
         lines_from: lines_found.1,
     })
+}
+
+/// Lines found by the text scan or as bare ids (not named by structured objects), from the
+/// origin [`lines`] gives.
+fn lines_guessed(from: &str) -> bool {
+    !matches!(
+        from,
+        "impacted objects" | "none (impacted objects are not lines)"
+    )
 }
 
 /// Which feed a disruption comes from, as far as its numeric priority goes.

@@ -946,7 +946,7 @@ fn read_csv(f: &InputFile, r: &mut Reader<'_>) {
     let cols = match resolve_columns(&input.header, &COLUMNS) {
         Ok(c) => c,
         Err(missing) => {
-            let detail = missing_columns_detail(&missing, input.header.len());
+            let detail = missing_columns_detail(&missing, &input.header);
             let rows = records.len() as u64;
             r.q.file_failed(SOURCE, r.file, 1, Reason::MissingColumn, detail, rows);
             return;

@@ -1,33 +1,70 @@
 #!/usr/bin/env python3
-"""Independent recomputation of référentiel arc lengths: haversine (R = 6,371 km) summed over
-each arc's distinct LineString segments.   referentiel_lengths.py FILE.csv -> JSON {arc: metres}"""
+"""Independent recomputation of référentiel arc lengths: geodesic distances on WGS84 (Python
+geographiclib, C. Karney) summed over each arc's distinct LineString segments, segments told
+apart by their coordinates (not their text), over one or several exports (CSV with the current
+or the technical header, or GeoJSON); an arc in several files takes its first file's segments.
+
+    referentiel_lengths.py FILE... -> JSON {arc: metres}"""
 import csv
 import json
-import math
 import sys
 
-
-def hav(a, b):
-    lat1, lat2 = math.radians(a[1]), math.radians(b[1])
-    dlat, dlon = lat2 - lat1, math.radians(b[0] - a[0])
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2 * 6371000.0 * math.asin(min(1.0, math.sqrt(h)))
+from geographiclib.geodesic import Geodesic
 
 
-def main(path):
+def seg_length(coords):
+    g = Geodesic.WGS84
+    return sum(
+        g.Inverse(coords[i][1], coords[i][0], coords[i + 1][1], coords[i + 1][0])["s12"]
+        for i in range(len(coords) - 1)
+    )
+
+
+def rows(path):
+    if path.endswith(".csv"):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f, delimiter=";"):
+                arc = (row.get("Identifiant arc") or row.get("IU_AC") or "").strip()
+                shape = (row.get("geo_shape") or "").strip()
+                yield arc, json.loads(shape) if shape else None
+    else:
+        with open(path, encoding="utf-8-sig") as f:
+            doc = json.load(f)
+        for feat in doc["features"]:
+            props = feat["properties"]
+            arc = str(props.get("iu_ac") or props.get("Identifiant arc") or "").strip()
+            yield arc, feat.get("geometry")
+
+
+def key(geom):
+    """Coordinates rounded to 1e-6 degree: the same segment whatever its text."""
+    coords = geom["coordinates"]
+    if geom["type"] == "LineString":
+        coords = [coords]
+    return tuple(tuple((round(x, 6), round(y, 6)) for x, y, *_ in part) for part in coords)
+
+
+def main(paths):
+    first_file = {}
     shapes = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f, delimiter=";"):
-            shapes.setdefault(row["Identifiant arc"].strip(), set()).add(row["geo_shape"].strip())
+    for path in paths:
+        for arc, geom in rows(path):
+            if not arc:
+                continue
+            owner = first_file.setdefault(arc, path)
+            if owner != path or geom is None:
+                continue
+            shapes.setdefault(arc, {}).setdefault(key(geom), geom)
+            first_file[arc] = path
     out = {}
-    for arc, segs in shapes.items():
+    for arc in first_file:
         total = 0.0
-        for s in segs:
-            coords = json.loads(s)["coordinates"]
-            total += sum(hav(coords[i], coords[i + 1]) for i in range(len(coords) - 1))
+        for geom in shapes.get(arc, {}).values():
+            parts = [geom["coordinates"]] if geom["type"] == "LineString" else geom["coordinates"]
+            total += sum(seg_length(p) for p in parts)
         out[arc] = total
     json.dump(out, sys.stdout)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

@@ -211,9 +211,14 @@ print(json.dumps({"pandas_columns": list(df.columns), "pandas_rows": len(df),
     assert_eq!(r["pandas_columns"], cols);
     assert_eq!(r["duckdb_columns"], cols);
     assert_eq!(r["pandas_rows"], r["duckdb_rows"]);
-    // Rounded as displayed: the JSON holds 209279.0 and 8462.87249491927.
-    assert_eq!(r["total"], serde_json::json!(["209279"]));
-    assert_eq!(r["lost"], serde_json::json!(["8462.87"]));
+    // Rounded as displayed (2 decimals, integers without): the JSON report's exact values.
+    let summary = &crate::support::json(out.join("reports/daily_report_2025-10-26.json"))["report"]
+        ["summary"];
+    let total = summary["total_vehicules_paris"].as_f64().unwrap();
+    let lost = summary["temps_perdu_total_minutes"].as_f64().unwrap();
+    assert_eq!(total.fract(), 0.0);
+    assert_eq!(r["total"], serde_json::json!([format!("{total}")]));
+    assert_eq!(r["lost"], serde_json::json!([format!("{lost:.2}")]));
     // Zones are arrondissements, each once.
     let zones: Vec<&str> = r["zones"]
         .as_array()

@@ -100,6 +100,8 @@ fn repeated_rows_across_files_are_counted_once() {
     for (k, v) in a
         .iter()
         .filter(|(k, _)| k.starts_with("metrics/") || k.starts_with("reports/"))
+        .filter(|(k, _)| !k.ends_with(".html"))
+    // the page shows the quality panel
     {
         assert!(b[k] == *v, "{k} changed when the file was read twice");
     }

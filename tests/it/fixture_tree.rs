@@ -50,10 +50,13 @@ fn hand_computed_values() {
     assert_eq!(a["etat_trafic_dominant"], "Fluide");
     assert_eq!(a["congestion_alerte"], false);
     assert_eq!(a["arrondissement"], "75004");
-    // 0.001 degree of latitude: 111.195 m. Lost: only 11h has flow and occupancy above 30 %:
+    // 0.001 degree of latitude at 48.8505° on WGS84: M·Δφ with the meridian radius of
+    // curvature M = a(1−e²)/(1−e² sin²φ)^1.5 = 6,371,683 m -> 111.20684 m (Python geographiclib:
+    // Inverse(48.85, 2.35, 48.851, 2.35) = 111.2068405045915 m; the former 6,371 km sphere gave
+    // 111.195 m). Lost: only 11h has flow and occupancy above 30 %:
     // 300 vehicles at 85.5 % (20 km/h) lose 60*L/20 - 60*L/50 = 1.8*L minutes each.
     let l_km = a["longueur_metres"].as_f64().unwrap() / 1000.0;
-    assert!((l_km - 0.111_195).abs() < 1e-6);
+    assert!((l_km - 0.111_206_840_5).abs() < 1e-9, "{l_km}");
     assert!(close(
         a["temps_perdu_total_minutes"].as_f64().unwrap(),
         300.0 * 1.8 * l_km
@@ -64,9 +67,10 @@ fn hand_computed_values() {
     ));
 
     // Arc 102: no geometry in the counts: its length comes from the référentiel's two segments
-    // (0.002 + 0.001 degree of latitude), its point "48.86,2.36" (no space) is in the 3rd.
+    // (0.002 + 0.001 degree of latitude at 2.36°E from 48.86°: 333.62116 m, M·Δφ at 48.8615°;
+    // Python geographiclib 333.6211612946681 m), its point "48.86,2.36" (no space) is in the 3rd.
     let b = arc(&m, "102");
-    assert!((b["longueur_metres"].as_f64().unwrap() - 3.0 * 111.194_926_644).abs() < 1e-3);
+    assert!((b["longueur_metres"].as_f64().unwrap() - 333.621_161_294_668).abs() < 1e-6);
     assert_eq!(b["arrondissement"], "75003");
     assert_eq!(b["congestion_alerte"], true);
     // Arc 103: label and point from the old technical-header référentiel, outside the polygons.

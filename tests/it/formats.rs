@@ -83,8 +83,9 @@ fn referentiel_geojson_is_read() {
     let m = json(out.join("metrics/referentiel_metrics_2025-11-21.json"));
     let a = &m["metrics"]["mapping"]["77"];
     assert_eq!(a["nombre_segments"], 2);
-    // 0.02 degree of latitude
-    assert!((a["longueur_metres"].as_f64().unwrap() - 2.0 * 1_111.949_266_4).abs() < 1e-3);
+    // 0.02 degree of latitude from 48.80° on WGS84: M·Δφ at 48.81° = 2,224.1211 m (Python
+    // geographiclib: 2,224.1211045911873 m; the former 6,371 km sphere gave 2,223.8985 m)
+    assert!((a["longueur_metres"].as_f64().unwrap() - 2_224.121_104_591_187).abs() < 1e-6);
     assert_eq!(m["metrics"]["mapping"]["78"]["longueur_metres"], 0.0);
     let run = json(out.join("quality/quality_report_run.json"));
     assert_eq!(

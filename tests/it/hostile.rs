@@ -860,10 +860,12 @@ fn arrondissements(c: &mut Corpus, g: &Good) {
 }
 
 /// Every file of `dir` (relative path -> bytes) under `metrics/` and `reports/`.
+/// The metrics and reports of a run, but the HTML pages (they show the quality panel).
 pub fn results(out: &Path) -> BTreeMap<String, Vec<u8>> {
     all_files(out)
         .into_iter()
         .filter(|(k, _)| k.starts_with("metrics/") || k.starts_with("reports/"))
+        .filter(|(k, _)| !k.ends_with(".html"))
         .collect()
 }
 

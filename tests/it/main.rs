@@ -20,6 +20,7 @@ mod operator;
 mod paths;
 mod proxy;
 mod real_data;
+mod real_variants;
 mod remote;
 mod secrets;
 mod source_bikes;

@@ -23,8 +23,17 @@ fn is_output_name(rel: &str) -> bool {
             .and_then(|s| s.rsplit_once("_metrics_"))
             .is_some_and(|(t, d)| cityflow::output::METRIC_TYPES.contains(&t) && date(d));
     }
+    if rel == "reports/index.html" {
+        return true;
+    }
+    if let Some(n) = rel.strip_prefix("analytics/") {
+        let parts: Vec<&str> = n.split('/').collect();
+        return matches!(parts.as_slice(), [table, d, "part-0.parquet"]
+            if table.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && d.strip_prefix("date=").is_some_and(date));
+    }
     if let Some(n) = rel.strip_prefix("reports/daily_report_") {
-        return [".json", ".csv"]
+        return [".json", ".csv", ".html"]
             .iter()
             .any(|e| n.strip_suffix(e).is_some_and(date));
     }

@@ -150,7 +150,7 @@ fn real_referentiel_merges_split_arcs() {
     let stats = &m["metrics"]["statistiques"];
     assert_eq!(stats["nombre_troncons"], 3348);
     assert_eq!(stats["nombre_troncons_multi_segments"], 338);
-    let expected = python("referentiel_lengths.py", &[&csv]);
+    let expected = crate::support::python_pkgs("referentiel_lengths.py", &[&csv]);
     let mapping = m["metrics"]["mapping"].as_object().unwrap();
     assert_eq!(mapping.len(), expected.as_object().unwrap().len());
     let mut total = 0.0;

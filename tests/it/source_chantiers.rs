@@ -1,8 +1,8 @@
 //! Tests of the `chantiers` source (real files and fixtures).
 //!
 //! Real files are checked against independent counts done here with the `csv` crate over the raw
-//! bytes (active works: `start ≤ D ≤ end` compared as ISO text), and areas against a different
-//! formula (planar projection around each ring's mean latitude). Fixtures are hand-written, one
+//! bytes (active works: `start ≤ D ≤ end` compared as ISO text), and areas against Python
+//! geographiclib (tests/independent/geodesic_areas.py, geodesic on WGS84). Fixtures are hand-written, one
 //! per quirk, with values computed by hand in comments.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +22,6 @@ use crate::support::{self, real};
 
 const AMEYA: &str = "chantiers-perturbants/chantiers-perturbants_ameya_2023.csv";
 const DORA: &str = "chantiers-perturbants/chantiers-perturbants_dorabijvoet_2024.csv";
-const R: f64 = 6_371_000.0;
 
 fn fixture(name: &str) -> PathBuf {
     support::repo().join("tests/fixtures/chantiers").join(name)
@@ -168,41 +167,6 @@ fn dates_to_check(rows: &[RawRow]) -> BTreeSet<NaiveDate> {
     out
 }
 
-/// Area by a different method than the code's: each ring projected on a plane around its mean
-/// latitude (x = R·λ·cos φm, y = R·φ), shoelace; holes subtracted, parts summed.
-fn planar_area(g: &Value) -> f64 {
-    fn ring(r: &Value) -> f64 {
-        let pts: Vec<(f64, f64)> = r
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
-            .collect();
-        let phim = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
-        let c = phim.to_radians().cos();
-        let xy: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|p| (R * p.0.to_radians() * c, R * p.1.to_radians()))
-            .collect();
-        let mut s = 0.0;
-        for i in 0..xy.len() {
-            let (a, b) = (xy[i], xy[(i + 1) % xy.len()]);
-            s += a.0 * b.1 - b.0 * a.1;
-        }
-        (s / 2.0).abs()
-    }
-    fn polygon(p: &Value) -> f64 {
-        let rings = p.as_array().unwrap();
-        ring(&rings[0]) - rings[1..].iter().map(ring).sum::<f64>()
-    }
-    let c = &g["coordinates"];
-    match g["type"].as_str().unwrap() {
-        "Polygon" => polygon(c),
-        "MultiPolygon" => c.as_array().unwrap().iter().map(polygon).sum(),
-        other => panic!("unexpected {other}"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Real files
 
@@ -322,6 +286,8 @@ fn real_impact_map_zones_and_surface_against_independent_values() {
         let active = raw_active(&works, d);
         let m = metrics(&acc, day(d), &idx).unwrap();
         assert!(active.len() > 20, "{rel} {d}: {}", active.len());
+        // Independent areas: Python geographiclib (geodesic, WGS84).
+        let geodesic = support::python_pkgs("geodesic_areas.py", &[&real(rel)]);
         // Arrondissement: the postal code; the two works without one are known by hand:
         // CP002337 (Champs Élysées) -> 75008, CP002709 (128 rue de Longchamp) -> 75016.
         let arr = |r: &RawRow| -> String {
@@ -350,8 +316,7 @@ fn real_impact_map_zones_and_surface_against_independent_values() {
         for r in &active {
             *impact.entry(arr(r)).or_default() += weight(r);
             *count.entry(arr(r)).or_default() += 1;
-            let g: Value = serde_json::from_str(r.get("geo_shape")).unwrap();
-            surface += planar_area(&g);
+            surface += geodesic[r.get("Identifiant")].as_f64().unwrap();
         }
         assert_eq!(m.impact_by_arrondissement, impact, "{rel} {d}");
         let mut zones: Vec<(String, u64)> = count.into_iter().filter(|(_, n)| *n > 3).collect();
@@ -363,10 +328,10 @@ fn real_impact_map_zones_and_surface_against_independent_values() {
             .collect();
         assert_eq!(got, zones, "{rel} {d}");
         assert!(!zones.is_empty());
-        // the two area methods agree to 1e-5 (works are a few hundred metres wide)
+        // the same to 1e-6 (beyond the 0.01 m² rounding of each work)
         let rel_err = (m.surface_totale_impactee_m2 - surface).abs() / surface;
         assert!(
-            rel_err < 1e-5,
+            rel_err < 1e-6,
             "{rel} {d}: {} vs {surface}",
             m.surface_totale_impactee_m2
         );
@@ -543,34 +508,35 @@ fn csv_fixture_bom_mixed_line_ends_and_multiline_fields() {
         serde_json::to_value(&m.zones_critiques).unwrap(),
         json!([{"arrondissement": "75010", "nombre_chantiers": 4}])
     );
-    // areas (R² · Δλ · (sin φ2 − sin φ1), see the unit tests):
-    //   Q1 square [2.35,2.36]×[48.85,48.86]                 813,530.77
-    //   Q2 the square minus the hole [2.353,2.357]×[48.853,48.857] 683,365.85
-    //   Q3 MultiPolygon: Q2's shape + [2.30,2.31]×[48.80,48.81]   1,497,708.84
-    //   Q9 Feature-wrapped square [2.36,2.37]×[48.86,48.87]:
-    //      40,589,641,000,000 · 0.00017453292519943296 · 0.00011481394503232156 = 813,368.25
+    // geodesic areas on WGS84 (Python geographiclib 2.0, Polygon().Compute(False, True); see
+    // the unit tests of geo.rs for the hand check N·cos φ·Δλ·M·Δφ):
+    //   Q1 square [2.35,2.36]×[48.85,48.86]                        816,080.51
+    //   Q2 the square minus the hole [2.353,2.357]×[48.853,48.857] 685,507.63
+    //   Q3 MultiPolygon: Q2's shape + [2.30,2.31]×[48.80,48.81]   1,502,393.41
+    //   Q9 Feature-wrapped square [2.36,2.37]×[48.86,48.87]        815,919.38
     //   Q6, Q7: no area
-    //   total = 813,530.77 + 683,365.85 + 1,497,708.84 + 813,368.25 = 3,807,973.71
+    //   total = 816,080.51 + 685,507.63 + 1,502,393.41 + 815,919.38 = 3,819,900.93
+    //   (the former 6,371 km sphere gave 3,807,973.71: -0.31 %)
     let areas: Vec<Option<f64>> = m.chantiers_actifs.iter().map(|a| a.surface_m2).collect();
     assert_eq!(
         areas,
         [
-            Some(813_530.77),
-            Some(683_365.85),
-            Some(1_497_708.84),
+            Some(816_080.51),
+            Some(685_507.63),
+            Some(1_502_393.41),
             None,
             None,
-            Some(813_368.25)
+            Some(815_919.38)
         ]
     );
-    assert_eq!(m.surface_totale_impactee_m2, 3_807_973.71);
+    assert_eq!(m.surface_totale_impactee_m2, 3_819_900.93);
     assert_eq!(m.chantiers_sans_surface, 2);
     let v = serde_json::to_value(&m).unwrap();
     assert_eq!(
         v["chantiers_actifs"][1],
         json!({"identifiant": "Q2", "typologie": "2", "impact": "BARRAGE_TOTAL",
                "arrondissement": "75016", "date_debut": "2024-03-01", "date_fin": "2024-03-01",
-               "niveau_perturbation": "1", "surface_m2": 683_365.85})
+               "niveau_perturbation": "1", "surface_m2": 685_507.63})
     );
     assert_eq!(v["chantiers_actifs"][3]["impact"], "Déviation");
     assert_eq!(v["chantiers_actifs"][3]["typologie"], Value::Null);
@@ -606,12 +572,12 @@ fn csv_fixture_reordered_columns_extra_column_missing_optional_ones() {
         json!([
             {"identifiant": "R1", "typologie": null, "impact": "SENS_UNIQUE", "arrondissement": "75002",
              "date_debut": "2024-05-01", "date_fin": "2024-05-31", "niveau_perturbation": null,
-             "surface_m2": 813_530.77},
+             "surface_m2": 816_080.51},
             // no postal code, no point: the polygon's centre (mean exterior vertex,
             // (2.354, 48.854)) is in the small index's 75004
             {"identifiant": "R2", "typologie": null, "impact": null, "arrondissement": "75004",
              "date_debut": "2024-05-01", "date_fin": "2024-05-31", "niveau_perturbation": null,
-             "surface_m2": 813_530.77}
+             "surface_m2": 816_080.51}
         ])
     );
     assert_eq!(
@@ -632,7 +598,7 @@ fn csv_fixture_without_a_required_column_fails_as_a_whole() {
     assert_eq!(
         samples(c),
         [format!(
-            "{rel}:1: missing_column: missing column(s) `Date de fin` (header has 3 field(s): is the delimiter `;`?)"
+            "{rel}:1: missing_column: missing column(s) `Date de fin` (header has 3 fields; it looks like the `chantiers-perturbants` export (3 of its 5 telling columns), read as `chantiers` from batch/chantiers*.csv)"
         )]
     );
     assert_eq!(metrics(&acc, day("2024-01-01"), &small_index()), None);
@@ -700,8 +666,9 @@ fn geojson_fixture_snake_case_offsets_placeholders_null_geometry() {
         // CP104 `Sens unique` -> SENS_UNIQUE 30
         json!({"75004": 30, "75010": 130, "75016": 100})
     );
-    // 813,530.77 (CP100) + 1,497,708.84 (CP104); CP101 and CP106 have no area
-    assert_eq!(m.surface_totale_impactee_m2, 2_311_239.61);
+    // 816,080.51 (CP100) + 1,502,393.41 (CP104) (geodesic, as above); CP101 and CP106 have no
+    // area
+    assert_eq!(m.surface_totale_impactee_m2, 2_318_473.92);
     assert_eq!(m.chantiers_sans_surface, 2);
     let v = serde_json::to_value(&m.chantiers_actifs).unwrap();
     assert_eq!(

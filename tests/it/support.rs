@@ -144,3 +144,37 @@ pub fn lines(bytes: &[u8]) -> Vec<Vec<u8>> {
         .map(<[u8]>::to_vec)
         .collect()
 }
+
+/// The Python of the independent checks that need packages (tests/independent/requirements.txt,
+/// installed by scripts/test.sh into the test venv): `$CITYFLOW_CACHE/venv` or
+/// `~/.cache/cityflow/venv`.
+pub fn venv_python() -> PathBuf {
+    let cache = std::env::var_os("CITYFLOW_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/cityflow")
+        });
+    cache.join("venv/bin/python3")
+}
+
+/// Runs an independent Python script that needs the pinned packages, and parses its JSON.
+pub fn python_pkgs(script: &str, args: &[&Path]) -> Value {
+    let py = venv_python();
+    let o = Command::new(&py)
+        .arg(repo().join("tests/independent").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/test.sh, which installs it)",
+                py.display()
+            )
+        });
+    assert!(
+        o.status.success(),
+        "{script} failed (pip install -r tests/independent/requirements.txt into {}): {}",
+        py.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}

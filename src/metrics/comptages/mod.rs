@@ -1037,9 +1037,10 @@ mod tests {
                                                          // Fluide 2 and Pré-saturé 2: Fluide was seen first (08:00)
         assert_eq!(m.etat_trafic_dominant, "Fluide");
         assert!(!m.congestion_alerte);
-        // length: 0.01 degree of latitude = 1111.9492664455873 m
+        // length: 0.01 degree of meridian from 48.87° on WGS84 = 1,112.0731547859843 m (Python
+        // geographiclib; by hand M·Δφ at 48.875°, M = a(1−e²)/(1−e² sin²φ)^1.5: 1,112.07315 m)
         let l = m.longueur_metres.unwrap();
-        assert!((l - 1_111.949_266_445_587).abs() < 1e-6, "{l}");
+        assert!((l - 1_112.073_154_785_984).abs() < 1e-6, "{l}");
         // lost: 100 veh at 20 % -> 0; 300 at 40 % -> 300*0.3*L; 300 at 90 % -> 300*1.8*L
         let lkm = l / 1000.0;
         let expect = 300.0 * 0.3 * lkm + 300.0 * 1.8 * lkm;
