@@ -24,7 +24,8 @@ Examples:
   process --from 2024-01-01 --to 2024-01-31 --json    a range, JSON summary on stdout
   DATA_DIR=/mnt/raw OUTPUT_DIR=/mnt/out process -j 2
 
-Environment (a .env file in the working directory is read first; real variables win; flags win):
+Environment (./.env, or --env-file FILE, is read first, never a parent folder's; real variables
+win; flags win; an empty variable counts as unset):
   DATA_DIR            raw root (default: bucket-cityflow-paris-s3-raw/cityflow-raw/raw when it
                       exists, else data/cityflow-raw/raw)
   OUTPUT_DIR          output root (default: output)
@@ -43,9 +44,12 @@ Outputs (under OUTPUT_DIR):
   quality/quality_report_run.json      the whole run, including rows with no usable date
 
 Exit codes:
-  0 clean   1 finished with rejected input or a failed file   2 usage or configuration error
-  3 MongoDB selected but unreachable (results written to files instead)
-  4 some output could not be written";
+  0  clean: every row read was used (duplicates aside), every output written
+  1  finished, but some input was rejected or a file failed (see the quality reports)
+  2  usage or configuration error (bad flag, bad date, missing raw folder)
+  3  MongoDB selected but unreachable (results written to files instead)
+  4  some output could not be written (or failed the MongoDB import check)
+  5  nothing to process: no input file recognised, or no row of a dated dataset in the selected days";
 
 /// Where `process` stores its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -323,6 +323,22 @@ fn only_line_breaks_after(path: &Path, offset: u64) -> std::io::Result<bool> {
 }
 
 /// Opens a CSV file, sniffs its delimiter and reads its header (BOM stripped).
+/// Why a header is refused, with the encoding its bytes look like and how to convert the file.
+fn not_utf8(head: &[u8]) -> String {
+    let utf16 = head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || head.iter().take(512).filter(|&&b| b == 0).count() > 16;
+    let (looks, from) = if utf16 {
+        ("UTF-16", "UTF-16")
+    } else {
+        ("Latin-1 / Windows-1252 (é as one byte)", "WINDOWS-1252")
+    };
+    format!(
+        "header is not UTF-8: the file looks like {looks}; convert it with \
+         `iconv -f {from} -t UTF-8 FILE > FILE.utf8.csv`"
+    )
+}
+
 pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
     let io = |e: std::io::Error| FileError::new(0, Reason::ReadError, e.to_string());
     let mut f = File::open(path).map_err(io)?;
@@ -381,7 +397,7 @@ pub fn open_csv(path: &Path) -> Result<CsvInput, FileError> {
         .iter()
         .map(|f| std::str::from_utf8(f).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| FileError::new(1, Reason::InvalidUtf8, "header is not UTF-8"))?;
+        .map_err(|_| FileError::new(1, Reason::InvalidUtf8, not_utf8(&head)))?;
     let header_only = only_line_breaks_after(path, reader.position().byte()).map_err(io)?;
     Ok(CsvInput {
         reader,

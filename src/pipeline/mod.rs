@@ -717,6 +717,13 @@ fn summarise(
         outputs_replaced: count(Written::Replaced),
         outputs_unchanged: count(Written::Unchanged),
         write_errors,
+        files_failed: summary::failed_files(totals),
+        quality_report: if run.store.writes_files() {
+            let path = settings.output.join(OutputName::QualityRun.rel_path());
+            path.display().to_string()
+        } else {
+            "MongoDB collection `quality`, quality_report_run".into()
+        },
         elapsed_ms: started.elapsed().as_millis(),
         exit,
     }

@@ -43,6 +43,10 @@ pub struct RunSummary {
     pub outputs_replaced: usize,
     pub outputs_unchanged: usize,
     pub write_errors: Vec<String>,
+    /// Files that failed, with their first problem (`file:line: reason: detail`).
+    pub files_failed: Vec<String>,
+    /// Where every problem is listed.
+    pub quality_report: String,
     pub elapsed_ms: u128,
     #[serde(skip)]
     pub exit: Exit,
@@ -67,6 +71,7 @@ impl RunSummary {
                 t.error_rate * 100.0
             );
         }
+        s += &self.failures_text();
         for (name, files) in &self.files_not_processed {
             s += &format!(
                 "{name:<16} {:>6}   not processed by this version\n",
@@ -89,6 +94,46 @@ impl RunSummary {
         );
         s
     }
+}
+
+impl RunSummary {
+    /// The failed files (first five, then a count) and where the details are.
+    fn failures_text(&self) -> String {
+        let mut s = String::new();
+        if !self.files_failed.is_empty() {
+            s += &format!("files that failed: {}\n", self.files_failed.len());
+            for f in self.files_failed.iter().take(5) {
+                s += &format!("  {}\n", crate::shown::name(f));
+            }
+            if self.files_failed.len() > 5 {
+                s += &format!("  ... and {} more\n", self.files_failed.len() - 5);
+            }
+        }
+        let rejected = self.sources.values().any(|t| t.rows_rejected > 0);
+        if rejected || !self.files_failed.is_empty() {
+            s += &format!("details: {}\n", self.quality_report);
+        }
+        s
+    }
+}
+
+/// Each failed file of `totals` with its first problem (a sample naming it, else its reasons).
+pub fn failed_files(totals: &BTreeMap<&'static str, SourceQualityReport>) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in totals.values() {
+        for f in &r.files_failed {
+            let sample = r.samples.iter().find(|s| s.starts_with(&format!("{f}:")));
+            let reasons = || {
+                let by = r.problems_by_file.get(f);
+                let names: Vec<&str> = by
+                    .map(|m| m.keys().map(|k| k.as_ref()).collect())
+                    .unwrap_or_default();
+                format!("{f}: {}", names.join(", "))
+            };
+            out.push(sample.cloned().unwrap_or_else(reasons));
+        }
+    }
+    out
 }
 
 impl SourceTotals {

@@ -393,3 +393,90 @@ fn an_unwritable_output_fails_before_any_work() {
         "{err}"
     );
 }
+
+/// `(code, meaning)` rows of the first exit-code table after `heading` in the README.
+fn readme_exit_codes(heading: &str) -> Vec<(u8, String)> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let after = &readme[readme.find(heading).expect("README section")..];
+    let table = &after[after
+        .find("| exit code | meaning |")
+        .expect("exit-code table")..];
+    table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].parse().unwrap(), cells[1].to_string())
+        })
+        .collect()
+}
+
+/// `(code, meaning)` lines of the "Exit codes:" block of a `--help` text.
+fn help_exit_codes(help: &str) -> Vec<(u8, String)> {
+    let block = &help[help.find("Exit codes:").expect("exit codes in --help")..];
+    block
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let (code, meaning) = l.trim().split_once(' ').unwrap();
+            (code.parse().unwrap(), meaning.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn process_help_and_readme_give_the_same_exit_codes() {
+    let o = Command::new(env!("CARGO_BIN_EXE_process"))
+        .arg("--help")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let help = help_exit_codes(&text(&o.stdout));
+    assert_eq!(help, readme_exit_codes("## Usage"));
+    assert_eq!(
+        help.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn the_summary_names_the_failed_files_and_gives_an_encoding_hint() {
+    let latin1: Vec<u8> =
+        b"Identifiant arc;Libell\xe9;Date et heure de comptage\r\n1;A;2025-10-25\r\n".to_vec();
+    let raw = tree(&[
+        ("batch/comptages-latin1.csv", latin1),
+        ("batch/comptages-empty.csv", Vec::new()),
+        (
+            "api/traffic/dt=2025-10-25/t.json",
+            b"{\"disruptions\": [{\"id\": ".to_vec(),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process(raw.path(), &out, &["--json"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("files that failed: 3"), "{err}");
+    for f in [
+        "batch/comptages-latin1.csv:1: invalid_utf8",
+        "batch/comptages-empty.csv:1: empty_file",
+        "api/traffic/dt=2025-10-25/t.json",
+    ] {
+        assert!(err.contains(f), "{f} not named: {err}");
+    }
+    assert!(
+        err.contains("looks like Latin-1") && err.contains("iconv -f WINDOWS-1252 -t UTF-8"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "details: {}",
+            out.join("quality/quality_report_run.json").display()
+        )),
+        "{err}"
+    );
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["files_failed"].as_array().unwrap().len(), 3);
+}
