@@ -27,7 +27,10 @@ pub fn parse<P: Parser>() -> P {
     tell(&dotenv);
     // clap copies each variable's value when the command is built: drop the empty ones first.
     drop_empty_vars(&P::command());
-    let cmd = P::command().arg(env_file_arg());
+    let cmd = P::command().arg(env_file_arg()).args(generator_args());
+    if let Some(code) = generate(&cmd, &argv) {
+        std::process::exit(code);
+    }
     let parsed = cmd
         .clone()
         .try_get_matches_from(&argv)
@@ -42,6 +45,51 @@ fn env_file_arg() -> Arg {
         .value_name("FILE")
         .global(true)
         .help("Read variables from FILE instead of ./.env (parent folders are never read)")
+}
+
+/// `--completions SHELL` and `--man`: generated from the flags themselves, shown in `--help`.
+fn generator_args() -> [Arg; 2] {
+    [
+        Arg::new("completions")
+            .long("completions")
+            .value_name("SHELL")
+            .value_parser(clap::value_parser!(clap_complete::Shell))
+            .help("Print shell completions (bash, zsh, fish, elvish, powershell) and exit"),
+        Arg::new("man")
+            .long("man")
+            .action(clap::ArgAction::SetTrue)
+            .help("Print the man page (roff) and exit"),
+    ]
+}
+
+/// Prints completions or the man page when asked (first flag after the binary's name); the
+/// exit code, or None to go on.
+fn generate(cmd: &Command, argv: &[OsString]) -> Option<i32> {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let mut out = Vec::new();
+    match words.get(1).map(String::as_str) {
+        Some("--man") => clap_mangen::Man::new(cmd.clone()).render(&mut out).ok()?,
+        Some("--completions") => {
+            let Some(shell) = words
+                .get(2)
+                .and_then(|s| s.parse::<clap_complete::Shell>().ok())
+            else {
+                super::eprint_text(
+                    "error: --completions takes bash, zsh, fish, elvish or powershell\n",
+                );
+                return Some(Exit::Usage as i32);
+            };
+            let name = cmd.get_name().to_string();
+            clap_complete::generate(shell, &mut cmd.clone(), name, &mut out);
+        }
+        _ => return None,
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(&out);
+    Some(0)
 }
 
 fn non_empty_var(name: &str) -> Option<PathBuf> {

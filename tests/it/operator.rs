@@ -480,3 +480,39 @@ fn the_summary_names_the_failed_files_and_gives_an_encoding_hint() {
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(s["files_failed"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn man_pages_and_completions_come_from_the_flags() {
+    for b in ["process", "upload", "raw", "stations"] {
+        let path = if b == "process" {
+            env!("CARGO_BIN_EXE_process").into()
+        } else {
+            bin(b)
+        };
+        let run = |args: &[&str]| Command::new(&path).args(args).output().unwrap();
+        let man = run(&["--man"]);
+        assert_eq!(man.status.code(), Some(0), "{b}");
+        let man = text(&man.stdout);
+        assert!(
+            man.contains(&format!(".TH {b} 1")) && man.contains("\\-\\-env\\-file"),
+            "{b}: {man}"
+        );
+        let bash = run(&["--completions", "bash"]);
+        let script = text(&bash.stdout);
+        assert!(
+            script.contains(&format!("_{b}()")) && script.contains("--env-file"),
+            "{b}"
+        );
+        // The script is valid bash.
+        let check = Command::new("bash")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{b}: {}", text(&check.stderr));
+        assert_eq!(
+            run(&["--completions", "cmd.exe"]).status.code(),
+            Some(2),
+            "{b}"
+        );
+    }
+}
