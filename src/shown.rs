@@ -137,7 +137,7 @@ pub fn text(t: &str, urls: &[&str]) -> String {
     let mut out = t.to_string();
     for u in urls {
         for s in secrets_of(u) {
-            out = out.replace(&s, "***");
+            out = mask_token(&out, &s);
         }
     }
     // URLs quoted in the text (up to a space or a quote).
@@ -156,6 +156,28 @@ pub fn text(t: &str, urls: &[&str]) -> String {
     }
     result.push_str(rest);
     name(&result).into_owned()
+}
+
+/// `t` with every occurrence of `secret` that is not part of a longer word replaced by `***`
+/// (a password `p` must not turn "Topology" into "To***ology").
+fn mask_token(t: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return t.to_string();
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find(secret) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + secret.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        let inside_a_word = (word(before) && secret.starts_with(|c: char| c.is_alphanumeric()))
+            || (word(after) && secret.ends_with(|c: char| c.is_alphanumeric()));
+        out.push_str(if inside_a_word { secret } else { "***" });
+        rest = &rest[i + secret.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `s` with control characters (C0, DEL, C1) and the backslash escaped (`\n`, `\r`, `\t`,
@@ -189,6 +211,16 @@ pub fn path(p: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_short_password_does_not_mangle_words() {
+        let e = "Server selection timeout: Topology: { Type: Unknown }, auth p failed";
+        let got = text(e, &["mongodb://u:p@127.0.0.1:1/"]);
+        assert_eq!(got, "Server selection timeout: Topology: { Type: Unknown }, auth *** failed");
+        assert_eq!(mask_token("x s3cr?t@ y", "s3cr?t@"), "x *** y");
+        assert_eq!(mask_token("(hunter2)", "hunter2"), "(***)");
+    }
+
     use super::*;
 
     #[test]
