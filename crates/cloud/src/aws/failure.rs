@@ -22,6 +22,14 @@ pub enum Failure {
 /// A failure and its message.
 pub type Failed = (Failure, String);
 
+/// The message of work that never started because a signal stopped the run.
+pub const INTERRUPTED: &str = "not started: the run was interrupted";
+
+/// The failure of work that never started because a signal stopped the run.
+pub fn interrupted() -> Failed {
+    (Failure::Other, INTERRUPTED.to_string())
+}
+
 impl Failure {
     /// The exit code of a run stopped by this failure.
     pub fn exit(self) -> Exit {
