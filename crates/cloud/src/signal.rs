@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use cityflow::error::Exit;
+use std::sync::OnceLock;
+
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
+use tokio::sync::watch;
 
 /// How long requests in flight may still take after a signal before they are aborted.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -34,34 +37,80 @@ impl Signal {
     }
 }
 
-/// Both signals, caught from [`Signals::listen`] on (their default action, dying at once, no
-/// longer applies). Must be called inside the runtime.
+/// Signals received so far (count), and the first one.
+static SEEN: OnceLock<watch::Sender<u32>> = OnceLock::new();
+static FIRST: OnceLock<Signal> = OnceLock::new();
+
+/// Catches SIGINT and SIGTERM from now on (their default action, dying at once, no longer
+/// applies): call it first thing in the runtime of a run. Idempotent.
+pub fn install() {
+    if SEEN.get().is_some() {
+        return;
+    }
+    let (tx, _) = watch::channel(0u32);
+    if SEEN.set(tx).is_err() {
+        return;
+    }
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::spawn(async move {
+        loop {
+            let sig = tokio::select! {
+                () = next(&mut int) => Signal::Interrupt,
+                () = next(&mut term) => Signal::Terminate,
+            };
+            let _ = FIRST.set(sig);
+            if let Some(tx) = SEEN.get() {
+                tx.send_modify(|n| *n += 1);
+            }
+        }
+    });
+}
+
+async fn next(s: &mut Option<Stream>) {
+    match s {
+        Some(s) => {
+            if s.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The first signal received, if any.
+pub fn received() -> Option<Signal> {
+    FIRST.get().copied()
+}
+
+/// Waits for signals: a loop selects on [`Signals::next`].
 pub struct Signals {
-    int: Option<Stream>,
-    term: Option<Stream>,
+    rx: Option<watch::Receiver<u32>>,
 }
 
 impl Signals {
+    /// From now on; a signal already received is reported at once.
     pub fn listen() -> Signals {
-        Signals {
-            int: signal(SignalKind::interrupt()).ok(),
-            term: signal(SignalKind::terminate()).ok(),
-        }
+        let rx = SEEN.get().map(|tx| {
+            let mut rx = tx.subscribe();
+            if *rx.borrow() > 0 {
+                rx.mark_changed();
+            }
+            rx
+        });
+        Signals { rx }
     }
 
-    /// The next signal (never, if neither could be caught).
-    pub async fn recv(&mut self) -> Signal {
-        async fn next(s: &mut Option<Stream>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
+    /// The next signal and how many came so far (1: the first; more: stop at once). Never
+    /// resolves without [`install`].
+    pub async fn next(&mut self) -> (Signal, u32) {
+        let Some(rx) = &mut self.rx else {
+            return std::future::pending().await;
+        };
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
         }
-        tokio::select! {
-            () = next(&mut self.int) => Signal::Interrupt,
-            () = next(&mut self.term) => Signal::Terminate,
-        }
+        let n = *rx.borrow_and_update();
+        (received().unwrap_or(Signal::Terminate), n)
     }
 }

@@ -576,8 +576,9 @@ where
                 Some(j) => j,
                 None => break,
             },
-            sig = signals.recv() => {
-                if ctx.interrupted.set(sig).is_err() {
+            (sig, n) = signals.next() => {
+                let _ = ctx.interrupted.set(sig);
+                if n > 1 {
                     tasks.abort_all();
                 } else {
                     // No new request; the ones in flight get GRACE to finish.

@@ -98,6 +98,7 @@ async fn push(
     mut summary: Summary,
     started: Instant,
 ) -> (Summary, Exit) {
+    crate::signal::install();
     let at = s.common.aws.s3_shown();
     let s3 = match connect(&s.common.aws).await {
         Ok(c) => c.s3,

@@ -75,6 +75,7 @@ pub(super) async fn execute(
     ledger_path: PathBuf,
     mut summary: Summary,
 ) -> (Summary, Exit) {
+    crate::signal::install();
     let work = if s.verify {
         Vec::new()
     } else {
@@ -404,8 +405,8 @@ impl Run {
                     Some(j) => j,
                     None => break,
                 },
-                sig = signals.recv() => {
-                    if self.signal.is_some() {
+                (sig, n) = signals.next() => {
+                    if n > 1 {
                         tasks.abort_all();
                     } else {
                         self.signal = Some(sig);
