@@ -517,3 +517,57 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::write(p, bytes).unwrap();
     }
 }
+
+/// The `| code | meaning |` rows of the first exit-code table after `heading` in README.md.
+fn readme_exit_codes(heading: &str) -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("{heading}"))..];
+    let table = &section[section.find("| exit code | meaning |").expect("a table")..];
+    table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect()
+}
+
+/// The `Exit codes:` block of `--help`: `  <code> <meaning>` rows (wrapped lines joined).
+fn help_exit_codes(tool: &str) -> Vec<(String, String)> {
+    let o = Command::new(crate::support::bin(tool))
+        .arg("--help")
+        .env("COLUMNS", "1000")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(o.stdout).unwrap();
+    let block = &help[help.find("Exit codes:\n").expect("exit codes in --help") + 12..];
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for l in block.lines().take_while(|l| l.starts_with("  ")) {
+        let t = l.trim();
+        match t.split_once(char::is_whitespace) {
+            Some((code, rest)) if code.parse::<u8>().is_ok() => {
+                rows.push((code.to_string(), rest.trim().to_string()))
+            }
+            _ => {
+                let last = rows.last_mut().expect("a row first");
+                last.1 = format!("{} {t}", last.1);
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn readme_exit_code_tables_equal_each_tools_help() {
+    for (tool, heading) in [
+        ("upload", "## `upload`"),
+        ("raw", "## `raw pull` / `raw push`"),
+        ("stations", "## Weather stations"),
+    ] {
+        let (readme, help) = (readme_exit_codes(heading), help_exit_codes(tool));
+        assert!(readme.len() >= 5, "{tool}: {readme:?}");
+        assert_eq!(readme, help, "{tool}: README.md vs --help");
+    }
+}

@@ -37,9 +37,12 @@ S3_BACKUP_BUCKET, S3_BACKUP_PREFIX, AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT,
 CITYFLOW_OPERATION_TIMEOUT, SOURCE_DATE_EPOCH (the clock of backup names).
 
-Exit codes: 0 clean   1 some input refused or unreadable (see the quality report)
-            2 usage or configuration error   3 MongoDB or S3 unreachable
-            4 an output could not be written, or a verification failed";
+Exit codes:
+  0    clean
+  1    some input refused or unreadable (see the quality report)
+  2    usage or configuration error
+  3    MongoDB or S3 unreachable within the timeouts, or S3 credentials missing or refused
+  4    an output could not be written, or a verification failed";
 
 /// `stations`: InfoClimat and Weather Underground stations -> one document per station and
 /// instant (JSON Lines, quality report, MongoDB `weather_data`), backups to S3.

@@ -53,8 +53,13 @@ CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Ledgers: <raw>/.cityflow-pull.json and <pushed folder>/.cityflow-push.json (or --ledger).
 
-Exit codes: 0 everything transferred or unchanged   1 some objects failed (listed)
-            2 usage or configuration error   3 credentials refused or endpoint unreachable";
+Exit codes:
+  0    every object transferred or unchanged
+  1    some objects failed (listed)
+  2    usage or configuration error (bad or conflicting flags, missing folder or bucket, corrupt ledger)
+  3    credentials missing or refused, or endpoint unreachable within the timeouts (`push --dry-run` still lists the local files)
+  130  interrupted by SIGINT (Ctrl-C): requests in flight finished or aborted, ledger saved; re-run to finish
+  143  stopped by SIGTERM: as 130";
 
 /// `raw`: copy the raw zone between S3 and local folders, resumable and verified.
 #[derive(Debug, Parser)]
@@ -132,7 +137,7 @@ pub struct PushArgs {
     #[arg(long, env = "S3_ZONES_ROOT", default_value = "cityflow-raw")]
     pub root: String,
     /// Create the bucket when it does not exist.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub create_bucket: bool,
     /// Do not write the completion marker (_cityflow_push.json) at the end.
     #[arg(long)]
@@ -646,27 +651,9 @@ pub async fn heads(
     out
 }
 
-/// A listing that failed, with the endpoint and what was listed.
-fn listing(at: &str, s: &impl Place, m: String) -> String {
-    let (b, p) = s.place();
-    format!("listing s3://{}/{} at {at}: {m}", name(b), name(p))
-}
-
-/// A bucket and prefix, for messages.
-trait Place {
-    fn place(&self) -> (&str, &str);
-}
-
-impl Place for PullSettings {
-    fn place(&self) -> (&str, &str) {
-        (&self.bucket, &self.prefix)
-    }
-}
-
-impl Place for PushSettings {
-    fn place(&self) -> (&str, &str) {
-        (&self.bucket, &self.prefix)
-    }
+/// A listing that failed (its message names the bucket and prefix), with the endpoint.
+fn listing(at: &str, m: String) -> String {
+    format!("{m} (S3 endpoint {at})")
 }
 
 /// A run stopped by a signal: what was confirmed is in the (saved) ledger, the rest moves at

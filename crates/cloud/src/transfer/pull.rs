@@ -108,7 +108,7 @@ async fn pull(
     }
     let objects = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o,
-        Err((f, m)) => return summary.fail(f.exit(), super::listing(&at, s, m), started),
+        Err((f, m)) => return summary.fail(f.exit(), super::listing(&at, m), started),
     };
     let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
     let mut steps = match plan(s, &ctx, objects).await {

@@ -111,7 +111,7 @@ async fn push(
     let remote: BTreeMap<String, Listed> = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o.into_iter().map(|o| (o.key.clone(), o)).collect(),
         Err((f, m)) => {
-            let f = (f, super::listing(&at, s, m));
+            let f = (f, super::listing(&at, m));
             return remote_unknown(s, files, walk_errors, summary, f, started);
         }
     };

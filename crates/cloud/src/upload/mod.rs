@@ -57,8 +57,13 @@ Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload 
 s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
 bytes}.
 
-Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
-            2 usage or configuration error   3 credentials refused or endpoint unreachable";
+Exit codes:
+  0    every target confirmed (or nothing to do)
+  1    some targets failed or differ (listed; `--retry-failed`)
+  2    usage or configuration error (bad date, unknown type, conflicting flags, missing table: run `--init`, a default bucket the caller does not own)
+  3    credentials missing or refused, or endpoint unreachable within the timeouts (the targets are recorded as failed)
+  130  interrupted by SIGINT (Ctrl-C): requests in flight finished or aborted, ledger saved; re-run to finish
+  143  stopped by SIGTERM: as 130";
 
 /// `upload`: push local metrics and reports to DynamoDB and S3.
 #[derive(Debug, Parser)]
