@@ -19,6 +19,10 @@ pub enum Exit {
     /// Nothing to process: no input file recognised, or no row of a dated dataset in the
     /// selected days.
     NoData = 5,
+    /// Stopped by SIGINT (Ctrl-C): 128 + 2.
+    Interrupted = 130,
+    /// Stopped by SIGTERM: 128 + 15.
+    Terminated = 143,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -216,7 +216,10 @@ mod tests {
     fn a_short_password_does_not_mangle_words() {
         let e = "Server selection timeout: Topology: { Type: Unknown }, auth p failed";
         let got = text(e, &["mongodb://u:p@127.0.0.1:1/"]);
-        assert_eq!(got, "Server selection timeout: Topology: { Type: Unknown }, auth *** failed");
+        assert_eq!(
+            got,
+            "Server selection timeout: Topology: { Type: Unknown }, auth *** failed"
+        );
         assert_eq!(mask_token("x s3cr?t@ y", "s3cr?t@"), "x *** y");
         assert_eq!(mask_token("(hunter2)", "hunter2"), "(***)");
     }

@@ -14,6 +14,16 @@ use crate::error::Exit;
 
 const ENV_FILE: &str = "env_file";
 
+/// The matches [`parse`] made, for [`matches`].
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// What [`parse`] matched (`None` before it ran): where a value came from
+/// (`ArgMatches::value_source`: flag, environment, default; [`dotenv::set_by_file`] tells a
+/// variable the `.env` file set from one the environment had).
+pub fn matches() -> Option<&'static clap::ArgMatches> {
+    MATCHES.get()
+}
+
 /// Parses the command line of a binary (after reading its `.env`); exits 2 on a usage error, 0
 /// for `--help` / `--version`. Call it first thing in `main`, before any thread starts.
 pub fn parse<P: Parser>() -> P {
@@ -25,16 +35,18 @@ pub fn parse<P: Parser>() -> P {
         std::process::exit(Exit::Usage as i32);
     }
     tell(&dotenv);
+    dotenv::remember(&dotenv);
     // clap copies each variable's value when the command is built: drop the empty ones first.
     drop_empty_vars(&P::command());
     let cmd = P::command().arg(env_file_arg()).args(generator_args());
     if let Some(code) = generate(&cmd, &argv) {
         std::process::exit(code);
     }
-    let parsed = cmd
-        .clone()
-        .try_get_matches_from(&argv)
-        .and_then(|m| P::from_arg_matches(&m));
+    let parsed = cmd.clone().try_get_matches_from(&argv).and_then(|m| {
+        let parsed = P::from_arg_matches(&m);
+        let _ = MATCHES.set(m);
+        parsed
+    });
     parsed.unwrap_or_else(|e| fail(e, &cmd, &argv, &dotenv))
 }
 

@@ -25,6 +25,23 @@ impl DotEnv {
     }
 }
 
+/// The file read and the variables it set, for [`set_by_file`].
+static SET: std::sync::OnceLock<(PathBuf, Vec<(String, usize)>)> = std::sync::OnceLock::new();
+
+/// Remembers what [`load`] set (once per process), for [`set_by_file`].
+pub fn remember(d: &DotEnv) {
+    if let Some(p) = &d.path {
+        let _ = SET.set((p.clone(), d.set.clone()));
+    }
+}
+
+/// `"<file> line <n>"` when the `.env` file read at start-up set the variable `name`.
+pub fn set_by_file(name: &str) -> Option<String> {
+    let (path, set) = SET.get()?;
+    let line = set.iter().find(|(n, _)| n == name)?.1;
+    Some(format!("{} line {line}", path.display()))
+}
+
 /// Reads `explicit` (which must exist) or `./.env` (which may not) into the environment.
 /// Call it before any thread starts: it sets environment variables.
 pub fn load(explicit: Option<&Path>) -> DotEnv {

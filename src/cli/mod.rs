@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use serde::Serialize;
 
-pub use args::parse;
+pub use args::{matches, parse};
 
 /// What the start-up found (the `.env` file read, its problems), logged by `init_logging`.
 static STARTUP: Mutex<Vec<(tracing::Level, String)>> = Mutex::new(Vec::new());
@@ -23,7 +23,8 @@ fn note_startup(level: tracing::Level, message: String) {
 }
 
 /// Logs to stderr, without times or targets, coloured only on a terminal and without `NO_COLOR`:
-/// warnings and errors with `quiet`, else info, debug (`-v`) or trace (`-vv`). A closed or full
+/// warnings and errors with `quiet`, else info, debug (`-v`) or trace (`-vv`); the AWS SDK's
+/// own events only with `-v`. A closed or full
 /// stderr loses the log lines, never the run. Then logs what the start-up found.
 pub fn init_logging(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
@@ -32,12 +33,25 @@ pub fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The AWS SDK's own warnings (one dump per credential provider tried, per request) only
+    // with -v: the tools say what failed in one line of their own.
+    let sdk = match verbose {
+        0 => tracing::level_filters::LevelFilter::OFF,
+        _ => level.into(),
+    };
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("aws_", sdk);
     let _ = tracing_subscriber::fmt()
         .with_writer(|| LossyStderr)
         .with_ansi(colour())
         .with_target(false)
         .without_time()
         .with_max_level(level)
+        .finish()
+        .with(targets)
         .try_init();
     let notes = STARTUP.lock().map(|mut n| std::mem::take(&mut *n));
     for (level, message) in notes.unwrap_or_default() {

@@ -8,6 +8,7 @@ mod analytics;
 mod bad_input;
 mod cli;
 mod determinism;
+mod fault_matrix;
 mod faults;
 mod fixture_tree;
 mod formats;

@@ -311,6 +311,7 @@ pub fn init(d: &Dest) {
     let c = rt().block_on(clients(&d.options()));
     rt().block_on(cityflow_cloud::upload::init::init(
         &c,
+        &d.options(),
         &[(&d.metrics(), "metric_type"), (&d.reports(), "report_id")],
         Some(&d.bucket()),
     ))

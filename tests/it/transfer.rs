@@ -593,9 +593,11 @@ fn a_changed_remote_object_replaces_the_local_copy_atomically() {
 fn dry_runs_write_nothing() {
     let b = bucket("dry_run");
     let src = sample_tree();
-    let (o, s) = push(src.path(), &b, &["--create-bucket", "--dry-run"]);
-    // --create-bucket is not done by a dry run: the bucket is missing.
+    // --create-bucket with --dry-run is a usage error (issue 17); a dry run against a missing
+    // bucket exits 2, its local files listed.
+    let (o, s) = push(src.path(), &b, &["--dry-run"]);
     assert_eq!(o.status.code(), Some(2), "{s:#}");
+    assert_eq!(s["objects"], 6, "{s:#}");
     let (o, _) = push(&src.path().join("api"), &b, &["--create-bucket"]);
     assert_eq!(o.status.code(), Some(0));
     let before = keys(&b);

@@ -9,7 +9,7 @@ use super::retry::HttpResponse;
 /// What went wrong, for exit codes and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// No connection, DNS, timeout: exit 3.
+    /// No connection, DNS, timeout, an answer cut mid-body: exit 3.
     Unreachable,
     /// Credentials refused or missing: exit 3.
     Credentials,
@@ -21,6 +21,14 @@ pub enum Failure {
 
 /// A failure and its message.
 pub type Failed = (Failure, String);
+
+/// The message of work that never started because a signal stopped the run.
+pub const INTERRUPTED: &str = "not started: the run was interrupted";
+
+/// The failure of work that never started because a signal stopped the run.
+pub fn interrupted() -> Failed {
+    (Failure::Other, INTERRUPTED.to_string())
+}
 
 impl Failure {
     /// The exit code of a run stopped by this failure.
@@ -54,7 +62,10 @@ const CREDENTIAL_CODES: [&str; 8] = [
 /// status for answers without a body (HEAD): 403 refused, 404 missing.
 pub fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Failure {
     let by_code = match e {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => return Failure::Unreachable,
+        // No connection, no answer in time, or an answer cut before its end (after retries).
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            return Failure::Unreachable
+        }
         SdkError::ConstructionFailure(c) => {
             let msg = format!("{c:?}");
             return if msg.contains("credential") || msg.contains("Credential") {

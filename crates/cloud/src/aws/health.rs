@@ -4,7 +4,8 @@
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use super::failure::{classify, describe, failed, Failed, Failure};
-use super::retry::retry;
+use super::retry::{dynamodb_timeouts, retry, retry_check, s3_timeouts};
+use cityflow::shown;
 
 /// What to tell a person about a missing bucket: where its name comes from, how to create it.
 #[derive(Debug, Clone, Copy)]
@@ -22,14 +23,19 @@ pub enum Bucket {
     Created,
 }
 
-/// Checks the bucket; creates it when it is missing and `create` says so.
+/// Checks the bucket at the S3 endpoint `at` (for messages); creates it when it is missing and
+/// `create` says so. Says what it checks first (stderr), and gives up within the connect +
+/// read timeouts ([`retry_check`]).
 pub async fn bucket(
     s3: &aws_sdk_s3::Client,
+    at: &str,
     name: &str,
     create: bool,
     hint: &BucketHint,
 ) -> Result<Bucket, Failed> {
-    let (r, _) = retry(s3, || s3.head_bucket().bucket(name).send()).await;
+    tracing::info!("checking S3 bucket {} at {at} ...", shown::name(name));
+    let t = s3_timeouts(s3);
+    let (r, _) = retry_check(&t, || s3.head_bucket().bucket(name).send()).await;
     let Err(e) = r else {
         return Ok(Bucket::Existed);
     };
@@ -37,23 +43,25 @@ pub async fn bucket(
     if f == Failure::Missing && create {
         return create_bucket(s3, name).await.map(|()| Bucket::Created);
     }
-    Err((f, bucket_message(name, f, &describe(&e), hint)))
+    Err((f, bucket_message(at, name, f, &describe(&e), hint)))
 }
 
-fn bucket_message(b: &str, f: Failure, detail: &str, hint: &BucketHint) -> String {
+fn bucket_message(at: &str, b: &str, f: Failure, detail: &str, hint: &BucketHint) -> String {
+    let b = shown::name(b);
     match f {
         Failure::Missing => format!(
-            "S3 bucket {b} does not exist (check {}): {}",
+            "S3 bucket {b} does not exist at {at} (check {}): {}",
             hint.name_from, hint.create
         ),
         Failure::Credentials => format!(
-            "S3 refused access to bucket {b} ({detail}): check AWS_PROFILE / AWS_ACCESS_KEY_ID \
-             and the bucket policy"
+            "S3 at {at} refused access to bucket {b} ({detail}): check AWS_PROFILE / \
+             AWS_ACCESS_KEY_ID and the bucket policy"
         ),
-        Failure::Unreachable => {
-            format!("S3 endpoint unreachable ({detail}): check --endpoint-url / network")
-        }
-        Failure::Other => format!("S3 bucket {b}: {detail}"),
+        Failure::Unreachable => format!(
+            "S3 endpoint unreachable: {at}, checking bucket {b} ({detail}): check \
+             --endpoint-url / network"
+        ),
+        Failure::Other => format!("S3 bucket {b} at {at}: {detail}"),
     }
 }
 
@@ -67,32 +75,60 @@ async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), Failed
     }
 }
 
-/// Checks that the tables exist and answer; `create` says how to create a missing one.
+/// Whether the caller owns the bucket: ListBuckets lists only the caller's own buckets (a
+/// bucket of the same name owned by someone else is not in it).
+pub async fn owned(s3: &aws_sdk_s3::Client, at: &str, name: &str) -> Result<bool, Failed> {
+    tracing::info!(
+        "checking that the caller owns S3 bucket {} at {at} ...",
+        shown::name(name)
+    );
+    let t = s3_timeouts(s3);
+    let (r, _) = retry_check(&t, || s3.list_buckets().send()).await;
+    match r {
+        Ok(o) => Ok(o.buckets().iter().any(|b| b.name() == Some(name))),
+        Err(e) => {
+            let f = classify(&e);
+            let what = format!("listing the caller's buckets at {at}");
+            Err((f, format!("{what}: {}", describe(&e))))
+        }
+    }
+}
+
+/// Checks that the tables exist and answer at the DynamoDB endpoint `at` (for messages);
+/// `create` says how to create a missing one. Says what it checks first (stderr), and gives up
+/// within the connect + read timeouts ([`retry_check`]).
 pub async fn tables(
     c: &aws_sdk_dynamodb::Client,
+    at: &str,
     tables: &[&str],
     create: &str,
 ) -> Result<(), Failed> {
-    for t in tables {
-        let (r, _) = retry(c, || c.describe_table().table_name(*t).send()).await;
+    let t = dynamodb_timeouts(c);
+    for table in tables {
+        tracing::info!("checking DynamoDB table {} at {at} ...", shown::name(table));
+        let (r, _) = retry_check(&t, || c.describe_table().table_name(*table).send()).await;
         if let Err(e) = r {
             let f = classify(&e);
-            let detail = describe(&e);
-            let msg = match f {
-                Failure::Missing => format!("DynamoDB table {t} does not exist: {create}"),
-                Failure::Credentials => format!(
-                    "DynamoDB refused the credentials ({detail}): check AWS_PROFILE / \
-                     AWS_ACCESS_KEY_ID"
-                ),
-                Failure::Unreachable => format!(
-                    "DynamoDB endpoint unreachable ({detail}): check --endpoint-url / network"
-                ),
-                Failure::Other => format!("DynamoDB table {t}: {detail}"),
-            };
-            return Err((f, msg));
+            return Err((f, table_message(at, table, f, &describe(&e), create)));
         }
     }
     Ok(())
+}
+
+fn table_message(at: &str, t: &str, f: Failure, detail: &str, create: &str) -> String {
+    let t = shown::name(t);
+    match f {
+        Failure::Missing => format!("DynamoDB table {t} does not exist at {at}: {create}"),
+        Failure::Credentials => format!(
+            "DynamoDB at {at} refused the credentials ({detail}): check AWS_PROFILE / \
+             AWS_ACCESS_KEY_ID"
+        ),
+        Failure::Unreachable => format!(
+            "DynamoDB endpoint unreachable: {at}, checking table {t} ({detail}): check \
+             --endpoint-url / network"
+        ),
+        Failure::Other => format!("DynamoDB table {t} at {at}: {detail}"),
+    }
 }
 
 #[cfg(test)]
@@ -139,7 +175,9 @@ mod tests {
         let rt = runtime().unwrap();
         let c = rt.block_on(clients(&options(url, t)));
         let t0 = Instant::now();
-        let (f, msg) = rt.block_on(bucket(&c.s3, "b", false, &HINT)).unwrap_err();
+        let (f, msg) = rt
+            .block_on(bucket(&c.s3, "http://h", "b", false, &HINT))
+            .unwrap_err();
         let took = t0.elapsed();
         assert_eq!(f, Failure::Unreachable, "{msg}");
         assert_eq!(f.exit() as u8, 3);
@@ -147,7 +185,7 @@ mod tests {
         assert!(took < Duration::from_secs(4), "{took:?}: {msg}");
         let t0 = Instant::now();
         let (f, msg) = rt
-            .block_on(tables(&c.dynamodb, &["t"], "create it"))
+            .block_on(tables(&c.dynamodb, "http://h", &["t"], "create it"))
             .unwrap_err();
         assert_eq!(f, Failure::Unreachable, "{msg}");
         assert!(msg.contains("DynamoDB endpoint unreachable"), "{msg}");
@@ -166,20 +204,30 @@ mod tests {
             Timeouts::default(),
         )));
         let t0 = Instant::now();
-        let (f, msg) = rt.block_on(bucket(&c.s3, "b", true, &HINT)).unwrap_err();
+        let (f, msg) = rt
+            .block_on(bucket(&c.s3, "http://h", "b", true, &HINT))
+            .unwrap_err();
         assert_eq!(f, Failure::Unreachable, "{msg}");
         assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     }
 
     #[test]
     fn messages_say_what_to_do() {
-        let m = |f| bucket_message("b", f, "Code: text", &HINT);
+        let m = |f| bucket_message("http://h:1", "b", f, "Code: text", &HINT);
         assert_eq!(
             m(Failure::Missing),
-            "S3 bucket b does not exist (check --bucket / S3_X): create it with `x --create-bucket`"
+            "S3 bucket b does not exist at http://h:1 (check --bucket / S3_X): create it with \
+             `x --create-bucket`"
         );
         assert!(m(Failure::Credentials).contains("check AWS_PROFILE / AWS_ACCESS_KEY_ID"));
         assert!(m(Failure::Unreachable).contains("check --endpoint-url / network"));
-        assert_eq!(m(Failure::Other), "S3 bucket b: Code: text");
+        assert!(m(Failure::Unreachable)
+            .starts_with("S3 endpoint unreachable: http://h:1, checking bucket b"));
+        assert_eq!(m(Failure::Other), "S3 bucket b at http://h:1: Code: text");
+        let t = table_message("http://d:2", "t", Failure::Unreachable, "x", "");
+        assert!(
+            t.starts_with("DynamoDB endpoint unreachable: http://d:2, checking table t"),
+            "{t}"
+        );
     }
 }

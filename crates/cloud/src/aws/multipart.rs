@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::checksum::{b64, composite_crc32, crc32_b64, hex, md5_of_hex, multipart_etag, unquote};
-use super::failure::{failed, Failed, Failure};
+use super::failure::{failed, interrupted, Failed, Failure, INTERRUPTED};
 use super::retry::retry;
 use super::s3::{mismatch, Body, Object};
 
@@ -344,14 +344,23 @@ impl Parts {
         for i in (0..self.layout.count()).filter(|i| !kept.contains_key(&(*i as i32 + 1))) {
             let (this, src, sem) = (self.clone(), src.clone(), sem.clone());
             tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                // Closed by a signal: the part never starts.
+                let Ok(_permit) = sem.acquire_owned().await else {
+                    return Err(interrupted());
+                };
                 this.put_part(&*src, i).await
             });
         }
         let mut retries = 0;
+        let mut stopped: Option<Failed> = None;
         while let Some(joined) = tasks.join_next().await {
             let (n, part, r) = match joined {
                 Ok(Ok(x)) => x,
+                // A signal: the parts in flight still finish and are recorded.
+                Ok(Err(e)) if e.1 == INTERRUPTED => {
+                    stopped = Some(e);
+                    continue;
+                }
                 Ok(Err(e)) => {
                     tasks.abort_all();
                     return Err(e);
@@ -362,7 +371,7 @@ impl Parts {
             src.confirmed(n, &part).map_err(|e| (Failure::Other, e))?;
             kept.insert(n, part);
         }
-        Ok(retries)
+        stopped.map_or(Ok(retries), Err)
     }
 
     /// Reads, checks and sends part `i`. Returns its number, the confirmed part and retries.

@@ -44,6 +44,8 @@ pub struct AwsOptions {
     /// Explicit (access key, secret) instead of the credential chain (tests, tools).
     pub static_credentials: Option<(String, String)>,
     pub timeouts: Timeouts,
+    /// The tool talks to DynamoDB too (`upload`), not only to S3: messages name both endpoints.
+    pub uses_dynamodb: bool,
 }
 
 impl AwsOptions {
@@ -67,6 +69,35 @@ impl AwsOptions {
         match (self.dynamodb_endpoint(), self.s3_endpoint()) {
             (None, None) => format!("aws:{}", self.region),
             (d, s) => format!("{}+{}", shown(d), shown(s)),
+        }
+    }
+
+    /// A custom endpoint serves at least one service (a local or S3-compatible store).
+    pub fn custom_endpoint(&self) -> bool {
+        self.s3_endpoint().is_some() || (self.uses_dynamodb && self.dynamodb_endpoint().is_some())
+    }
+
+    /// The S3 endpoint for messages: its URL without userinfo, or `AWS S3 (<region>)`.
+    pub fn s3_shown(&self) -> String {
+        self.s3_endpoint()
+            .map_or_else(|| format!("AWS S3 ({})", self.region), cityflow::shown::url)
+    }
+
+    /// The DynamoDB endpoint for messages: its URL without userinfo, or `AWS DynamoDB (<region>)`.
+    pub fn dynamodb_shown(&self) -> String {
+        self.dynamodb_endpoint().map_or_else(
+            || format!("AWS DynamoDB ({})", self.region),
+            cityflow::shown::url,
+        )
+    }
+
+    /// Every endpoint the tool talks to, for messages (never a password).
+    pub fn endpoints_shown(&self) -> String {
+        let (d, s) = (self.dynamodb_shown(), self.s3_shown());
+        if !self.uses_dynamodb || d == s {
+            s
+        } else {
+            format!("{d} and {s}")
         }
     }
 
@@ -157,6 +188,7 @@ impl AwsArgs {
             ),
             s3_checksums: self.s3_checksums == "on",
             static_credentials: None,
+            uses_dynamodb: false,
             timeouts: Timeouts {
                 connect: self.connect_timeout,
                 read: self.read_timeout,

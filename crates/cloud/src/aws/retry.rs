@@ -111,16 +111,17 @@ impl TimeBudget for aws_sdk_dynamodb::Client {
     }
 }
 
-/// The error of a call that ran out of its operation timeout.
+/// The error of a call that ran out of its time: how long, and the flags that set it.
 #[derive(Debug)]
-struct OutOfTime(Duration);
+struct OutOfTime(Duration, &'static str);
 
 impl std::fmt::Display for OutOfTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "no answer within {:.1} s (--operation-timeout / CITYFLOW_OPERATION_TIMEOUT)",
-            self.0.as_secs_f64()
+            "no answer within {:.1} s ({})",
+            self.0.as_secs_f64(),
+            self.1
         )
     }
 }
@@ -132,6 +133,60 @@ impl std::error::Error for OutOfTime {}
 /// attempts. Returns the last result and how many attempts were retried.
 pub async fn retry<T, E, F, Fut>(
     budget: &impl TimeBudget,
+    send: F,
+) -> (Result<T, SdkError<E, HttpResponse>>, u32)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let why = "--operation-timeout / CITYFLOW_OPERATION_TIMEOUT";
+    retry_within(budget.operation_timeout(), why, send).await
+}
+
+/// How long a check before the first write (a table, a bucket: one small request) may take:
+/// one attempt's read timeout plus the connect timeout, within the operation timeout. A silent
+/// endpoint is reported after about one read timeout, not after the whole operation budget.
+pub fn check_budget(t: &super::options::Timeouts) -> Duration {
+    (t.connect + t.read).min(t.operation)
+}
+
+fn timeouts_of(t: Option<&aws_config::timeout::TimeoutConfig>) -> super::options::Timeouts {
+    let d = super::options::Timeouts::default();
+    super::options::Timeouts {
+        connect: t.and_then(|t| t.connect_timeout()).unwrap_or(d.connect),
+        read: t.and_then(|t| t.read_timeout()).unwrap_or(d.read),
+        operation: configured(t),
+    }
+}
+
+/// The timeouts an S3 client was built with.
+pub fn s3_timeouts(c: &aws_sdk_s3::Client) -> super::options::Timeouts {
+    timeouts_of(c.config().timeout_config())
+}
+
+/// The timeouts a DynamoDB client was built with.
+pub fn dynamodb_timeouts(c: &aws_sdk_dynamodb::Client) -> super::options::Timeouts {
+    timeouts_of(c.config().timeout_config())
+}
+
+/// [`retry`] within [`check_budget`]: the checks before the first write.
+pub async fn retry_check<T, E, F, Fut>(
+    t: &super::options::Timeouts,
+    send: F,
+) -> (Result<T, SdkError<E, HttpResponse>>, u32)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let why = "--connect-timeout + --read-timeout";
+    retry_within(check_budget(t), why, send).await
+}
+
+async fn retry_within<T, E, F, Fut>(
+    limit: Duration,
+    why: &'static str,
     mut send: F,
 ) -> (Result<T, SdkError<E, HttpResponse>>, u32)
 where
@@ -139,12 +194,11 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
 {
-    let limit = budget.operation_timeout();
     let deadline = tokio::time::Instant::now() + limit;
     let mut retries = 0u32;
     loop {
         let Ok(r) = tokio::time::timeout_at(deadline, send()).await else {
-            return (Err(SdkError::timeout_error(OutOfTime(limit))), retries);
+            return (Err(SdkError::timeout_error(OutOfTime(limit, why))), retries);
         };
         match r {
             Err(e) if retries + 1 < MAX_ATTEMPTS && is_retryable(&e) && !refused(&e) => {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::mongo::{ImportStats, Verification, WeatherCollection};
-use crate::aws::client::{clients, runtime, Clients};
+use crate::aws::client::{connect, runtime, Clients};
 use crate::aws::failure::{Failed, Failure};
 use crate::aws::health::{self, BucketHint};
 use crate::aws::options::AwsOptions;
@@ -139,7 +139,8 @@ const BUCKET_HINT: BucketHint = BucketHint {
 
 /// The bucket exists (or is created, with `--create-bucket`) and the credentials are accepted.
 async fn ready(c: &Clients, t: &S3Target) -> Result<(), (Exit, String)> {
-    health::bucket(&c.s3, &t.bucket, t.create_bucket, &BUCKET_HINT)
+    let at = t.aws.s3_shown();
+    health::bucket(&c.s3, &at, &t.bucket, t.create_bucket, &BUCKET_HINT)
         .await
         .map(|_| ())
         .map_err(fail)
@@ -188,7 +189,7 @@ pub fn backup(
     let mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     let rt = runtime().map_err(|e| (Exit::Usage, e))?;
     rt.block_on(async {
-        let clients = clients(&t.aws).await;
+        let clients = connect(&t.aws).await.map_err(fail)?;
         ready(&clients, t).await?;
         put(&clients.s3, t, &key, &gz, "application/gzip").await?;
         // The manifest last: a listed manifest always has its backup.
@@ -232,7 +233,7 @@ pub fn restore(
     let t0 = Instant::now();
     let rt = runtime().map_err(|e| (Exit::Usage, e))?;
     let (key, gz, manifest) = rt.block_on(async {
-        let clients = clients(&t.aws).await;
+        let clients = connect(&t.aws).await.map_err(fail)?;
         ready(&clients, t).await?;
         let c = clients.s3;
         let key = match key {

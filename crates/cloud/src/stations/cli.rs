@@ -37,9 +37,12 @@ S3_BACKUP_BUCKET, S3_BACKUP_PREFIX, AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_S3, CITYFLOW_S3_CHECKSUMS, CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT,
 CITYFLOW_OPERATION_TIMEOUT, SOURCE_DATE_EPOCH (the clock of backup names).
 
-Exit codes: 0 clean   1 some input refused or unreadable (see the quality report)
-            2 usage or configuration error   3 MongoDB or S3 unreachable
-            4 an output could not be written, or a verification failed";
+Exit codes:
+  0    clean
+  1    some input refused or unreadable (see the quality report)
+  2    usage or configuration error
+  3    MongoDB or S3 unreachable within the timeouts, or S3 credentials missing or refused
+  4    an output could not be written, or a verification failed";
 
 /// `stations`: InfoClimat and Weather Underground stations -> one document per station and
 /// instant (JSON Lines, quality report, MongoDB `weather_data`), backups to S3.
@@ -225,8 +228,12 @@ fn worst(a: Exit, b: Exit) -> Exit {
 const TIMEOUT: Duration = Duration::from_secs(3);
 const QUERY_RUNS: usize = 5;
 
-fn connect(m: &MongoArgs) -> Result<WeatherCollection, String> {
-    WeatherCollection::connect(&m.server.url, &m.server.database, &m.collection, TIMEOUT)
+/// Connects within `timeout` (`stations run` / `verify`: [`TIMEOUT`]; `backup` / `restore`: their
+/// `--connect-timeout`), saying where first.
+fn connect(m: &MongoArgs, timeout: Duration) -> Result<WeatherCollection, String> {
+    let shown = cityflow::shown::url(&m.server.url);
+    tracing::info!("connecting to MongoDB at {shown} ...");
+    WeatherCollection::connect(&m.server.url, &m.server.database, &m.collection, timeout)
 }
 
 /// The station with the most documents and its fullest UTC day.
@@ -402,7 +409,7 @@ pub fn run(a: &RunArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
 }
 
 fn import_and_verify(a: &RunArgs, docs: &[Document], s: &mut Summary, quiet: bool) -> Exit {
-    let coll = match connect(&a.mongo) {
+    let coll = match connect(&a.mongo, TIMEOUT) {
         Ok(c) => c,
         Err(e) => {
             s.messages.push(format!(
@@ -488,13 +495,14 @@ fn verify_and_time(
 fn with_collection(
     command: &'static str,
     m: &MongoArgs,
+    timeout: Duration,
     f: impl FnOnce(&WeatherCollection, &mut Summary) -> Exit,
 ) -> (Summary, Exit) {
     let mut s = Summary {
         command,
         ..Default::default()
     };
-    let exit = match connect(m) {
+    let exit = match connect(m, timeout) {
         Ok(coll) => f(&coll, &mut s),
         Err(e) => {
             s.messages.push(format!("MongoDB unreachable: {e}"));
@@ -506,7 +514,7 @@ fn with_collection(
 
 /// `stations verify`.
 pub fn verify(a: &VerifyArgs, quiet: bool) -> (Summary, Exit) {
-    with_collection("verify", &a.mongo, |coll, s| {
+    with_collection("verify", &a.mongo, TIMEOUT, |coll, s| {
         let expected = match &a.expect {
             Some(p) => match std::fs::read(p) {
                 Ok(b) => Some(b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count() as u64),
@@ -529,8 +537,11 @@ pub fn verify(a: &VerifyArgs, quiet: bool) -> (Summary, Exit) {
 
 /// `stations backup`.
 pub fn backup(a: &BackupArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
-    with_collection("backup", &a.mongo, |coll, s| {
-        match backup::backup(coll, &a.s3.target(), clock) {
+    with_collection(
+        "backup",
+        &a.mongo,
+        a.s3.aws.connect_timeout,
+        |coll, s| match backup::backup(coll, &a.s3.target(), clock) {
             Ok(b) => {
                 if !quiet {
                     eprint_text(&format!(
@@ -550,14 +561,17 @@ pub fn backup(a: &BackupArgs, clock: &Clock, quiet: bool) -> (Summary, Exit) {
                 s.messages.push(m);
                 exit
             }
-        }
-    })
+        },
+    )
 }
 
 /// `stations restore`.
 pub fn restore(a: &RestoreArgs, quiet: bool) -> (Summary, Exit) {
-    with_collection("restore", &a.mongo, |coll, s| {
-        match backup::restore(coll, &a.s3.target(), a.key.as_deref(), a.drop) {
+    with_collection(
+        "restore",
+        &a.mongo,
+        a.s3.aws.connect_timeout,
+        |coll, s| match backup::restore(coll, &a.s3.target(), a.key.as_deref(), a.drop) {
             Ok(r) => {
                 eprint_text(&r.verification.table());
                 if !quiet {
@@ -597,6 +611,6 @@ pub fn restore(a: &RestoreArgs, quiet: bool) -> (Summary, Exit) {
                 s.messages.push(m);
                 exit
             }
-        }
-    })
+        },
+    )
 }

@@ -33,6 +33,7 @@ use crate::aws::failure::Failed;
 use crate::aws::health::BucketHint;
 use crate::aws::options::{AwsArgs, AwsOptions};
 use crate::plan::{human, Action, ReportArgs};
+use crate::signal::{Signal, Signals, GRACE};
 use cityflow::error::Exit;
 use ledger::Book;
 use rate::{parse_size, Limiter};
@@ -52,8 +53,13 @@ CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
 
 Ledgers: <raw>/.cityflow-pull.json and <pushed folder>/.cityflow-push.json (or --ledger).
 
-Exit codes: 0 everything transferred or unchanged   1 some objects failed (listed)
-            2 usage or configuration error   3 credentials refused or endpoint unreachable";
+Exit codes:
+  0    every object transferred or unchanged
+  1    some objects failed (listed)
+  2    usage or configuration error (bad or conflicting flags, missing folder or bucket, corrupt ledger)
+  3    credentials missing or refused, or endpoint unreachable within the timeouts (`push --dry-run` still lists the local files)
+  130  interrupted by SIGINT (Ctrl-C): requests in flight finished or aborted, ledger saved; re-run to finish
+  143  stopped by SIGTERM: as 130";
 
 /// `raw`: copy the raw zone between S3 and local folders, resumable and verified.
 #[derive(Debug, Parser)]
@@ -131,7 +137,7 @@ pub struct PushArgs {
     #[arg(long, env = "S3_ZONES_ROOT", default_value = "cityflow-raw")]
     pub root: String,
     /// Create the bucket when it does not exist.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub create_bucket: bool,
     /// Do not write the completion marker (_cityflow_push.json) at the end.
     #[arg(long)]
@@ -459,6 +465,8 @@ pub struct Ctx {
     /// Parts (uploads) and chunks (downloads) confirmed so far, for the crash-test hook.
     pub parts_done: AtomicU64,
     crash_after_parts: Option<u64>,
+    /// The signal that stopped the run (SIGINT, SIGTERM).
+    pub interrupted: std::sync::OnceLock<Signal>,
 }
 
 impl Ctx {
@@ -497,6 +505,7 @@ impl Ctx {
             crash_after_parts: std::env::var("CITYFLOW_TEST_CRASH_AFTER_PARTS")
                 .ok()
                 .and_then(|v| v.parse().ok()),
+            interrupted: std::sync::OnceLock::new(),
         })
     }
 
@@ -508,6 +517,15 @@ impl Ctx {
     pub fn moved(&self, n: u64) {
         self.moved.fetch_add(n, Ordering::Relaxed);
         self.pb.inc(n);
+    }
+
+    /// A place under the semaphore; closed by a signal: the work never starts.
+    pub async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Failed> {
+        self.sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| crate::aws::failure::interrupted())
     }
 
     /// Waits for the bandwidth budget of `n` bytes.
@@ -554,7 +572,37 @@ where
         tasks.spawn(task(ctx.clone(), w));
     }
     let mut fatal: Option<Failed> = None;
-    while let Some(joined) = tasks.join_next().await {
+    let mut signals = Signals::listen();
+    let mut grace_until: Option<tokio::time::Instant> = None;
+    loop {
+        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+        let joined = tokio::select! {
+            j = tasks.join_next() => match j {
+                Some(j) => j,
+                None => break,
+            },
+            (sig, n) = signals.next() => {
+                let _ = ctx.interrupted.set(sig);
+                if n > 1 {
+                    tasks.abort_all();
+                } else {
+                    // No new request; the ones in flight get GRACE to finish.
+                    ctx.sem.close();
+                    grace_until = Some(tokio::time::Instant::now() + GRACE);
+                    tracing::warn!(
+                        "{}: no new request; the ones in flight get {} s to finish",
+                        sig.name(),
+                        GRACE.as_secs()
+                    );
+                }
+                continue;
+            }
+            () = tokio::time::sleep_until(grace_until.unwrap_or(far)), if grace_until.is_some() => {
+                grace_until = None;
+                tasks.abort_all();
+                continue;
+            }
+        };
         let Ok((key, result)) = joined else { continue };
         let i = by_key.get(&key).copied();
         match result {
@@ -589,7 +637,9 @@ pub async fn heads(
     for (i, key) in keys {
         let ctx = ctx.clone();
         tasks.spawn(async move {
-            let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+            let Ok(_permit) = ctx.sem.clone().acquire_owned().await else {
+                return (i, None);
+            };
             let head = crate::aws::s3::head(&ctx.s3, &ctx.bucket, &key).await;
             (i, head.ok().flatten())
         });
@@ -599,6 +649,32 @@ pub async fn heads(
         out.push(h);
     }
     out
+}
+
+/// A listing that failed (its message names the bucket and prefix), with the endpoint.
+fn listing(at: &str, m: String) -> String {
+    format!("{m} (S3 endpoint {at})")
+}
+
+/// A run stopped by a signal: what was confirmed is in the (saved) ledger, the rest moves at
+/// the next run; exit 130 or 143.
+fn stopped_by(
+    sig: Signal,
+    ctx: &Ctx,
+    summary: Summary,
+    started: std::time::Instant,
+) -> (Summary, Exit) {
+    let saved = match ctx.book.save(true) {
+        Ok(()) => "the ledger is saved".to_string(),
+        Err(e) => e,
+    };
+    let msg = format!(
+        "interrupted by {}: {} object(s) transferred, {} not; {saved}: re-run to finish",
+        sig.name(),
+        summary.transferred,
+        summary.failed
+    );
+    summary.fail(sig.exit(), msg, started)
 }
 
 /// Where the bucket's name comes from and how to create it.
@@ -706,7 +782,8 @@ pub fn print_human(s: &Summary) {
     if let Some(m) = &s.marker {
         _ = writeln!(out, "marker: {}", name(m));
     }
-    for m in &s.messages {
+    // A run that did not end clean says why on stderr (once): not here again.
+    for m in s.messages.iter().filter(|_| s.exit_code == 0) {
         _ = writeln!(out, "{}", name(m));
     }
     crate::plan::print_text(&out);

@@ -31,7 +31,7 @@ use super::ledger::{Book, Download, Pulled, TransferLedger};
 use super::local::{self, MARKER};
 use super::{Ctx, Item, PullSettings, Summary, BUCKET_HINT};
 use crate::aws::checksum::{hex, is_plain_md5, unquote};
-use crate::aws::client::{clients, runtime};
+use crate::aws::client::{connect, runtime};
 use crate::aws::failure::{Failed, Failure};
 use crate::aws::health;
 use crate::aws::s3::{self, Get, Listed};
@@ -97,13 +97,18 @@ async fn pull(
     mut summary: Summary,
     started: Instant,
 ) -> (Summary, Exit) {
-    let s3 = clients(&s.common.aws).await.s3;
-    if let Err((f, m)) = health::bucket(&s3, &s.bucket, false, &BUCKET_HINT).await {
+    crate::signal::install();
+    let at = s.common.aws.s3_shown();
+    let s3 = match connect(&s.common.aws).await {
+        Ok(c) => c.s3,
+        Err((f, m)) => return summary.fail(f.exit(), m, started),
+    };
+    if let Err((f, m)) = health::bucket(&s3, &at, &s.bucket, false, &BUCKET_HINT).await {
         return summary.fail(f.exit(), m, started);
     }
     let objects = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o,
-        Err((f, m)) => return summary.fail(f.exit(), m, started),
+        Err((f, m)) => return summary.fail(f.exit(), super::listing(&at, m), started),
     };
     let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
     let mut steps = match plan(s, &ctx, objects).await {
@@ -139,6 +144,9 @@ async fn pull(
         .collect();
     let fatal = download_all(&ctx, &s.raw, steps, &mut summary).await;
     remove_stale_parts(&ctx, &dirs, &mut summary);
+    if let Some(sig) = ctx.interrupted.get() {
+        return super::stopped_by(*sig, &ctx, summary, started);
+    }
     match fatal {
         Some((f, m)) => summary.fail(f.exit(), m, started),
         None => summary.finish(Exit::Clean, started),
@@ -506,7 +514,7 @@ impl Expect {
 }
 
 async fn download_whole(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> {
-    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+    let _permit = ctx.permit().await?;
     let get = Get {
         range: None,
         if_match: Some(&st.obj.etag),
@@ -687,7 +695,7 @@ async fn download_chunked(ctx: &Arc<Ctx>, st: &Step) -> Result<Fetched, Failed> 
 async fn head_for_chunks(ctx: &Ctx, st: &Step) -> Result<Chunked, Failed> {
     let key = &st.obj.key;
     let head = {
-        let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+        let _permit = ctx.permit().await?;
         s3::head(&ctx.s3, &ctx.bucket, key).await?
     };
     let Some(head) = head.filter(|h| unquote(h.e_tag().unwrap_or_default()) == st.obj.etag) else {
@@ -803,7 +811,7 @@ async fn get_range(
     len: u64,
 ) -> Result<(), Failed> {
     use std::os::unix::fs::FileExt;
-    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+    let _permit = ctx.permit().await?;
     let get = Get {
         range: Some((start, len)),
         if_match: Some(etag),

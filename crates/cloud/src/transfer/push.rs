@@ -26,7 +26,7 @@ use super::ledger::{Book, Pushed, TransferLedger, Upload};
 use super::local::{self, FileHash, LocalFile, MARKER};
 use super::{Common, Ctx, Item, PushSettings, Summary, BUCKET_HINT};
 use crate::aws::checksum::{hex, unquote, Digests};
-use crate::aws::client::{clients, runtime};
+use crate::aws::client::{connect, runtime};
 use crate::aws::failure::{Failed, Failure};
 use crate::aws::health;
 use crate::aws::multipart::{self, Layout, PartData, PartDone, Prior, Source};
@@ -98,14 +98,22 @@ async fn push(
     mut summary: Summary,
     started: Instant,
 ) -> (Summary, Exit) {
-    let s3 = clients(&s.common.aws).await.s3;
+    crate::signal::install();
+    let at = s.common.aws.s3_shown();
+    let s3 = match connect(&s.common.aws).await {
+        Ok(c) => c.s3,
+        Err(f) => return remote_unknown(s, files, walk_errors, summary, f, started),
+    };
     let create = s.create_bucket && !s.common.dry_run;
-    if let Err((f, m)) = health::bucket(&s3, &s.bucket, create, &BUCKET_HINT).await {
-        return summary.fail(f.exit(), m, started);
+    if let Err(f) = health::bucket(&s3, &at, &s.bucket, create, &BUCKET_HINT).await {
+        return remote_unknown(s, files, walk_errors, summary, f, started);
     }
     let remote: BTreeMap<String, Listed> = match s3::list(&s3, &s.bucket, &s.prefix).await {
         Ok(o) => o.into_iter().map(|o| (o.key.clone(), o)).collect(),
-        Err((f, m)) => return summary.fail(f.exit(), m, started),
+        Err((f, m)) => {
+            let f = (f, super::listing(&at, m));
+            return remote_unknown(s, files, walk_errors, summary, f, started);
+        }
     };
     let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
     let mut steps = match plan(s, &ctx, files, remote).await {
@@ -118,6 +126,9 @@ async fn push(
         return summary.finish(Exit::Clean, started);
     }
     let fatal = upload_all(&ctx, &steps, &mut summary).await;
+    if let Some(sig) = ctx.interrupted.get() {
+        return super::stopped_by(*sig, &ctx, summary, started);
+    }
     if let Some((f, m)) = fatal {
         return summary.fail(f.exit(), m, started);
     }
@@ -134,6 +145,44 @@ async fn push(
         }
     }
     summary.finish(Exit::Clean, started)
+}
+
+/// The remote could not be reached (credentials, the bucket check, the listing): the run stops
+/// with the failure's exit code. A dry run still lists the local files with their sizes (not
+/// hashed: the remote state, so the plan, is unknown).
+fn remote_unknown(
+    s: &PushSettings,
+    files: Vec<LocalFile>,
+    walk_errors: Vec<(String, String)>,
+    mut summary: Summary,
+    (f, m): Failed,
+    started: Instant,
+) -> (Summary, Exit) {
+    if !s.common.dry_run {
+        return summary.fail(f.exit(), m, started);
+    }
+    for (path, err) in walk_errors {
+        summary.items.push(Item::failed(String::new(), path, err));
+    }
+    for file in files {
+        summary.items.push(Item {
+            action: Action::New,
+            key: format!("{}{}", s.prefix, file.rel),
+            path: file.rel,
+            bytes: file.bytes,
+            reason: Some("remote state unknown".into()),
+            sha256: None,
+            verified: None,
+            error: None,
+        });
+    }
+    summary.count_plan();
+    let n = summary.items.len();
+    let msg = format!(
+        "{m}; remote state unknown: the {n} local file(s) above are listed as if new, nothing \
+         was compared"
+    );
+    summary.fail(f.exit(), msg, started)
 }
 
 /// Hashes every file (on the blocking pool, in parallel) and plans it against the listing and
@@ -343,7 +392,7 @@ fn object_of(ctx: &Ctx, st: &Step, sha: &str) -> Object {
 }
 
 async fn put_single(ctx: &Arc<Ctx>, st: &Step) -> Result<Done, Failed> {
-    let _permit = ctx.sem.clone().acquire_owned().await.expect("open");
+    let _permit = ctx.permit().await?;
     let path = st.file.path.clone();
     let body = tokio::task::spawn_blocking(move || std::fs::read(&path))
         .await

@@ -12,12 +12,15 @@ use tokio::task::JoinSet;
 
 use super::ledger::{Entry, Ledger};
 use super::plan::{Remote, Step};
-use super::{build_item, dynamo, payloads, read_item, ttl_of, Settings, Summary, TargetReport};
-use crate::aws::client::{clients, Clients};
+use super::{
+    build_item, dynamo, payloads, read_item_failed, ttl_of, Settings, Summary, TargetReport,
+};
+use crate::aws::client::{connect, Clients};
 use crate::aws::failure::{Failed, Failure};
 use crate::aws::health::{self, BucketHint};
 use crate::aws::s3::{self, Object};
 use crate::plan::Action;
+use crate::signal::{Signal, Signals, GRACE};
 use cityflow::error::Exit;
 
 /// Where the bucket's name comes from and how to create it.
@@ -72,7 +75,22 @@ pub(super) async fn execute(
     ledger_path: PathBuf,
     mut summary: Summary,
 ) -> (Summary, Exit) {
-    let clients = Arc::new(clients(&s.aws).await);
+    crate::signal::install();
+    let work = if s.verify {
+        Vec::new()
+    } else {
+        planned_work(&steps, &mut summary)
+    };
+    let stop = Stop {
+        work: &work,
+        ledger: &ledger,
+        ledger_path: &ledger_path,
+    };
+    let clients = match connect(&s.aws).await {
+        Ok(c) => Arc::new(c),
+        Err(f) => return stop.before_writing(summary, f),
+    };
+    let mut created_bucket = false;
     if s.init {
         let d = &s.destination;
         let tables = [
@@ -80,17 +98,20 @@ pub(super) async fn execute(
             (d.reports_table.as_str(), "report_id"),
         ];
         let bucket = s.create_bucket.then_some(d.bucket.as_str());
-        match super::init::init(&clients, &tables, bucket).await {
+        match super::init::init(&clients, &s.aws, &tables, bucket).await {
             Ok(lines) => summary.messages.extend(lines),
-            Err((f, m)) => return finish_with(summary, f.exit(), m),
+            Err(f) => return stop.before_writing(summary, f),
         }
+        created_bucket = s.create_bucket;
     }
     if s.verify {
+        if let Err(f) = check_destination(&clients, s, &steps, created_bucket).await {
+            return finish_with(summary, f.0.exit(), f.1);
+        }
         return verify(s, &clients, steps, summary).await;
     }
-    let work = planned_work(&steps, &mut summary);
-    if let Err((f, m)) = check_destination(&clients, s, &work).await {
-        return finish_with(summary, f.exit(), m);
+    if let Err(f) = check_destination(&clients, s, &work, created_bucket).await {
+        return stop.before_writing(summary, f);
     }
     let ledger = match mark_pending(ledger, &work, &ledger_path) {
         Ok(l) => l,
@@ -105,10 +126,50 @@ pub(super) async fn execute(
         ledger_path,
         summary,
         fatal: None,
+        signal: None,
     };
-    let tasks = spawn_units(s, &clients, work);
-    run.collect(tasks, s.progress).await;
+    let sem = Arc::new(Semaphore::new(s.concurrency));
+    let tasks = spawn_units(s, &clients, work, &sem);
+    run.collect(tasks, &sem, s).await;
     run.finish()
+}
+
+/// A run stopped before its first write (credentials, a check, `--init`): its targets.
+struct Stop<'a> {
+    work: &'a [Step],
+    ledger: &'a Ledger,
+    ledger_path: &'a std::path::Path,
+}
+
+impl Stop<'_> {
+    /// Records every target about to be written as failed in the ledger (so `--retry-failed`
+    /// finds them; what it recorded as written stays: nothing was overwritten), reports each as
+    /// failed, and says why the run stopped.
+    fn before_writing(&self, mut summary: Summary, (f, m): Failed) -> (Summary, Exit) {
+        if self.work.is_empty() {
+            return finish_with(summary, f.exit(), m);
+        }
+        let mut l = self.ledger.clone();
+        l.failed.extend(self.work.iter().map(|st| st.key.clone()));
+        let path = self.ledger_path.display();
+        let recorded = match l.save(self.ledger_path) {
+            Ok(()) => format!("recorded as failed in {path}"),
+            Err(e) => format!("not recorded: cannot save the ledger {path}: {e}"),
+        };
+        for st in self.work {
+            let why = "not written: the run stopped before its first write".to_string();
+            summary
+                .targets
+                .push(report_of(st, Action::Error, Some(why), false));
+        }
+        summary.failed += self.work.len();
+        let msg = format!(
+            "{m}; stopped before writing: {} target(s) not written, {recorded}: re-run (or \
+             --retry-failed) once this is fixed",
+            self.work.len()
+        );
+        finish_with(summary, f.exit(), msg)
+    }
 }
 
 /// The targets to write; the plan's errors go to the summary.
@@ -124,28 +185,50 @@ fn planned_work(steps: &[Step], summary: &mut Summary) -> Vec<Step> {
         .collect()
 }
 
-/// The tables and (for objects, or items that may be offloaded) the bucket exist and answer.
-async fn check_destination(c: &Clients, s: &Settings, work: &[Step]) -> Result<(), Failed> {
-    if work.is_empty() {
-        return Ok(());
-    }
+/// The tables and (for objects, or items that may be offloaded) the bucket exist and answer;
+/// the default bucket is refused unless the caller owns it or `--init` created it.
+async fn check_destination(
+    c: &Clients,
+    s: &Settings,
+    work: &[Step],
+    created_bucket: bool,
+) -> Result<(), Failed> {
     let mut tables: Vec<&str> = Vec::new();
     let mut need_bucket = false;
     for st in work {
-        match st.remote.as_ref().expect("planned targets have a remote") {
-            Remote::Item { table, .. } if !tables.contains(&table.as_str()) => tables.push(table),
-            Remote::Item { .. } => {}
-            Remote::Object { .. } => need_bucket = true,
+        match st.remote.as_ref() {
+            Some(Remote::Item { table, .. }) if !tables.contains(&table.as_str()) => {
+                tables.push(table)
+            }
+            Some(Remote::Item { .. }) | None => {}
+            Some(Remote::Object { .. }) => need_bucket = true,
         }
+    }
+    if tables.is_empty() && !need_bucket {
+        return Ok(());
     }
     // Offloaded payloads need the bucket too: check it whenever any item might be large.
     let need_bucket = need_bucket
         || work
             .iter()
             .any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
-    health::tables(&c.dynamodb, &tables, "create it with `upload --init`").await?;
+    let create = "create it with `upload --init`";
+    health::tables(&c.dynamodb, &s.aws.dynamodb_shown(), &tables, create).await?;
     if need_bucket {
-        health::bucket(&c.s3, &s.destination.bucket, false, &BUCKET_HINT).await?;
+        let (at, b) = (s.aws.s3_shown(), &s.destination.bucket);
+        health::bucket(&c.s3, &at, b, false, &BUCKET_HINT).await?;
+        if s.bucket_is_default && !created_bucket && !health::owned(&c.s3, &at, b).await? {
+            return Err((
+                Failure::Missing,
+                format!(
+                    "S3 bucket {} is upload's default name and the caller does not own it at \
+                     {at} (ListBuckets does not list it): bucket names are global, set \
+                     S3_REPORTS_BUCKET (or --bucket) to your bucket, or create it with \
+                     `upload --init --create-bucket`",
+                    cityflow::shown::name(b)
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -174,8 +257,12 @@ fn mark_pending(
 }
 
 /// Units of work: batches of at most `--batch-size` items per table, and single objects.
-fn spawn_units(s: &Settings, clients: &Arc<Clients>, work: Vec<Step>) -> JoinSet<Unit> {
-    let sem = Arc::new(Semaphore::new(s.concurrency));
+fn spawn_units(
+    s: &Settings,
+    clients: &Arc<Clients>,
+    work: Vec<Step>,
+    sem: &Arc<Semaphore>,
+) -> JoinSet<Unit> {
     let mut tasks = JoinSet::new();
     let mut by_table: BTreeMap<String, Vec<Step>> = BTreeMap::new();
     for st in work {
@@ -188,7 +275,10 @@ fn spawn_units(s: &Settings, clients: &Arc<Clients>, work: Vec<Step>) -> JoinSet
             } => {
                 let (c, sem, checksums) = (clients.clone(), sem.clone(), s.aws.s3_checksums);
                 tasks.spawn(async move {
-                    let _permit = sem.acquire_owned().await.expect("semaphore open");
+                    // Closed by a signal: the unit never starts.
+                    let Ok(_permit) = sem.acquire_owned().await else {
+                        return (vec![st], Err(not_started()), Vec::new());
+                    };
                     let body = &st.local.as_ref().expect("planned").body;
                     let o = Object::new(&bucket, &key, content_type);
                     let r = s3::put_bytes(&c.s3, &o, body, checksums).await;
@@ -209,12 +299,21 @@ fn spawn_units(s: &Settings, clients: &Arc<Clients>, work: Vec<Step>) -> JoinSet
             };
             let (chunk, sem) = (chunk.to_vec(), sem.clone());
             tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                let Ok(_permit) = sem.acquire_owned().await else {
+                    return (chunk, Err(not_started()), Vec::new());
+                };
                 batch.write(chunk).await
             });
         }
     }
     tasks
+}
+
+fn not_started() -> Failed {
+    (
+        Failure::Other,
+        "not written: the run was interrupted before this target".into(),
+    )
 }
 
 /// One `BatchWriteItem` and the payloads its items offload.
@@ -282,17 +381,51 @@ struct Run {
     summary: Summary,
     /// What stopped the run (unreachable endpoint, refused credentials).
     fatal: Option<Failed>,
+    /// The signal that stopped the run.
+    signal: Option<Signal>,
 }
 
 impl Run {
-    async fn collect(&mut self, mut tasks: JoinSet<Unit>, progress: bool) {
+    /// Records the units as they complete. On SIGINT / SIGTERM: no unit starts any more, the
+    /// ones in flight get [`GRACE`] to finish, then are aborted (a second signal aborts them at
+    /// once); every outcome is in the saved ledger.
+    async fn collect(&mut self, mut tasks: JoinSet<Unit>, sem: &Semaphore, s: &Settings) {
         // Crash-test hook: abort the process (like a kill -9) right after the Nth ledger save.
         let crash_after: Option<usize> = std::env::var("CITYFLOW_TEST_CRASH_AFTER_SAVES")
             .ok()
             .and_then(|v| v.parse().ok());
-        let pb = progress_bar(progress, tasks.len() as u64);
+        let pb = progress_bar(s.progress, tasks.len() as u64);
         let mut saves = 0usize;
-        while let Some(joined) = tasks.join_next().await {
+        let mut signals = Signals::listen();
+        let mut grace_until: Option<tokio::time::Instant> = None;
+        loop {
+            let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+            let joined = tokio::select! {
+                j = tasks.join_next() => match j {
+                    Some(j) => j,
+                    None => break,
+                },
+                (sig, n) = signals.next() => {
+                    if n > 1 {
+                        tasks.abort_all();
+                    } else {
+                        self.signal = Some(sig);
+                        sem.close();
+                        grace_until = Some(tokio::time::Instant::now() + GRACE);
+                        tracing::warn!(
+                            "{}: no new request; the ones in flight get {} s to finish",
+                            sig.name(),
+                            GRACE.as_secs()
+                        );
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(grace_until.unwrap_or(far)), if grace_until.is_some() => {
+                    grace_until = None;
+                    tasks.abort_all();
+                    continue;
+                }
+            };
             pb.inc(1);
             let Ok((chunk, result, offloaded)) = joined else {
                 continue;
@@ -361,6 +494,7 @@ impl Run {
             ledger_path,
             mut summary,
             fatal,
+            signal,
             ..
         } = self;
         // Units cancelled by a stop: never confirmed, already recorded as failed in the ledger.
@@ -373,8 +507,19 @@ impl Run {
         summary
             .targets
             .sort_by(|a, b| a.file.cmp(&b.file).then(a.target.cmp(&b.target)));
-        match fatal {
-            Some((f, m)) => {
+        match (signal, fatal) {
+            (Some(sig), _) => {
+                let msg = format!(
+                    "interrupted by {}: {} target(s) written, {} not written, recorded as \
+                     failed in {}: re-run to finish",
+                    sig.name(),
+                    summary.written,
+                    summary.failed,
+                    ledger_path.display()
+                );
+                finish_with(summary, sig.exit(), msg)
+            }
+            (None, Some((f, m))) => {
                 let what = match f {
                     Failure::Credentials => "credentials refused",
                     _ => "endpoint unreachable",
@@ -388,11 +533,11 @@ impl Run {
                 );
                 finish_with(summary, f.exit(), msg)
             }
-            None if summary.failed > 0 => {
+            (None, None) if summary.failed > 0 => {
                 summary.exit_code = Exit::Unclean as u8;
                 (summary, Exit::Unclean)
             }
-            None => (summary, Exit::Clean),
+            (None, None) => (summary, Exit::Clean),
         }
     }
 }
@@ -418,7 +563,16 @@ async fn verify(
     mut summary: Summary,
 ) -> (Summary, Exit) {
     let mut differ = 0;
+    let mut fatal: Option<Failed> = None;
     for st in steps {
+        if fatal.is_some() {
+            summary.failed += 1;
+            let why = Some("not verified: the run stopped before this target".into());
+            summary
+                .targets
+                .push(report_of(&st, Action::Error, why, false));
+            continue;
+        }
         let (Some(remote), Some(local)) = (st.remote.as_ref(), st.local.as_ref()) else {
             summary.failed += 1;
             summary.targets.push(unplanned(&st));
@@ -430,8 +584,11 @@ async fn verify(
                 differ += 1;
                 (Action::Changed, Some(why))
             }
-            Err(e) => {
+            Err((f, e)) => {
                 summary.failed += 1;
+                if f.stops_the_run() {
+                    fatal = Some((f, e.clone()));
+                }
                 (Action::Error, Some(e))
             }
         };
@@ -445,6 +602,10 @@ async fn verify(
     summary.planned_new = 0;
     summary.planned_changed = 0;
     summary.differ = differ;
+    if let Some((f, m)) = fatal {
+        let m = format!("verify stopped: {m}");
+        return finish_with(summary, f.exit(), m);
+    }
     let exit = if summary.failed > 0 || differ > 0 {
         Exit::Unclean
     } else {
@@ -459,13 +620,13 @@ async fn compare(
     c: &Clients,
     remote: &Remote,
     local: &super::select::Local,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Failed> {
     match remote {
         Remote::Object {
             bucket,
             key,
             content_type,
-        } => Ok(match s3::get(&c.s3, bucket, key).await.map_err(|e| e.1)? {
+        } => Ok(match s3::get(&c.s3, bucket, key).await? {
             None => Some("missing".into()),
             Some((bytes, _)) if bytes != local.body => Some(format!(
                 "differs ({} bytes remote, {} local)",
@@ -483,7 +644,7 @@ async fn compare(
             pk,
             date,
         } => {
-            let Some(mut remote_v) = read_item(c, table, pk_name, pk, date).await? else {
+            let Some(mut remote_v) = read_item_failed(c, table, pk_name, pk, date).await? else {
                 return Ok(Some("missing".into()));
             };
             let mut local_v = local.json.clone().unwrap_or(Value::Null);

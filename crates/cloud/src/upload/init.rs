@@ -9,24 +9,33 @@ use super::execute::BUCKET_HINT;
 use crate::aws::client::Clients;
 use crate::aws::failure::{classify, describe, Failed, Failure};
 use crate::aws::health;
+use crate::aws::options::AwsOptions;
+use crate::aws::retry::{dynamodb_timeouts, retry_check};
 
 /// Creates the tables `(name, partition key)` if missing (on-demand billing, sort key `date`),
 /// enables TTL on `ttl`, and creates the bucket when asked. Returns what was done, one line each.
 pub async fn init(
     c: &Clients,
+    aws: &AwsOptions,
     tables: &[(&str, &str)],
     bucket: Option<&str>,
 ) -> Result<Vec<String>, Failed> {
     let mut done = Vec::new();
+    let at = aws.dynamodb_shown();
     for (table, pk) in tables {
-        done.push(create_table(&c.dynamodb, table, pk).await?);
+        tracing::info!("--init: table {table} at {at} ...");
+        let t = create_table(&c.dynamodb, table, pk).await;
+        done.push(t.map_err(|(f, m)| (f, format!("{m} (at {at})")))?);
         done.push(enable_ttl(&c.dynamodb, table).await?);
     }
     if let Some(b) = bucket {
-        done.push(match health::bucket(&c.s3, b, true, &BUCKET_HINT).await? {
-            health::Bucket::Existed => format!("bucket {b}: exists"),
-            health::Bucket::Created => format!("bucket {b}: created"),
-        });
+        let at = aws.s3_shown();
+        done.push(
+            match health::bucket(&c.s3, &at, b, true, &BUCKET_HINT).await? {
+                health::Bucket::Existed => format!("bucket {b}: exists"),
+                health::Bucket::Created => format!("bucket {b}: created"),
+            },
+        );
     }
     Ok(done)
 }
@@ -36,7 +45,11 @@ async fn create_table(
     table: &str,
     pk: &str,
 ) -> Result<String, Failed> {
-    match c.describe_table().table_name(table).send().await {
+    let (r, _) = retry_check(&dynamodb_timeouts(c), || {
+        c.describe_table().table_name(table).send()
+    })
+    .await;
+    match r {
         Ok(_) => return Ok(format!("table {table}: exists")),
         Err(e) if classify(&e) == Failure::Missing => {}
         Err(e) => return Err((classify(&e), format!("table {table}: {}", describe(&e)))),

@@ -9,6 +9,7 @@ pub mod dynamo;
 mod execute;
 pub mod init;
 pub mod ledger;
+mod origin;
 pub mod payloads;
 pub mod plan;
 pub mod select;
@@ -35,6 +36,9 @@ use ledger::Ledger;
 use plan::{Destination, PlanOptions, Remote, Step};
 use select::Selection;
 
+/// The reports bucket of the users' documented set-up (its `.env`).
+pub const DEFAULT_BUCKET: &str = "cityflow-reports-paris";
+
 const EXAMPLES: &str = "\
 Examples:
   upload --dry-run                                   what would be pushed, no network
@@ -53,8 +57,13 @@ Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload 
 s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
 bytes}.
 
-Exit codes: 0 everything confirmed   1 some targets failed or differ (listed; --retry-failed)
-            2 usage or configuration error   3 credentials refused or endpoint unreachable";
+Exit codes:
+  0    every target confirmed (or nothing to do)
+  1    some targets failed or differ (listed; `--retry-failed`)
+  2    usage or configuration error (bad date, unknown type, conflicting flags, missing table: run `--init`, a default bucket the caller does not own)
+  3    credentials missing or refused, or endpoint unreachable within the timeouts (the targets are recorded as failed)
+  130  interrupted by SIGINT (Ctrl-C): requests in flight finished or aborted, ledger saved; re-run to finish
+  143  stopped by SIGTERM: as 130";
 
 /// `upload`: push local metrics and reports to DynamoDB and S3.
 #[derive(Debug, Parser)]
@@ -78,14 +87,15 @@ pub struct UploadArgs {
     pub source: String,
     #[command(flatten)]
     pub mongo: MongoArgs,
-    /// Print the plan (+ new, * changed, = unchanged, ! error) and write nothing anywhere.
-    #[arg(long)]
+    /// Print the plan (+ new, * changed, = unchanged, ! error) and write nothing anywhere (no
+    /// credentials, no network).
+    #[arg(long, conflicts_with_all = ["verify", "init"])]
     pub dry_run: bool,
     /// Read every selected target back and compare it with the local file; write nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["init", "force", "retry_failed"])]
     pub verify: bool,
     /// Push even targets the ledger says are unchanged.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "retry_failed")]
     pub force: bool,
     /// Only the targets that failed in the last run.
     #[arg(long)]
@@ -94,7 +104,7 @@ pub struct UploadArgs {
     #[arg(long)]
     pub init: bool,
     /// With --init: create the bucket too.
-    #[arg(long)]
+    #[arg(long, requires = "init")]
     pub create_bucket: bool,
     /// Item TTL: data date + this many days.
     #[arg(long, env = "TTL_DAYS", default_value_t = 365)]
@@ -118,10 +128,16 @@ pub struct UploadArgs {
     #[arg(
         long,
         env = "DYNAMODB_REPORTS_TABLE",
-        default_value = "cityflow-daily-reports"
+        default_value = "cityflow-reports"
     )]
     pub reports_table: String,
-    #[arg(long, env = "S3_REPORTS_BUCKET", default_value = "cityflow-reports")]
+    /// The reports bucket. Its default is refused unless the caller owns it (ListBuckets) or
+    /// `--init --create-bucket` made it: bucket names are global.
+    #[arg(
+        long,
+        env = "S3_REPORTS_BUCKET",
+        default_value = DEFAULT_BUCKET
+    )]
     pub bucket: String,
     #[arg(long, env = "S3_REPORTS_PREFIX", default_value = "reports")]
     pub reports_prefix: String,
@@ -152,6 +168,9 @@ pub struct Settings {
     pub verify: bool,
     pub init: bool,
     pub create_bucket: bool,
+    /// The bucket is the default name (no flag, no variable): refused unless the caller owns
+    /// it.
+    pub bucket_is_default: bool,
     pub concurrency: usize,
     pub batch_size: usize,
     pub progress: bool,
@@ -180,10 +199,8 @@ impl Settings {
         if a.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
-        if a.retry_failed && a.force {
-            return Err("--retry-failed and --force do not go together".into());
-        }
-        let aws = a.aws.options(a.dynamodb_endpoint_url.clone());
+        let mut aws = a.aws.options(a.dynamodb_endpoint_url.clone());
+        aws.uses_dynamodb = true;
         Ok(Settings {
             output: a.output.clone(),
             mongo_source,
@@ -212,6 +229,7 @@ impl Settings {
             verify: a.verify,
             init: a.init,
             create_bucket: a.create_bucket,
+            bucket_is_default: origin::is_default("bucket"),
             concurrency: a.concurrency,
             batch_size: usize::from(a.batch_size),
             progress: a.report.progress(),
@@ -339,6 +357,20 @@ pub async fn read_item(
     pk: &str,
     date: &str,
 ) -> Result<Option<Value>, String> {
+    read_item_failed(c, table, pk_name, pk, date)
+        .await
+        .map_err(|e| e.1)
+}
+
+/// [`read_item`], its failure classified (unreachable, credentials...).
+pub(crate) async fn read_item_failed(
+    c: &Clients,
+    table: &str,
+    pk_name: &str,
+    pk: &str,
+    date: &str,
+) -> Result<Option<Value>, failure::Failed> {
+    let other = |m: String| (failure::Failure::Other, m);
     let (out, _) = retry::retry(&c.dynamodb, || {
         c.dynamodb
             .get_item()
@@ -349,7 +381,7 @@ pub async fn read_item(
             .send()
     })
     .await;
-    let out = out.map_err(|e| failure::describe(&e))?;
+    let out = out.map_err(|e| (failure::classify(&e), failure::describe(&e)))?;
     let Some(item) = out.item else {
         return Ok(None);
     };
@@ -362,17 +394,16 @@ pub async fn read_item(
         let (bucket, key) = uri
             .strip_prefix("s3://")
             .and_then(|r| r.split_once('/'))
-            .ok_or(format!("bad payload URI {uri}"))?;
+            .ok_or(other(format!("bad payload URI {uri}")))?;
         let (bytes, _) = s3::get(&c.s3, bucket, key)
-            .await
-            .map_err(|e| e.1)?
-            .ok_or(format!("payload {uri} is missing"))?;
+            .await?
+            .ok_or(other(format!("payload {uri} is missing")))?;
         let want = v.get("sha256").and_then(Value::as_str).unwrap_or("");
         if sha256_hex(&bytes) != want {
-            return Err(format!("payload {uri} does not match its sha256"));
+            return Err(other(format!("payload {uri} does not match its sha256")));
         }
         let payload: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("payload {uri}: {e}"))?;
+            serde_json::from_slice(&bytes).map_err(|e| other(format!("payload {uri}: {e}")))?;
         let body_key = v
             .get("payload_key")
             .and_then(Value::as_str)
@@ -432,12 +463,16 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
     let selected = match &s.mongo_source {
         None => select::select(&s.output, &s.selection)
             .map_err(|e| (Exit::Usage, format!("reading {}: {e}", s.output.display()))),
-        Some((url, db)) => cityflow::store::mongo::MongoStore::connect(
-            url,
-            db,
-            std::time::Duration::from_secs(5),
-            chrono::Utc::now(),
-        )
+        Some((url, db)) => {
+            // Server selection and connection within --connect-timeout.
+            tracing::info!("reading from MongoDB at {} ...", cityflow::shown::url(url));
+            cityflow::store::mongo::MongoStore::connect(
+                url,
+                db,
+                s.aws.timeouts.connect,
+                chrono::Utc::now(),
+            )
+        }
         .map_err(|e| (Exit::Backend, format!("MongoDB unreachable: {e}")))
         .and_then(|m| select::mongo_entries(&m, &s.selection).map_err(|e| (Exit::Backend, e)))
         .map(|(entries, mut odd)| {
@@ -505,6 +540,9 @@ pub fn command(args: &UploadArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    for line in origin::destinations(&settings) {
+        tracing::info!("{line}");
+    }
     let (summary, exit) = run(&settings);
     args.report.print(&summary, exit, print_human);
     if exit != Exit::Clean {
@@ -545,11 +583,17 @@ pub fn print_human(summary: &Summary) {
             "verify: {} same, {} differ or missing, {} failed, {} ms",
             summary.unchanged, summary.differ, summary.failed, summary.elapsed_ms
         );
-        for m in &summary.messages {
+        for m in summary.messages.iter().filter(|_| summary.exit_code == 0) {
             _ = writeln!(out, "{}", name(m));
         }
         return crate::plan::print_text(&out);
     }
+    // A run that did not end clean says why on stderr (once): not here again.
+    let messages: &[String] = if summary.exit_code == 0 {
+        &summary.messages
+    } else {
+        &[]
+    };
     _ = writeln!(
         out,
         "{}: {} new, {} changed, {} unchanged, {} written ({}), {} failed, {} retries, {} ms",
@@ -563,7 +607,7 @@ pub fn print_human(summary: &Summary) {
         summary.retries,
         summary.elapsed_ms
     );
-    for m in &summary.messages {
+    for m in messages {
         _ = writeln!(out, "{}", name(m));
     }
     crate::plan::print_text(&out);
