@@ -442,6 +442,7 @@ fn selection_writes_exactly_the_selected_targets() {
         keys,
         vec![
             "reports/daily_report_2025-10-26.csv",
+            "reports/daily_report_2025-10-26.html",
             "reports/daily_report_2025-10-26.json"
         ]
     );
@@ -603,8 +604,8 @@ fn a_killed_upload_resumes_without_loss_or_duplicates() {
         .as_object()
         .unwrap()
         .len();
-    // 369 days x (metrics item, report item, report JSON and CSV objects)
-    let total = 369 * 4;
+    // 369 days x (metrics item, report item, report JSON, CSV and HTML objects)
+    let total = 369 * 5;
     assert!(
         recorded > 4 && recorded < total,
         "partial ledger: {recorded} entries"
