@@ -43,6 +43,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("geojson", geojson),
     ("datetime", datetime),
     ("fields", fields),
+    ("xlsx", xlsx),
 ];
 
 /// The JSON readers `json_sources` chooses from (selector byte % 7), in this order.
@@ -366,6 +367,13 @@ pub fn datetime(data: &[u8]) {
 
 /// A single text field: numbers (every scale), points, postal codes, states, impacts, line
 /// names, severities, header names, double-encoded names.
+/// A weather-station workbook (`stations` reads Weather Underground `.xlsx` exports): the archive
+/// checks (decompressed sizes), then every sheet within the cell and row limits. Refusals are
+/// fine; a panic or an allocation the limits should have prevented is not.
+pub fn xlsx(data: &[u8]) {
+    let _ = cityflow_cloud::stations::workbook::read_bytes(data);
+}
+
 pub fn fields(data: &[u8]) {
     let _ = cityflow::input::sniff_delimiter(data);
     let Ok(s) = std::str::from_utf8(data) else {

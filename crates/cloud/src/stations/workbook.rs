@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use calamine::{open_workbook, Cell, Data, DataRef, Range, Xlsx, XlsxError};
+use calamine::{open_workbook, Cell, Data, DataRef, Range, Reader, Xlsx, XlsxError};
 
 /// Decompressed bytes of all the parts of a workbook, at most (the real Weather Underground
 /// exports: 1.1 MB for a week).
@@ -68,6 +68,22 @@ fn too_big(part: &str, bytes: u64) -> String {
          limit of a workbook is {MAX_XML_BYTES} bytes)",
         MAX_XML_BYTES >> 20
     )
+}
+
+/// Reads every sheet of the workbook `data` within the limits (the fuzz target's entry point);
+/// the number of cells read, or why the workbook is refused.
+pub fn read_bytes(data: &[u8]) -> Result<usize, String> {
+    check_archive(std::io::Cursor::new(data))?;
+    let mut wb =
+        Xlsx::new(std::io::Cursor::new(data)).map_err(|e| format!("not a readable .xlsx: {e}"))?;
+    let mut budget = Budget::default();
+    let mut cells = 0;
+    for name in wb.sheet_names().to_vec() {
+        cells += sheet_range(&mut wb, &name, &mut budget)?
+            .used_cells()
+            .count();
+    }
+    Ok(cells)
 }
 
 /// Opens a workbook once its archive passed [`check_archive`].
