@@ -13,16 +13,19 @@ use crate::support::{all_files, process, read, real, repo, tree};
 
 /// The test venv's Python (duckdb, pandas): `CITYFLOW_VENV`, else `~/.cache/cityflow/venv`.
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("CITYFLOW_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/cityflow/venv")
-        });
+    python_of("CITYFLOW_VENV", "venv")
+}
+
+/// The Python of a venv that scripts/test.sh installs: `$<var>`, else `~/.cache/cityflow/<dir>`.
+pub fn python_of(var: &str, dir: &str) -> PathBuf {
+    let venv = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        PathBuf::from(home).join(".cache/cityflow").join(dir)
+    });
     let py = venv.join("bin/python");
     assert!(
         py.is_file(),
-        "{} is missing: scripts/test.sh installs duckdb and pandas there",
+        "{} is missing: scripts/test.sh installs it (with duckdb)",
         py.display()
     );
     py

@@ -21,10 +21,26 @@ use crate::plan::Action;
 use cityflow::error::Exit;
 
 /// Where the bucket's name comes from and how to create it.
-pub(super) const BUCKET_HINT: BucketHint = BucketHint {
+pub const BUCKET_HINT: BucketHint = BucketHint {
     name_from: "--bucket / S3_REPORTS_BUCKET",
     create: "create it with `upload --init --create-bucket`",
 };
+
+/// The same for the analytics tables' bucket.
+pub const ANALYTICS_BUCKET_HINT: BucketHint = BucketHint {
+    name_from: "--analytics-bucket / S3_ANALYTICS_BUCKET",
+    create: "create it with `upload --type analytics --init --create-bucket`",
+};
+
+/// The buckets a run may write to, with where their names come from.
+pub(super) fn buckets(s: &Settings) -> Vec<(&str, &'static BucketHint)> {
+    let d = &s.destination;
+    let mut v = vec![(d.bucket.as_str(), &BUCKET_HINT)];
+    if s.selection.analytics && d.analytics_bucket != d.bucket {
+        v.push((d.analytics_bucket.as_str(), &ANALYTICS_BUCKET_HINT));
+    }
+    v
+}
 
 /// What a unit of work did: its steps, the retried attempts (or why it failed), and which
 /// items had their payload offloaded.
@@ -79,8 +95,12 @@ pub(super) async fn execute(
             (d.metrics_table.as_str(), "metric_type"),
             (d.reports_table.as_str(), "report_id"),
         ];
-        let bucket = s.create_bucket.then_some(d.bucket.as_str());
-        match super::init::init(&clients, &tables, bucket).await {
+        let buckets = if s.create_bucket {
+            buckets(s)
+        } else {
+            Vec::new()
+        };
+        match super::init::init(&clients, &tables, &buckets).await {
             Ok(lines) => summary.messages.extend(lines),
             Err((f, m)) => return finish_with(summary, f.exit(), m),
         }
@@ -130,22 +150,21 @@ async fn check_destination(c: &Clients, s: &Settings, work: &[Step]) -> Result<(
         return Ok(());
     }
     let mut tables: Vec<&str> = Vec::new();
-    let mut need_bucket = false;
+    let mut objects: Vec<&str> = Vec::new();
     for st in work {
         match st.remote.as_ref().expect("planned targets have a remote") {
             Remote::Item { table, .. } if !tables.contains(&table.as_str()) => tables.push(table),
             Remote::Item { .. } => {}
-            Remote::Object { .. } => need_bucket = true,
+            Remote::Object { bucket, .. } => objects.push(bucket),
         }
     }
     // Offloaded payloads need the bucket too: check it whenever any item might be large.
-    let need_bucket = need_bucket
-        || work
-            .iter()
-            .any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
+    let offload = (work.iter()).any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
     health::tables(&c.dynamodb, &tables, "create it with `upload --init`").await?;
-    if need_bucket {
-        health::bucket(&c.s3, &s.destination.bucket, false, &BUCKET_HINT).await?;
+    for (bucket, hint) in buckets(s) {
+        if objects.contains(&bucket) || (offload && bucket == s.destination.bucket) {
+            health::bucket(&c.s3, bucket, false, hint).await?;
+        }
     }
     Ok(())
 }

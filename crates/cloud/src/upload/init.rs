@@ -5,25 +5,25 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
-use super::execute::BUCKET_HINT;
 use crate::aws::client::Clients;
 use crate::aws::failure::{classify, describe, Failed, Failure};
 use crate::aws::health;
 
 /// Creates the tables `(name, partition key)` if missing (on-demand billing, sort key `date`),
-/// enables TTL on `ttl`, and creates the bucket when asked. Returns what was done, one line each.
+/// enables TTL on `ttl`, and creates the buckets given (with where their names come from).
+/// Returns what was done, one line each.
 pub async fn init(
     c: &Clients,
     tables: &[(&str, &str)],
-    bucket: Option<&str>,
+    buckets: &[(&str, &health::BucketHint)],
 ) -> Result<Vec<String>, Failed> {
     let mut done = Vec::new();
     for (table, pk) in tables {
         done.push(create_table(&c.dynamodb, table, pk).await?);
         done.push(enable_ttl(&c.dynamodb, table).await?);
     }
-    if let Some(b) = bucket {
-        done.push(match health::bucket(&c.s3, b, true, &BUCKET_HINT).await? {
+    for (b, hint) in buckets {
+        done.push(match health::bucket(&c.s3, b, true, hint).await? {
             health::Bucket::Existed => format!("bucket {b}: exists"),
             health::Bucket::Created => format!("bucket {b}: created"),
         });
