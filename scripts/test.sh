@@ -56,6 +56,14 @@ if ! "$VENV/bin/python" -c "import duckdb, pandas, pytz" >/dev/null 2>&1; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.0 pandas==3.1.1 pytz==2025.2
 fi
+# DuckDB reading S3 (analytics_upload): its httpfs extension cannot be downloaded here, PyPI's
+# duckdb-ext-httpfs carries it for DuckDB 1.4.4 only, hence a venv of its own.
+VENV_S3="${CITYFLOW_VENV_S3:-$HOME/.cache/cityflow/venv-s3}"
+if ! "$VENV_S3/bin/python" -c "import duckdb, pytz, importlib.util as u; assert duckdb.__version__ == '1.4.4' and u.find_spec('duckdb_ext')" >/dev/null 2>&1; then
+  [ -x "$VENV_S3/bin/python" ] || python3 -m venv "$VENV_S3"
+  "$VENV_S3/bin/pip" install --quiet --disable-pip-version-check duckdb==1.4.4 \
+    duckdb-ext-httpfs==1.4.4.20260205 pytz==2025.2
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi

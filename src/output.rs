@@ -41,6 +41,11 @@ pub enum OutputName {
     ReportJson(NaiveDate),
     /// `reports/daily_report_<date>.csv`
     ReportCsv(NaiveDate),
+    /// `reports/daily_report_<date>.html` (files only)
+    ReportHtml(NaiveDate),
+    /// `analytics/<table>/date=<date>/part-0.parquet`: one Hive partition of an analytics
+    /// table (files only; `table` is made of `a-z`, `0-9` and `_`)
+    Analytics { table: String, date: NaiveDate },
     /// `quality/quality_report_<date>.json`
     Quality(NaiveDate),
     /// `quality/quality_report_run.json`
@@ -56,13 +61,38 @@ impl OutputName {
             }
             OutputName::ReportJson(d) => format!("reports/{}.json", report_id(*d)),
             OutputName::ReportCsv(d) => format!("reports/{}.csv", report_id(*d)),
+            OutputName::ReportHtml(d) => format!("reports/{}.html", report_id(*d)),
+            OutputName::Analytics { table, date } => {
+                format!("analytics/{table}/date={date}/part-0.parquet")
+            }
             OutputName::Quality(d) => format!("quality/{}.json", quality_id(Some(*d))),
             OutputName::QualityRun => format!("quality/{}.json", quality_id(None)),
         }
     }
 
+    /// An analytics partition's name: `<table>/date=<date>/part-0.parquet` with a table name
+    /// of `a-z`, `0-9`, `_` and the date written `YYYY-MM-DD`.
+    fn parse_analytics(rest: &str) -> Option<OutputName> {
+        let mut parts = rest.split('/');
+        let (table, part, file) = (parts.next()?, parts.next()?, parts.next()?);
+        let table_ok = !table.is_empty()
+            && (table.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if parts.next().is_some() || file != "part-0.parquet" || !table_ok {
+            return None;
+        }
+        let day = part.strip_prefix("date=")?;
+        let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        (date.to_string() == day).then(|| OutputName::Analytics {
+            table: table.to_string(),
+            date,
+        })
+    }
+
     /// Reads a relative path written by [`OutputName::rel_path`]; anything else is `None`.
     pub fn parse(rel: &str) -> Option<OutputName> {
+        if let Some(rest) = rel.strip_prefix("analytics/") {
+            return Self::parse_analytics(rest);
+        }
         let (dir, name) = rel.split_once('/')?;
         let (stem, ext) = name.rsplit_once('.')?;
         let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
@@ -82,6 +112,9 @@ impl OutputName {
             ("reports", "csv") => Some(OutputName::ReportCsv(date(
                 stem.strip_prefix("daily_report_")?,
             )?)),
+            ("reports", "html") => Some(OutputName::ReportHtml(date(
+                stem.strip_prefix("daily_report_")?,
+            )?)),
             ("quality", "json") if stem == "quality_report_run" => Some(OutputName::QualityRun),
             ("quality", "json") => Some(OutputName::Quality(date(
                 stem.strip_prefix("quality_report_")?,
@@ -90,14 +123,26 @@ impl OutputName {
         }
     }
 
-    /// The envelope field that holds the body (`metrics`, `report`, `sources`); the CSV report
-    /// has no envelope and is stored under its JSON twin's key.
+    /// The envelope field that holds the body (`metrics`, `report`, `sources`); the CSV and
+    /// HTML reports have no envelope and go with their JSON twin's key; an analytics partition
+    /// holds `rows`.
     pub fn body_field(&self) -> &'static str {
         match self {
             OutputName::Metrics { .. } => "metrics",
-            OutputName::ReportJson(_) | OutputName::ReportCsv(_) => "report",
+            OutputName::ReportJson(_) | OutputName::ReportCsv(_) | OutputName::ReportHtml(_) => {
+                "report"
+            }
             OutputName::Quality(_) | OutputName::QualityRun => "sources",
+            OutputName::Analytics { .. } => "rows",
         }
+    }
+
+    /// Outputs written to files whatever the backend (MongoDB holds no copy of them).
+    pub fn files_only(&self) -> bool {
+        matches!(
+            self,
+            OutputName::ReportHtml(_) | OutputName::Analytics { .. }
+        )
     }
 
     /// The envelope's id field and value, for reports: `report_id` = `daily_report_<date>`,
@@ -105,7 +150,10 @@ impl OutputName {
     pub fn id(&self) -> (&'static str, String) {
         match self {
             OutputName::Metrics { metric_type, .. } => ("metric_type", metric_type.clone()),
-            OutputName::ReportJson(d) | OutputName::ReportCsv(d) => ("report_id", report_id(*d)),
+            OutputName::ReportJson(d) | OutputName::ReportCsv(d) | OutputName::ReportHtml(d) => {
+                ("report_id", report_id(*d))
+            }
+            OutputName::Analytics { table, .. } => ("table", table.clone()),
             OutputName::Quality(d) => ("report_id", quality_id(Some(*d))),
             OutputName::QualityRun => ("report_id", quality_id(None)),
         }
@@ -115,9 +163,11 @@ impl OutputName {
     pub fn date(&self) -> Option<NaiveDate> {
         match self {
             OutputName::Metrics { date, .. } => Some(*date),
-            OutputName::ReportJson(d) | OutputName::ReportCsv(d) | OutputName::Quality(d) => {
-                Some(*d)
-            }
+            OutputName::ReportJson(d)
+            | OutputName::ReportCsv(d)
+            | OutputName::ReportHtml(d)
+            | OutputName::Quality(d) => Some(*d),
+            OutputName::Analytics { date, .. } => Some(*date),
             OutputName::QualityRun => None,
         }
     }
@@ -312,6 +362,11 @@ mod tests {
             },
             OutputName::ReportJson(d("2025-10-26")),
             OutputName::ReportCsv(d("2025-10-26")),
+            OutputName::ReportHtml(d("2025-10-26")),
+            OutputName::Analytics {
+                table: "road_arc_days".into(),
+                date: d("2025-10-26"),
+            },
             OutputName::Quality(d("2025-10-26")),
             OutputName::QualityRun,
         ];
@@ -322,6 +377,8 @@ mod tests {
                 "metrics/comptages_metrics_2025-10-26.json",
                 "reports/daily_report_2025-10-26.json",
                 "reports/daily_report_2025-10-26.csv",
+                "reports/daily_report_2025-10-26.html",
+                "analytics/road_arc_days/date=2025-10-26/part-0.parquet",
                 "quality/quality_report_2025-10-26.json",
                 "quality/quality_report_run.json",
             ]
@@ -343,6 +400,15 @@ mod tests {
             "quality/quality_report_x.json",
             "other/comptages_metrics_2025-10-26.json",
             "comptages_metrics_2025-10-26.json",
+            "reports/index.html",
+            "analytics/road_arc_days/date=2025-1-26/part-0.parquet",
+            "analytics/road_arc_days/date=2025-10-26/part-1.parquet",
+            "analytics/road_arc_days/2025-10-26/part-0.parquet",
+            "analytics/Road/date=2025-10-26/part-0.parquet",
+            "analytics/../date=2025-10-26/part-0.parquet",
+            "analytics//date=2025-10-26/part-0.parquet",
+            "analytics/t/date=2025-10-26/part-0.parquet/x",
+            "analytics/t/date=2025-10-26/.part-0.parquet.12-0123456789abcdef.tmp",
         ] {
             assert_eq!(OutputName::parse(rel), None, "{rel}");
         }

@@ -115,9 +115,13 @@ impl Table {
     }
 }
 
-/// `analytics/<table>/date=<day>/part-0.parquet`.
+/// `analytics/<table>/date=<day>/part-0.parquet` ([`crate::output::OutputName::Analytics`]).
 pub fn rel_path(table: &str, day: NaiveDate) -> String {
-    format!("analytics/{table}/date={day}/part-0.parquet")
+    let name = crate::output::OutputName::Analytics {
+        table: table.to_string(),
+        date: day,
+    };
+    name.rel_path()
 }
 
 /// The Parquet bytes of `t`: one row group, Snappy, statistics, no creation time

@@ -198,18 +198,7 @@ pub fn csv_rows(r: &DailyReport, zones: &[ZoneTraffic]) -> Vec<[String; 5]> {
     rows.ranked("lignes_impactees", lines.into_iter().flatten(), |l| {
         (cell(l.get("ligne")), cell(l.get("count")), String::new())
     });
-    let velib = [
-        "nombre_stations",
-        "stations_en_service",
-        "velos_disponibles",
-        "velos_mecaniques",
-        "velos_electriques",
-        "bornettes_libres",
-        "taux_occupation",
-        "stations_vides",
-        "stations_pleines",
-    ];
-    rows.scalars("velib", &r.velib_disponibilite, &velib);
+    rows.scalars("velib", &r.velib_disponibilite, &super::VELIB_KEYS);
     rows.0
 }
 

@@ -20,9 +20,9 @@ use crate::quality::SourceQualityReport;
 /// The index page, relative to the output folder.
 pub const INDEX: &str = "reports/index.html";
 
-/// `reports/daily_report_<day>.html`.
+/// `reports/daily_report_<day>.html` ([`crate::output::OutputName::ReportHtml`]).
 pub fn rel_path(day: NaiveDate) -> String {
-    format!("reports/daily_report_{day}.html")
+    crate::output::OutputName::ReportHtml(day).rel_path()
 }
 
 /// The days whose page is in `dir` (the output's `reports/`), sorted.

@@ -22,6 +22,19 @@ pub const REPORT_TYPES: [&str; 6] = [
     "velib",
 ];
 
+/// The Vélib' metrics the report keeps (`velib_disponibilite`), in order.
+pub const VELIB_KEYS: [&str; 9] = [
+    "nombre_stations",
+    "stations_en_service",
+    "velos_disponibles",
+    "velos_mecaniques",
+    "velos_electriques",
+    "bornettes_libres",
+    "taux_occupation",
+    "stations_vides",
+    "stations_pleines",
+];
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
     pub total_vehicules_paris: Value,
@@ -166,20 +179,7 @@ pub fn build(
                 "top_lignes_impactees",
             ],
         ),
-        velib_disponibilite: pick(
-            m.get("velib"),
-            &[
-                "nombre_stations",
-                "stations_en_service",
-                "velos_disponibles",
-                "velos_mecaniques",
-                "velos_electriques",
-                "bornettes_libres",
-                "taux_occupation",
-                "stations_vides",
-                "stations_pleines",
-            ],
-        ),
+        velib_disponibilite: pick(m.get("velib"), &VELIB_KEYS),
         types_disponibles: REPORT_TYPES
             .iter()
             .filter(|t| m.contains_key(**t))

@@ -188,20 +188,25 @@ pub fn remove_stale_temps(dir: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-/// [`remove_stale_temps`] in `root` and each folder directly under it (the output layout).
+/// The deepest output folder below the root: `analytics/<table>/date=<day>/`.
+const OUTPUT_DEPTH: usize = 3;
+
+/// [`remove_stale_temps`] in `root` and every folder below it down to [`OUTPUT_DEPTH`] (the
+/// output layout; links are not followed).
 fn clean_output(root: &Path) -> Result<usize, StoreError> {
-    let err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError { path, source }
-    };
-    let mut n = remove_stale_temps(root).map_err(err(root))?;
-    let Ok(rd) = fs::read_dir(root) else {
-        return Ok(n);
-    };
-    for e in rd.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            n += remove_stale_temps(&e.path()).map_err(err(&e.path()))?;
-        }
+    let mut n = 0;
+    let walk = walkdir::WalkDir::new(root).max_depth(OUTPUT_DEPTH);
+    // Walking errors are skipped: a folder that cannot be listed fails in its own
+    // `remove_stale_temps` (which counts a missing root as none removed).
+    for e in walk
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_dir())
+    {
+        n += remove_stale_temps(e.path()).map_err(|source| StoreError {
+            path: e.path().to_path_buf(),
+            source,
+        })?;
     }
     Ok(n)
 }
@@ -716,6 +721,48 @@ mod tests {
             .path()
             .join(format!(".upload-ledger.json.{dead}.tmp"))
             .exists());
+    }
+
+    #[test]
+    fn stale_temporary_files_in_nested_output_folders_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = 4_194_999u32;
+        // Named as `safe_file::unique_name` names them, at every depth of the output layout.
+        let temp = |name: &str| format!(".{name}.{dead}-0123456789abcdef.tmp");
+        let part = dir.path().join("analytics/road_arc_days/date=2025-10-26");
+        let deeper = part.join("x");
+        fs::create_dir_all(&deeper).unwrap();
+        for (folder, name) in [
+            (dir.path().to_path_buf(), temp("upload-ledger.json")),
+            (dir.path().join("analytics"), temp("a")),
+            (dir.path().join("analytics/road_arc_days"), temp("b")),
+            (part.clone(), temp("part-0.parquet")),
+            (part.clone(), "part-0.parquet".to_string()),
+            // Below the output layout: not ours to look at.
+            (deeper.clone(), temp("c")),
+        ] {
+            fs::write(folder.join(name), b"1").unwrap();
+        }
+        // A link to a folder outside is not followed.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join(temp("d")), b"1").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("analytics/link")).unwrap();
+        assert_eq!(clean_output(dir.path()).unwrap(), 4);
+        let names = |d: &Path| {
+            let mut v: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&part), ["part-0.parquet", "x"]);
+        assert_eq!(names(&deeper), [temp("c")]);
+        assert_eq!(names(outside.path()), [temp("d")]);
+        assert_eq!(
+            names(&dir.path().join("analytics")),
+            ["link", "road_arc_days"]
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub fn target_of(rel: &str) -> Option<Target> {
         OutputName::Metrics { .. } => "metrics",
         OutputName::ReportJson(_) | OutputName::ReportCsv(_) => "reports",
         OutputName::Quality(_) | OutputName::QualityRun => "quality",
+        // Written to files whatever the backend.
+        OutputName::ReportHtml(_) | OutputName::Analytics { .. } => return None,
     };
     let date = name
         .date()

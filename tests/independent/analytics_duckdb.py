@@ -32,11 +32,20 @@ def close(a, b):
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6)
 
 
+# Where the tables are read: `<out>/analytics` (None), or a URL such as `s3://bucket/prefix`
+# (analytics_s3.py sets it, on a connection that can reach it).
+TABLES = None
+
+
+def tables_root(out):
+    return TABLES or f"{out}/analytics"
+
+
 def table(con, out, name):
-    files = glob.glob(f"{out}/analytics/{name}/date=*/part-0.parquet")
-    if not files:
+    pattern = f"{tables_root(out)}/{name}/*/*.parquet"
+    if not con.sql(f"select count(*) from glob('{pattern}')").fetchall()[0][0]:
         return None
-    return con.sql(f"select * from read_parquet('{out}/analytics/{name}/*/*.parquet')")
+    return con.sql(f"select * from read_parquet('{pattern}')")
 
 
 def rows_by_date(rel, key="date"):
@@ -184,15 +193,15 @@ def quality(con, out, counts):
     counts["quality_problems"] = sum(len(v) for v in prob.values())
 
 
-def main(out, csvs):
-    con = duckdb.connect()
+def main(out, csvs, con=None):
+    con = con or duckdb.connect()
     counts = {}
     hours = road(con, out, counts)
     if csvs:
         independent(hours, csvs, counts)
     others(con, out, counts)
     quality(con, out, counts)
-    union = con.sql(f"select count(*) from read_parquet('{out}/analytics/*/*/*.parquet', union_by_name=true)")
+    union = con.sql(f"select count(*) from read_parquet('{tables_root(out)}/*/*/*.parquet', union_by_name=true)")
     counts["all_tables_one_glob"] = union.fetchall()[0][0]
     json.dump({"duckdb": duckdb.__version__, "rows": counts, "failures": FAILURES[:20]}, sys.stdout)
     sys.exit(1 if FAILURES else 0)

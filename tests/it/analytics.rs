@@ -9,20 +9,23 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{all_files, process, read, real, repo, tree};
+use crate::support::{all_files, process, processed, read, real_tree, repo, tree};
 
 /// The test venv's Python (duckdb, pandas): `CITYFLOW_VENV`, else `~/.cache/cityflow/venv`.
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("CITYFLOW_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/cityflow/venv")
-        });
+    python_of("CITYFLOW_VENV", "venv")
+}
+
+/// The Python of a venv that scripts/test.sh installs: `$<var>`, else `~/.cache/cityflow/<dir>`.
+pub fn python_of(var: &str, dir: &str) -> PathBuf {
+    let venv = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        PathBuf::from(home).join(".cache/cityflow").join(dir)
+    });
     let py = venv.join("bin/python");
     assert!(
         py.is_file(),
-        "{} is missing: scripts/test.sh installs duckdb and pandas there",
+        "{} is missing: scripts/test.sh installs it (with duckdb)",
         py.display()
     );
     py
@@ -49,16 +52,7 @@ fn sample_raw() -> PathBuf {
 }
 
 fn run_sample(args: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(&sample_raw(), &out, args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (dir, out)
+    processed(&sample_raw(), args, 0)
 }
 
 #[test]
@@ -127,20 +121,8 @@ fn real_tables_in_duckdb_equal_the_json_and_an_independent_count() {
             "velib/gbfs_station_status_banacchini_pretty.json",
         ),
     ];
-    let raw = tree(
-        &files
-            .iter()
-            .map(|(to, from)| (*to, read(real(from))))
-            .collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(raw.path(), &out, &[]);
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let raw = real_tree(&files);
+    let (_dir, out) = processed(raw.path(), &[], 1);
     let csv = raw.path().join("batch/comptages-routiers-permanents.csv");
     let r = run_script(&venv_python(), "analytics_duckdb.py", &[&out, &csv]);
     let rows = &r["rows"];
@@ -180,6 +162,22 @@ fn tables_are_deterministic_not_rewritten_and_can_be_turned_off() {
         .filter(|k| !k.starts_with("analytics/"))
         .collect();
     assert_eq!(all_files(&off).keys().collect::<Vec<_>>(), without);
+}
+
+#[test]
+fn temporary_files_left_in_partitions_are_removed_by_the_next_run() {
+    let (_d, out) = run_sample(&[]);
+    let part = out.join("analytics/road_arc_days/date=2025-10-26");
+    // As a run killed while writing leaves them (`safe_file::unique_name`, a writer now gone:
+    // the pid is above the kernel's limit), and a file that is not ours.
+    let tmp = part.join(".part-0.parquet.4194999-0123456789abcdef.tmp");
+    std::fs::write(&tmp, b"PAR1").unwrap();
+    std::fs::write(part.join("notes.txt"), b"kept").unwrap();
+    let o = process(&sample_raw(), &out, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!tmp.exists(), "left behind");
+    assert!(part.join("notes.txt").exists());
+    assert!(part.join("part-0.parquet").exists());
 }
 
 #[test]
@@ -257,14 +255,7 @@ fn hostile_sample() -> tempfile::TempDir {
 #[test]
 fn html_pages_escape_hostile_labels() {
     let raw = hostile_sample();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let o = process(raw.path(), &out, &[]);
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (_dir, out) = processed(raw.path(), &[], 1);
     let page = std::fs::read_to_string(out.join("reports/daily_report_2025-10-26.html")).unwrap();
     assert!(
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")

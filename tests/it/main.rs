@@ -5,6 +5,7 @@
 mod support;
 
 mod analytics;
+mod analytics_upload;
 mod bad_input;
 mod cli;
 mod determinism;

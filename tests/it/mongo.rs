@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use cityflow::output::OutputName;
+use cityflow::report::html::INDEX;
 use cityflow::store::mongo::{target_of, MongoStore};
 use cityflow::store::{OutputDoc, Store};
 use serde_json::Value;
@@ -93,13 +95,13 @@ fn backend_detection_flags_env_and_fallback() {
         ),
         "{err}"
     );
-    // Only what MongoDB does not hold goes to files: the analytics tables and the HTML pages.
-    let files = all_files(&laptop.path().join("output"));
-    let other: Vec<&String> = files
-        .keys()
-        .filter(|k| !k.starts_with("analytics/") && !k.ends_with(".html"))
-        .collect();
-    assert!(other.is_empty(), "written to files: {other:?}");
+    // Only the analytics tables and the HTML pages go to files (issue 19).
+    let written = all_files(&laptop.path().join("output"));
+    assert!(!written.is_empty());
+    for rel in written.keys() {
+        let files_only = OutputName::parse(rel).is_some_and(|n| n.files_only());
+        assert!(rel == INDEX || files_only, "{rel} written to files");
+    }
     let s = store(&db);
     assert!(s
         .read(&target_of("metrics/comptages_metrics_2025-10-26.json").unwrap())
@@ -189,32 +191,16 @@ fn files_and_mongo_hold_the_same_bytes_and_reruns_keep_created_at() {
             .code(),
         Some(0)
     );
-    let env = [
-        ("MONGODB_URL", mongo_url()),
-        ("MONGODB_DATABASE", db.clone()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let o = process_env(
-        &raw,
-        &dir.path().join("unused"),
-        &["--backend", "mongo"],
-        &env,
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("MongoDB import check"));
+    let err = mongo_run(&raw, &dir.path().join("unused"), &db);
+    assert!(err.contains("MongoDB import check"), "{err}");
     let s = store(&db);
     let files = all_files(&files_out);
-    // The analytics tables and HTML pages are files whatever the backend.
-    let in_mongo = files
-        .iter()
-        .filter(|(rel, _)| !rel.starts_with("analytics/") && !rel.ends_with(".html"));
-    for (rel, body) in in_mongo {
-        let t = target_of(rel).unwrap();
+    for (rel, body) in &files {
+        // The tables and pages are files whatever the backend (next test).
+        if rel == INDEX || OutputName::parse(rel).is_some_and(|n| n.files_only()) {
+            continue;
+        }
+        let t = target_of(rel).unwrap_or_else(|| panic!("{rel}: not an output name"));
         if t.csv {
             assert_eq!(
                 s.read_csv(&t).unwrap().unwrap().as_bytes(),
@@ -277,6 +263,78 @@ fn files_and_mongo_hold_the_same_bytes_and_reruns_keep_created_at() {
         before.get_str("content_sha256").unwrap(),
         after.get_str("content_sha256").unwrap()
     );
+}
+
+#[test]
+fn mongo_runs_write_the_tables_and_pages_to_files() {
+    let db = unique_db("files_only");
+    let dir = tempfile::tempdir().unwrap();
+    let raw = repo().join("sample/cityflow-raw/raw");
+    let files_out = dir.path().join("files");
+    let o = process(&raw, &files_out, &["--backend", "files"]);
+    assert_eq!(o.status.code(), Some(0));
+    let mongo_out = dir.path().join("mongo");
+    let err = mongo_run(&raw, &mongo_out, &db);
+    assert!(err.contains("MongoDB import check"), "{err}");
+    // Files-only outputs of the files run: 24 partitions, 3 pages and the index.
+    let files = all_files(&files_out);
+    let files_only: Vec<&String> = (files.keys())
+        .filter(|rel| *rel == INDEX || OutputName::parse(rel).is_some_and(|n| n.files_only()))
+        .collect();
+    assert_eq!(
+        files_only
+            .iter()
+            .filter(|r| r.ends_with(".parquet"))
+            .count(),
+        24
+    );
+    assert_eq!(
+        files_only.iter().filter(|r| r.ends_with(".html")).count(),
+        4
+    );
+    // The MongoDB run wrote exactly those under its --output, the same bytes; the documents
+    // went to MongoDB (no metrics, report or quality file).
+    let written = all_files(&mongo_out);
+    assert_eq!(written.keys().collect::<Vec<_>>(), files_only);
+    for rel in files_only {
+        assert!(
+            written[rel] == files[rel],
+            "{rel} differs from the files run"
+        );
+    }
+    let s = store(&db);
+    let t = target_of("metrics/comptages_metrics_2025-10-26.json").unwrap();
+    assert!(s.read(&t).unwrap().is_some(), "the metrics are in MongoDB");
+    // A second run rewrites none of them.
+    let before: Vec<_> = (walk_mtimes(&mongo_out)).collect();
+    mongo_run(&raw, &mongo_out, &db);
+    assert_eq!(walk_mtimes(&mongo_out).collect::<Vec<_>>(), before);
+}
+
+/// `process --backend mongo` into database `db` (files-only outputs under `out`): exit 0; its
+/// stderr.
+fn mongo_run(raw: &Path, out: &Path, db: &str) -> String {
+    let url = mongo_url();
+    let env = [("MONGODB_URL", url.as_str()), ("MONGODB_DATABASE", db)];
+    let o = process_env(raw, out, &["--backend", "mongo"], &env);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// (relative path, modification time) of every file under `root`.
+fn walk_mtimes(root: &Path) -> impl Iterator<Item = (String, std::time::SystemTime)> + '_ {
+    all_files(root).into_keys().map(move |rel| {
+        let m = std::fs::metadata(root.join(&rel))
+            .unwrap()
+            .modified()
+            .unwrap();
+        (rel, m)
+    })
 }
 
 #[test]
@@ -348,11 +406,15 @@ fn upload_from_mongo_plans_the_same_targets_as_from_files() {
         t.sort();
         t
     };
-    let from_files = plan(&["--output", files_out.to_str().unwrap()]);
-    let ledger_dir = dir.path().join("ledger");
+    let all = ["--type", "all,analytics"];
+    let from_files = plan(&[&["--output", files_out.to_str().unwrap()], &all[..]].concat());
+    // The documents from MongoDB, the tables and pages from the files the run wrote beside.
+    let beside = dir.path().join("x");
     let from_mongo = plan(&[
+        "--type",
+        "all,analytics",
         "--output",
-        ledger_dir.to_str().unwrap(),
+        beside.to_str().unwrap(),
         "--source",
         "mongo",
         "--mongodb-url",
@@ -361,10 +423,10 @@ fn upload_from_mongo_plans_the_same_targets_as_from_files() {
         &db,
     ]);
     assert!(from_files.len() > 20);
-    // MongoDB holds no HTML page (a MongoDB run writes them to files): the rest is the same.
-    let from_files: Vec<String> = from_files
-        .into_iter()
-        .filter(|t| !t.contains(".html"))
-        .collect();
+    assert_eq!(
+        from_files.iter().filter(|t| t.contains(".parquet")).count(),
+        24
+    );
+    assert_eq!(from_files.iter().filter(|t| t.contains(".html")).count(), 3);
     assert_eq!(from_files, from_mongo);
 }

@@ -277,12 +277,7 @@ fn every_real_file_together() {
             "velib/velib-disponibilite_mxvml_2026.csv",
         ),
     ];
-    let raw = tree(
-        &files
-            .iter()
-            .map(|(to, from)| (*to, read(real(from))))
-            .collect::<Vec<_>>(),
-    );
+    let raw = real_tree(&files);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = process(raw.path(), &out, &["--json"]);

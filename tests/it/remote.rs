@@ -29,6 +29,8 @@ pub fn destination(d: &Dest, id: &str) -> Destination {
         bucket: d.bucket(),
         reports_prefix: "reports".into(),
         ttl_days: 365,
+        analytics_bucket: d.bucket(),
+        analytics_prefix: "analytics".into(),
     }
 }
 
@@ -313,7 +315,7 @@ pub fn init(d: &Dest) {
         &c,
         &d.options(),
         &[(&d.metrics(), "metric_type"), (&d.reports(), "report_id")],
-        Some(&d.bucket()),
+        &[(&d.bucket(), &cityflow_cloud::upload::BUCKET_HINT)],
     ))
     .unwrap();
 }

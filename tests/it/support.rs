@@ -54,6 +54,29 @@ pub fn tree(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
     dir
 }
 
+/// A raw tree of real files: (path in the tree, path under the real data folder).
+pub fn real_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let files: Vec<(&str, Vec<u8>)> = (files.iter())
+        .map(|(to, from)| (*to, read(real(from))))
+        .collect();
+    tree(&files)
+}
+
+/// `process` of `raw` with `args` into a fresh folder (`<tmp>/out`); its exit code must be at
+/// most `max_code` (0 clean, 1 with rejected input).
+pub fn processed(raw: &Path, args: &[&str], max_code: i32) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = process(raw, &out, args);
+    assert!(
+        o.status.code().is_some_and(|c| (0..=max_code).contains(&c)),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (dir, out)
+}
+
 pub fn read(p: impl AsRef<Path>) -> Vec<u8> {
     std::fs::read(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
 }

@@ -24,10 +24,26 @@ use crate::signal::{Signal, Signals, GRACE};
 use cityflow::error::Exit;
 
 /// Where the bucket's name comes from and how to create it.
-pub(super) const BUCKET_HINT: BucketHint = BucketHint {
+pub const BUCKET_HINT: BucketHint = BucketHint {
     name_from: "--bucket / S3_REPORTS_BUCKET",
     create: "create it with `upload --init --create-bucket`",
 };
+
+/// The same for the analytics tables' bucket.
+pub const ANALYTICS_BUCKET_HINT: BucketHint = BucketHint {
+    name_from: "--analytics-bucket / S3_ANALYTICS_BUCKET",
+    create: "create it with `upload --type analytics --init --create-bucket`",
+};
+
+/// The buckets a run may write to, with where their names come from.
+pub(super) fn buckets(s: &Settings) -> Vec<(&str, &'static BucketHint)> {
+    let d = &s.destination;
+    let mut v = vec![(d.bucket.as_str(), &BUCKET_HINT)];
+    if s.selection.analytics && d.analytics_bucket != d.bucket {
+        v.push((d.analytics_bucket.as_str(), &ANALYTICS_BUCKET_HINT));
+    }
+    v
+}
 
 /// What a unit of work did: its steps, the retried attempts (or why it failed), and which
 /// items had their payload offloaded.
@@ -97,8 +113,12 @@ pub(super) async fn execute(
             (d.metrics_table.as_str(), "metric_type"),
             (d.reports_table.as_str(), "report_id"),
         ];
-        let bucket = s.create_bucket.then_some(d.bucket.as_str());
-        match super::init::init(&clients, &s.aws, &tables, bucket).await {
+        let buckets = if s.create_bucket {
+            buckets(s)
+        } else {
+            Vec::new()
+        };
+        match super::init::init(&clients, &s.aws, &tables, &buckets).await {
             Ok(lines) => summary.messages.extend(lines),
             Err(f) => return stop.before_writing(summary, f),
         }
@@ -194,41 +214,42 @@ async fn check_destination(
     created_bucket: bool,
 ) -> Result<(), Failed> {
     let mut tables: Vec<&str> = Vec::new();
-    let mut need_bucket = false;
+    let mut objects: Vec<&str> = Vec::new();
     for st in work {
         match st.remote.as_ref() {
             Some(Remote::Item { table, .. }) if !tables.contains(&table.as_str()) => {
                 tables.push(table)
             }
             Some(Remote::Item { .. }) | None => {}
-            Some(Remote::Object { .. }) => need_bucket = true,
+            Some(Remote::Object { bucket, .. }) => objects.push(bucket),
         }
     }
-    if tables.is_empty() && !need_bucket {
+    if tables.is_empty() && objects.is_empty() {
         return Ok(());
     }
     // Offloaded payloads need the bucket too: check it whenever any item might be large.
-    let need_bucket = need_bucket
-        || work
-            .iter()
-            .any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
+    let offload = (work.iter()).any(|w| w.bytes as usize > dynamo::OFFLOAD_ABOVE / 2);
     let create = "create it with `upload --init`";
     health::tables(&c.dynamodb, &s.aws.dynamodb_shown(), &tables, create).await?;
-    if need_bucket {
-        let (at, b) = (s.aws.s3_shown(), &s.destination.bucket);
-        health::bucket(&c.s3, &at, b, false, &BUCKET_HINT).await?;
-        if s.bucket_is_default && !created_bucket && !health::owned(&c.s3, &at, b).await? {
-            return Err((
-                Failure::Missing,
-                format!(
-                    "S3 bucket {} is upload's default name and the caller does not own it at \
-                     {at} (ListBuckets does not list it): bucket names are global, set \
-                     S3_REPORTS_BUCKET (or --bucket) to your bucket, or create it with \
-                     `upload --init --create-bucket`",
-                    cityflow::shown::name(b)
-                ),
-            ));
+    let at = s.aws.s3_shown();
+    for (bucket, hint) in buckets(s) {
+        if objects.contains(&bucket) || (offload && bucket == s.destination.bucket) {
+            health::bucket(&c.s3, &at, bucket, false, hint).await?;
         }
+    }
+    let b = &s.destination.bucket;
+    let uses_it = objects.contains(&b.as_str()) || offload;
+    if uses_it && s.bucket_is_default && !created_bucket && !health::owned(&c.s3, &at, b).await? {
+        return Err((
+            Failure::Missing,
+            format!(
+                "S3 bucket {} is upload's default name and the caller does not own it at \
+                 {at} (ListBuckets does not list it): bucket names are global, set \
+                 S3_REPORTS_BUCKET (or --bucket) to your bucket, or create it with \
+                 `upload --init --create-bucket`",
+                cityflow::shown::name(b)
+            ),
+        ));
     }
     Ok(())
 }

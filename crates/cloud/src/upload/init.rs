@@ -5,7 +5,6 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
-use super::execute::BUCKET_HINT;
 use crate::aws::client::Clients;
 use crate::aws::failure::{classify, describe, Failed, Failure};
 use crate::aws::health;
@@ -13,12 +12,13 @@ use crate::aws::options::AwsOptions;
 use crate::aws::retry::{dynamodb_timeouts, retry_check};
 
 /// Creates the tables `(name, partition key)` if missing (on-demand billing, sort key `date`),
-/// enables TTL on `ttl`, and creates the bucket when asked. Returns what was done, one line each.
+/// enables TTL on `ttl`, and creates the buckets given (with where their names come from).
+/// Returns what was done, one line each.
 pub async fn init(
     c: &Clients,
     aws: &AwsOptions,
     tables: &[(&str, &str)],
-    bucket: Option<&str>,
+    buckets: &[(&str, &health::BucketHint)],
 ) -> Result<Vec<String>, Failed> {
     let mut done = Vec::new();
     let at = aws.dynamodb_shown();
@@ -28,14 +28,12 @@ pub async fn init(
         done.push(t.map_err(|(f, m)| (f, format!("{m} (at {at})")))?);
         done.push(enable_ttl(&c.dynamodb, table).await?);
     }
-    if let Some(b) = bucket {
-        let at = aws.s3_shown();
-        done.push(
-            match health::bucket(&c.s3, &at, b, true, &BUCKET_HINT).await? {
-                health::Bucket::Existed => format!("bucket {b}: exists"),
-                health::Bucket::Created => format!("bucket {b}: created"),
-            },
-        );
+    let at = aws.s3_shown();
+    for (b, hint) in buckets {
+        done.push(match health::bucket(&c.s3, &at, b, true, hint).await? {
+            health::Bucket::Existed => format!("bucket {b}: exists"),
+            health::Bucket::Created => format!("bucket {b}: created"),
+        });
     }
     Ok(done)
 }

@@ -14,6 +14,8 @@ pub mod payloads;
 pub mod plan;
 pub mod select;
 
+pub use execute::{ANALYTICS_BUCKET_HINT, BUCKET_HINT};
+
 use cityflow::shown::name;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -46,12 +48,14 @@ Examples:
   upload --from 2025-11-01 --to 2025-11-30 --json
   upload --init --create-bucket                      create tables (TTL on) and bucket, then push
   upload --verify                                    compare remote with local, write nothing
+  upload --type analytics                            the Parquet tables, to S3_ANALYTICS_BUCKET
   upload --endpoint-url http://127.0.0.1:8333 --s3-checksums off   an S3-compatible store
 
 Environment: OUTPUT_DIR, AWS_REGION, AWS_PROFILE (credential chain), AWS_ENDPOINT_URL,
 AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, DYNAMODB_METRICS_TABLE, DYNAMODB_REPORTS_TABLE,
-S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, TTL_DAYS, CITYFLOW_S3_CHECKSUMS,
-CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT, CITYFLOW_OPERATION_TIMEOUT.
+S3_REPORTS_BUCKET, S3_REPORTS_PREFIX, S3_PAYLOADS_PREFIX, S3_ANALYTICS_BUCKET, S3_ANALYTICS_PREFIX,
+TTL_DAYS, CITYFLOW_S3_CHECKSUMS, CITYFLOW_CONNECT_TIMEOUT, CITYFLOW_READ_TIMEOUT,
+CITYFLOW_OPERATION_TIMEOUT.
 
 Items over 400 KB keep their keys, timestamp and ttl in DynamoDB; their payload goes to
 s3://<bucket>/<payloads prefix>/<table>/<key>/<date>/<sha256>.json with {payload_s3_uri, sha256,
@@ -76,7 +80,8 @@ pub struct UploadArgs {
     pub from: Option<NaiveDate>,
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub to: Option<NaiveDate>,
-    /// Comma list of `metrics`, `reports`, `all` and metric types (comptages, bikes, ...).
+    /// Comma list of `metrics`, `reports`, `analytics`, `all` and metric types (comptages,
+    /// bikes, ...). `all` is the metrics and the reports; `all,analytics` adds the tables.
     #[arg(long = "type", value_name = "TYPES", default_value = "all")]
     pub types: String,
     /// Output folder written by `process` (with --source mongo: where the ledger is kept).
@@ -143,6 +148,16 @@ pub struct UploadArgs {
     pub reports_prefix: String,
     #[arg(long, env = "S3_PAYLOADS_PREFIX", default_value = "payloads")]
     pub payloads_prefix: String,
+    /// Bucket of the analytics tables (`--type analytics`).
+    #[arg(
+        long,
+        env = "S3_ANALYTICS_BUCKET",
+        default_value = "cityflow-analytics"
+    )]
+    pub analytics_bucket: String,
+    /// Key prefix of the analytics tables: `<prefix>/<table>/date=YYYY-MM-DD/part-0.parquet`.
+    #[arg(long, env = "S3_ANALYTICS_PREFIX", default_value = "analytics")]
+    pub analytics_prefix: String,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
@@ -178,7 +193,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(a: &UploadArgs) -> Result<Settings, String> {
-        let (metric_types, reports) = Selection::parse_types(&a.types)?;
+        let (metric_types, reports, analytics) = Selection::parse_types(&a.types)?;
         if let (Some(f), Some(t)) = (a.from, a.to) {
             if f > t {
                 return Err(format!("--from {f} is after --to {t}"));
@@ -210,6 +225,7 @@ impl Settings {
                 to: a.to,
                 metric_types,
                 reports,
+                analytics,
             },
             destination: Destination {
                 id: aws.endpoint_id(),
@@ -218,6 +234,8 @@ impl Settings {
                 bucket: a.bucket.clone(),
                 reports_prefix: a.reports_prefix.clone(),
                 ttl_days: a.ttl_days,
+                analytics_bucket: a.analytics_bucket.clone(),
+                analytics_prefix: a.analytics_prefix.clone(),
             },
             aws,
             payloads_prefix: a.payloads_prefix.trim_matches('/').to_string(),
@@ -475,6 +493,18 @@ pub fn run(s: &Settings) -> (Summary, Exit) {
         }
         .map_err(|e| (Exit::Backend, format!("MongoDB unreachable: {e}")))
         .and_then(|m| select::mongo_entries(&m, &s.selection).map_err(|e| (Exit::Backend, e)))
+        .and_then(|(mut entries, odd)| {
+            // The tables and pages a MongoDB run writes to files, under --output.
+            let (o, sel) = (&s.output, &s.selection);
+            let files = select::analytics_entries(o, sel).and_then(|mut f| {
+                f.extend(select::html_entries(o, sel)?);
+                Ok(f)
+            });
+            let files =
+                files.map_err(|e| (Exit::Usage, format!("reading {}: {e}", o.display())))?;
+            entries.extend(files);
+            Ok((entries, odd))
+        })
         .map(|(entries, mut odd)| {
             let (locals, invalid) = select::select_entries(entries, &s.selection);
             odd.extend(invalid);

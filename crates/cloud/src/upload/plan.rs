@@ -2,7 +2,7 @@
 //! real run (`+` new, `*` changed, `=` unchanged, `!` error). Pure.
 
 use super::ledger::Ledger;
-use super::select::{Invalid, Kind, Local};
+use super::select::{Invalid, Kind, Local, PARQUET_TYPE};
 use crate::plan::Action;
 use cityflow::output::sha256_hex;
 
@@ -16,6 +16,9 @@ pub struct Destination {
     pub bucket: String,
     pub reports_prefix: String,
     pub ttl_days: u32,
+    /// Where the analytics tables go: `s3://<bucket>/<prefix>/<table>/date=<day>/part-0.parquet`.
+    pub analytics_bucket: String,
+    pub analytics_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,18 +86,33 @@ pub fn remote_of(l: &Local, d: &Destination) -> Remote {
         },
         Kind::ReportFile { content_type } => {
             let name = l.rel.rsplit('/').next().unwrap_or(&l.rel);
-            let prefix = d.reports_prefix.trim_matches('/');
-            let key = if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}/{name}")
-            };
             Remote::Object {
                 bucket: d.bucket.clone(),
-                key,
+                key: prefixed(&d.reports_prefix, name),
                 content_type,
             }
         }
+        Kind::Analytics { table } => {
+            let name = cityflow::output::OutputName::Analytics {
+                table: table.clone(),
+                date: l.date,
+            };
+            let rel = name.rel_path();
+            let below = rel.strip_prefix("analytics/").unwrap_or(&rel);
+            Remote::Object {
+                bucket: d.analytics_bucket.clone(),
+                key: prefixed(&d.analytics_prefix, below),
+                content_type: PARQUET_TYPE,
+            }
+        }
+    }
+}
+
+/// `<prefix>/<name>`, or `<name>` with an empty prefix (slashes around the prefix dropped).
+fn prefixed(prefix: &str, name: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => name.to_string(),
+        p => format!("{p}/{name}"),
     }
 }
 

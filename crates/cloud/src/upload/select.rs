@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use cityflow::output::{sha256_hex, volatile_free_hash, METRIC_TYPES};
+use cityflow::output::{sha256_hex, volatile_free_hash, OutputName, METRIC_TYPES};
 use serde_json::Value;
 
 /// What the user selected.
@@ -17,13 +17,21 @@ pub struct Selection {
     /// Metric types to push (empty: none).
     pub metric_types: BTreeSet<String>,
     pub reports: bool,
+    /// The analytics tables' partitions (`--type analytics`; not part of `all`).
+    pub analytics: bool,
 }
 
+/// What `--type` selects: metric types, the reports, the analytics tables.
+pub type Types = (BTreeSet<String>, bool, bool);
+
 impl Selection {
-    /// Parses `--type`: a comma list of `metrics`, `reports`, `all` and metric type names.
-    pub fn parse_types(spec: &str) -> Result<(BTreeSet<String>, bool), String> {
+    /// Parses `--type`: a comma list of `metrics`, `reports`, `analytics`, `all` and metric type
+    /// names. `all` is the metrics and the reports, as before the analytics tables existed
+    /// (they go to a bucket of their own: `all,analytics` for everything).
+    pub fn parse_types(spec: &str) -> Result<Types, String> {
         let mut types = BTreeSet::new();
         let mut reports = false;
+        let mut analytics = false;
         for t in spec.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             match t {
                 "all" => {
@@ -32,21 +40,23 @@ impl Selection {
                 }
                 "metrics" => types.extend(METRIC_TYPES.iter().map(|s| s.to_string())),
                 "reports" => reports = true,
+                "analytics" => analytics = true,
                 t if METRIC_TYPES.contains(&t) => {
                     types.insert(t.to_string());
                 }
                 other => {
                     return Err(format!(
-                        "unknown type {other:?} (expected metrics, reports, all or one of {})",
+                        "unknown type {other:?} (expected metrics, reports, analytics, all or one \
+                         of {})",
                         METRIC_TYPES.join(", ")
                     ))
                 }
             }
         }
-        if types.is_empty() && !reports {
+        if types.is_empty() && !reports && !analytics {
             return Err("--type selects nothing".into());
         }
-        Ok((types, reports))
+        Ok((types, reports, analytics))
     }
 
     pub fn wants_date(&self, d: NaiveDate) -> bool {
@@ -65,7 +75,12 @@ pub enum Kind {
     Report,
     /// An object in the reports bucket, byte-identical to the file.
     ReportFile { content_type: &'static str },
+    /// A partition of an analytics table, byte-identical to the file, in the analytics bucket.
+    Analytics { table: String },
 }
+
+/// The content type of Parquet files.
+pub const PARQUET_TYPE: &str = "application/vnd.apache.parquet";
 
 /// One selected local file, read and validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,13 +104,6 @@ pub struct Invalid {
     pub reason: String,
 }
 
-fn parse_name(name: &str) -> Option<(String, NaiveDate, &str)> {
-    let (stem, ext) = name.rsplit_once('.')?;
-    let (head, date) = stem.rsplit_once('_')?;
-    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    Some((head.to_string(), date, ext))
-}
-
 fn check_envelope(v: &Value, want: &[(&str, &str)], body_key: &str) -> Result<(), String> {
     let o = v.as_object().ok_or("not a JSON object")?;
     for (k, expected) in want {
@@ -115,8 +123,6 @@ fn check_envelope(v: &Value, want: &[(&str, &str)], body_key: &str) -> Result<()
     }
 }
 
-/// Lists and validates the selected files under `output` (sorted). Files that are selected but
-/// unusable come back as [`Invalid`], never skipped silently.
 /// Where a candidate's bytes are.
 pub enum Content {
     File(PathBuf),
@@ -132,7 +138,8 @@ impl Content {
     }
 }
 
-/// Lists and validates the selected files under `output` (sorted).
+/// Lists and validates the selected files under `output` (sorted). Files that are selected but
+/// unusable come back as [`Invalid`], never skipped silently.
 pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Vec<Invalid>)> {
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     for sub in ["metrics", "reports"] {
@@ -149,17 +156,67 @@ pub fn select(output: &Path, sel: &Selection) -> std::io::Result<(Vec<Local>, Ve
             found.push((e.path(), format!("{sub}/{name}")));
         }
     }
-    Ok(select_entries(
-        found
-            .into_iter()
-            .map(|(p, rel)| (Content::File(p), rel))
-            .collect(),
-        sel,
-    ))
+    let mut found: Candidates = (found.into_iter())
+        .map(|(p, rel)| (Content::File(p), rel))
+        .collect();
+    found.extend(analytics_entries(output, sel)?);
+    Ok(select_entries(found, sel))
+}
+
+/// The analytics partitions under `output` as candidates, when selected. They are files
+/// whatever the backend (a MongoDB run writes them under its `--output` too).
+pub fn analytics_entries(output: &Path, sel: &Selection) -> std::io::Result<Candidates> {
+    if !sel.analytics {
+        return Ok(Vec::new());
+    }
+    let files = analytics_files(output)?.into_iter();
+    Ok(files.map(|(p, rel)| (Content::File(p), rel)).collect())
+}
+
+/// The HTML report pages under `output` as candidates, when the reports are selected: with
+/// `--source mongo`, the files a MongoDB run wrote beside its documents.
+pub fn html_entries(output: &Path, sel: &Selection) -> std::io::Result<Candidates> {
+    let dir = output.join("reports");
+    if !sel.reports || !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&dir)? {
+        let e = e?;
+        let rel = format!("reports/{}", e.file_name().to_string_lossy());
+        let page = matches!(OutputName::parse(&rel), Some(OutputName::ReportHtml(_)));
+        if page && e.file_type()?.is_file() {
+            found.push((Content::File(e.path()), rel));
+        }
+    }
+    Ok(found)
+}
+
+/// The partitions of the analytics tables under `output`
+/// (`analytics/<table>/date=<day>/part-0.parquet`, regular files; links and our temporary
+/// files are not outputs), with their relative names.
+fn analytics_files(output: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let root = output.join("analytics");
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for e in walkdir::WalkDir::new(&root).min_depth(3).max_depth(3) {
+        let e = e?;
+        let Ok(rel) = e.path().strip_prefix(output) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().into_owned();
+        if e.file_type().is_file() && OutputName::parse(&rel).is_some() {
+            found.push((e.path().to_path_buf(), rel));
+        }
+    }
+    Ok(found)
 }
 
 /// The selection over candidates named like the output files (`metrics/<type>_metrics_<date>.json`,
-/// `reports/daily_report_<date>.json|csv`), whatever they come from.
+/// `reports/daily_report_<date>.json|csv|html`, `analytics/<table>/date=<date>/part-0.parquet`),
+/// whatever they come from.
 pub fn select_entries(
     mut found: Vec<(Content, String)>,
     sel: &Selection,
@@ -168,34 +225,8 @@ pub fn select_entries(
     found.sort_by(|a, b| a.1.cmp(&b.1));
     let mut wanted: Vec<(Content, String, NaiveDate, Kind)> = Vec::new();
     for (path, rel) in found {
-        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-        let Some((head, date, ext)) = parse_name(&name) else {
+        let Some((date, kind)) = OutputName::parse(&rel).and_then(|n| kind_of(n, sel)) else {
             continue;
-        };
-        let kind = if rel.starts_with("metrics/") {
-            let Some(t) = head.strip_suffix("_metrics") else {
-                continue;
-            };
-            if !sel.metric_types.contains(t) || ext != "json" {
-                continue;
-            }
-            Kind::Metric {
-                metric_type: t.to_string(),
-            }
-        } else {
-            if head != "daily_report" || !sel.reports {
-                continue;
-            }
-            match ext {
-                "json" => Kind::Report,
-                "csv" => Kind::ReportFile {
-                    content_type: "text/csv; charset=utf-8",
-                },
-                "html" => Kind::ReportFile {
-                    content_type: "text/html; charset=utf-8",
-                },
-                _ => continue,
-            }
         };
         if sel.wants_date(date) {
             wanted.push((path, rel, date, kind));
@@ -235,7 +266,7 @@ pub fn select_entries(
                 });
             }
             let content_hash = match kind {
-                Kind::ReportFile { .. } => sha256_hex(&body),
+                Kind::ReportFile { .. } | Kind::Analytics { .. } => sha256_hex(&body),
                 _ => volatile_free_hash(&body),
             };
             out.push(Local {
@@ -259,6 +290,26 @@ pub fn select_entries(
         }
     }
     (ok, bad)
+}
+
+/// What a selected output becomes, with its data date (`None`: not selected).
+fn kind_of(name: OutputName, sel: &Selection) -> Option<(NaiveDate, Kind)> {
+    let date = name.date()?;
+    let kind = match name {
+        OutputName::Metrics { metric_type, .. } if sel.metric_types.contains(&metric_type) => {
+            Kind::Metric { metric_type }
+        }
+        OutputName::ReportJson(_) if sel.reports => Kind::Report,
+        OutputName::ReportCsv(_) if sel.reports => Kind::ReportFile {
+            content_type: "text/csv; charset=utf-8",
+        },
+        OutputName::ReportHtml(_) if sel.reports => Kind::ReportFile {
+            content_type: "text/html; charset=utf-8",
+        },
+        OutputName::Analytics { table, .. } if sel.analytics => Kind::Analytics { table },
+        _ => return None,
+    };
+    Some((date, kind))
 }
 
 /// Candidate outputs: where the bytes are, and the output file's relative name.
@@ -326,6 +377,14 @@ pub fn mongo_entries(
 
 /// Parses and checks an item's file (envelope fields agree with its name): fills `l.json`.
 pub fn validate(l: &mut Local) -> Result<(), String> {
+    if matches!(l.kind, Kind::Analytics { .. }) {
+        // A whole Parquet file starts and ends with its magic (a truncated copy does not).
+        let whole = l.body.len() >= 12 && l.body.starts_with(b"PAR1") && l.body.ends_with(b"PAR1");
+        return match whole {
+            true => Ok(()),
+            false => Err("not a whole Parquet file (no PAR1 magic at both ends)".into()),
+        };
+    }
     if matches!(l.kind, Kind::ReportFile { .. }) || l.json.is_some() {
         return Ok(());
     }
@@ -351,12 +410,16 @@ mod tests {
 
     #[test]
     fn types_parse_and_refuse_unknown() {
-        let (t, r) = Selection::parse_types("comptages,reports").unwrap();
+        let (t, r, a) = Selection::parse_types("comptages,reports").unwrap();
         assert_eq!(t.into_iter().collect::<Vec<_>>(), vec!["comptages"]);
-        assert!(r);
-        let (t, r) = Selection::parse_types("all").unwrap();
+        assert!(r && !a);
+        let (t, r, a) = Selection::parse_types("all").unwrap();
         assert_eq!(t.len(), METRIC_TYPES.len());
-        assert!(r);
+        assert!(r && !a, "all is what it was: metrics and reports");
+        let (t, r, a) = Selection::parse_types("analytics").unwrap();
+        assert!(t.is_empty() && !r && a);
+        let (t, r, a) = Selection::parse_types("all,analytics").unwrap();
+        assert!(t.len() == METRIC_TYPES.len() && r && a);
         assert!(Selection::parse_types("comptage")
             .unwrap_err()
             .contains("unknown type"));
