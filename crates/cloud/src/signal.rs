@@ -9,7 +9,8 @@ use cityflow::error::Exit;
 use std::sync::OnceLock;
 
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinError, JoinSet};
 
 /// How long requests in flight may still take after a signal before they are aborted.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -112,5 +113,55 @@ impl Signals {
         }
         let n = *rx.borrow_and_update();
         (received().unwrap_or(Signal::Terminate), n)
+    }
+}
+
+/// Joins the tasks of a transfer while listening for signals. The first signal closes `sem` (no
+/// new request) and gives the tasks in flight [`GRACE`] before aborting them; a second one aborts
+/// them at once. `on_signal` is told every signal as it comes.
+pub struct Stopping {
+    signals: Signals,
+    grace_until: Option<tokio::time::Instant>,
+}
+
+impl Stopping {
+    pub fn listen() -> Stopping {
+        Stopping {
+            signals: Signals::listen(),
+            grace_until: None,
+        }
+    }
+
+    /// The next task to finish (None: all done), signals handled on the way.
+    pub async fn join_next<T: 'static>(
+        &mut self,
+        tasks: &mut JoinSet<T>,
+        sem: &Semaphore,
+        mut on_signal: impl FnMut(Signal),
+    ) -> Option<Result<T, JoinError>> {
+        loop {
+            let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+            tokio::select! {
+                j = tasks.join_next() => return j,
+                (sig, n) = self.signals.next() => {
+                    on_signal(sig);
+                    if n > 1 {
+                        tasks.abort_all();
+                    } else {
+                        sem.close();
+                        self.grace_until = Some(tokio::time::Instant::now() + GRACE);
+                        tracing::warn!(
+                            "{}: no new request; the ones in flight get {} s to finish",
+                            sig.name(),
+                            GRACE.as_secs()
+                        );
+                    }
+                }
+                () = tokio::time::sleep_until(self.grace_until.unwrap_or(far)), if self.grace_until.is_some() => {
+                    self.grace_until = None;
+                    tasks.abort_all();
+                }
+            }
+        }
     }
 }

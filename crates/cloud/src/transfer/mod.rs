@@ -33,7 +33,7 @@ use crate::aws::failure::Failed;
 use crate::aws::health::BucketHint;
 use crate::aws::options::{AwsArgs, AwsOptions};
 use crate::plan::{human, Action, ReportArgs};
-use crate::signal::{Signal, Signals, GRACE};
+use crate::signal::{Signal, Stopping};
 use cityflow::error::Exit;
 use ledger::Book;
 use rate::{parse_size, Limiter};
@@ -572,37 +572,13 @@ where
         tasks.spawn(task(ctx.clone(), w));
     }
     let mut fatal: Option<Failed> = None;
-    let mut signals = Signals::listen();
-    let mut grace_until: Option<tokio::time::Instant> = None;
-    loop {
-        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
-        let joined = tokio::select! {
-            j = tasks.join_next() => match j {
-                Some(j) => j,
-                None => break,
-            },
-            (sig, n) = signals.next() => {
-                let _ = ctx.interrupted.set(sig);
-                if n > 1 {
-                    tasks.abort_all();
-                } else {
-                    // No new request; the ones in flight get GRACE to finish.
-                    ctx.sem.close();
-                    grace_until = Some(tokio::time::Instant::now() + GRACE);
-                    tracing::warn!(
-                        "{}: no new request; the ones in flight get {} s to finish",
-                        sig.name(),
-                        GRACE.as_secs()
-                    );
-                }
-                continue;
-            }
-            () = tokio::time::sleep_until(grace_until.unwrap_or(far)), if grace_until.is_some() => {
-                grace_until = None;
-                tasks.abort_all();
-                continue;
-            }
-        };
+    let mut stopping = Stopping::listen();
+    while let Some(joined) = stopping
+        .join_next(&mut tasks, &ctx.sem, |sig| {
+            let _ = ctx.interrupted.set(sig);
+        })
+        .await
+    {
         let Ok((key, result)) = joined else { continue };
         let i = by_key.get(&key).copied();
         match result {

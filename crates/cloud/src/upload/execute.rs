@@ -20,7 +20,7 @@ use crate::aws::failure::{Failed, Failure};
 use crate::aws::health::{self, BucketHint};
 use crate::aws::s3::{self, Object};
 use crate::plan::Action;
-use crate::signal::{Signal, Signals, GRACE};
+use crate::signal::{Signal, Stopping};
 use cityflow::error::Exit;
 
 /// Where the bucket's name comes from and how to create it.
@@ -417,36 +417,13 @@ impl Run {
             .and_then(|v| v.parse().ok());
         let pb = progress_bar(s.progress, tasks.len() as u64);
         let mut saves = 0usize;
-        let mut signals = Signals::listen();
-        let mut grace_until: Option<tokio::time::Instant> = None;
-        loop {
-            let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
-            let joined = tokio::select! {
-                j = tasks.join_next() => match j {
-                    Some(j) => j,
-                    None => break,
-                },
-                (sig, n) = signals.next() => {
-                    if n > 1 {
-                        tasks.abort_all();
-                    } else {
-                        self.signal = Some(sig);
-                        sem.close();
-                        grace_until = Some(tokio::time::Instant::now() + GRACE);
-                        tracing::warn!(
-                            "{}: no new request; the ones in flight get {} s to finish",
-                            sig.name(),
-                            GRACE.as_secs()
-                        );
-                    }
-                    continue;
-                }
-                () = tokio::time::sleep_until(grace_until.unwrap_or(far)), if grace_until.is_some() => {
-                    grace_until = None;
-                    tasks.abort_all();
-                    continue;
-                }
-            };
+        let mut stopping = Stopping::listen();
+        while let Some(joined) = stopping
+            .join_next(&mut tasks, sem, |sig| {
+                self.signal.get_or_insert(sig);
+            })
+            .await
+        {
             pb.inc(1);
             let Ok((chunk, result, offloaded)) = joined else {
                 continue;
