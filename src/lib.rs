@@ -8,7 +8,8 @@
 //! - [`analytics`]: typed per-day tables (Parquet) for DuckDB / Athena;
 //! - [`quality`]: reject counts, samples, duplicates;
 //! - [`pipeline`]: the `process` run; [`store`]: where outputs are written;
-//! - [`output`]: output kinds, their names, the volatile-free content hash.
+//! - [`output`]: output kinds, their names, the volatile-free content hash;
+//! - [`shards`]: a date range cut into shards (backfills), and the raw files a shard needs.
 //!
 //! This crate has no AWS SDK: `upload`, `raw` and `stations` live in `cityflow-cloud`
 //! (`crates/cloud`), which depends on this one.
@@ -30,6 +31,7 @@ pub mod pipeline;
 pub mod quality;
 pub mod report;
 pub mod safe_file;
+pub mod shards;
 pub mod shown;
 pub mod sources;
 pub mod store;
