@@ -16,6 +16,7 @@
 
 pub mod analytics;
 pub mod bigcsv;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod discover;

@@ -316,12 +316,14 @@ impl QualityAcc {
 
     /// Makes sure a file that was read appears in the report, even with no row at all (it is
     /// then listed under the source's undated cell).
+    /// Lists `file` (this acc holds its counters alone) in the undated cell of `source` when
+    /// none of its rows has a day, in the selection or outside it.
     pub fn note_file(&mut self, source: &'static str, file: &str) {
         let listed = self
             .cells
             .iter()
             .any(|((s, _), c)| *s == source && c.files.contains(file));
-        if !listed {
+        if !listed && !self.outside.contains_key(source) {
             self.cell(source, None).files.insert(file.to_string());
         }
     }
@@ -353,6 +355,22 @@ impl QualityAcc {
     pub fn outside(&mut self, source: &'static str, n: u64) {
         if n > 0 {
             *self.outside.entry(source).or_default() += n;
+        }
+    }
+
+    /// Drops the cells of the days `keep` refuses (days read only for comparisons: the runs
+    /// that write them report them); their rows count as outside the selection.
+    pub fn keep_days(&mut self, keep: impl Fn(NaiveDate) -> bool) {
+        let dropped: Vec<QualityKey> = self
+            .cells
+            .keys()
+            .filter(|(_, d)| d.is_some_and(|d| !keep(d)))
+            .copied()
+            .collect();
+        for k in dropped {
+            if let Some(c) = self.cells.remove(&k) {
+                self.outside(k.0, c.rows_read);
+            }
         }
     }
 
