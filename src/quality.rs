@@ -202,6 +202,9 @@ pub struct QualityAcc {
     pub cells: BTreeMap<QualityKey, SourceQuality>,
     /// Rows read whose day is outside the run's selection, per source (counted nowhere else).
     pub outside: BTreeMap<&'static str, u64>,
+    /// Sources with records of days outside the selection: counted in `outside`, or only
+    /// joined to the selected days' (Vélib' station information).
+    pub elsewhere: BTreeSet<&'static str>,
 }
 
 /// A row just counted by [`QualityAcc::row`].
@@ -323,7 +326,7 @@ impl QualityAcc {
             .cells
             .iter()
             .any(|((s, _), c)| *s == source && c.files.contains(file));
-        if !listed && !self.outside.contains_key(source) {
+        if !listed && !self.elsewhere.contains(source) {
             self.cell(source, None).files.insert(file.to_string());
         }
     }
@@ -349,12 +352,20 @@ impl QualityAcc {
         for (source, n) in o.outside {
             self.outside(source, n);
         }
+        self.elsewhere.extend(o.elsewhere);
+    }
+
+    /// A record of `source` of a day outside the selection was read to be joined to the
+    /// selected days' (not a row of its own: not counted).
+    pub fn joined_from_elsewhere(&mut self, source: &'static str) {
+        self.elsewhere.insert(source);
     }
 
     /// `n` rows of `source` whose day is not selected (`--date`, `--from`/`--to`).
     pub fn outside(&mut self, source: &'static str, n: u64) {
         if n > 0 {
             *self.outside.entry(source).or_default() += n;
+            self.elsewhere.insert(source);
         }
     }
 
