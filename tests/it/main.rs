@@ -25,6 +25,7 @@ mod real_data;
 mod real_variants;
 mod remote;
 mod secrets;
+mod shards;
 mod source_bikes;
 mod source_chantiers;
 mod source_traffic;
