@@ -129,6 +129,14 @@ fn pull(dir: &Path, bucket: &str, extra: &[&str]) -> (Output, Value) {
     run(&mut raw_cmd(&args))
 }
 
+/// `raw pull` into `dir` as a person sees it (stdout, no --json).
+fn pull_text(dir: &Path, bucket: &str, extra: &[&str]) -> String {
+    let mut args = vec!["pull", "--raw", dir.to_str().unwrap(), "--bucket", bucket];
+    args.extend_from_slice(extra);
+    let o = raw_cmd(&args).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn ok(o: &Output, s: &Value) {
     assert_eq!(
         o.status.code(),
@@ -631,17 +639,7 @@ fn dry_runs_write_nothing() {
         !dst.path().join("elsewhere").exists(),
         "the folder is not even created"
     );
-    let human = raw_cmd(&[
-        "pull",
-        "--raw",
-        raw.to_str().unwrap(),
-        "--bucket",
-        &b,
-        "--dry-run",
-    ])
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&human.stdout);
+    let text = pull_text(&raw, &b, &["--dry-run"]);
     assert!(text.contains("= cityflow-raw/raw/bikes/"), "{text}");
     assert!(text.contains("(dry run)"), "{text}");
     assert_eq!(all_files(dst.path()), state, "nothing written locally");
@@ -806,23 +804,7 @@ fn a_pull_with_dates_takes_only_what_a_shard_reads() {
     assert_eq!(s["date_filter"]["left_out"], 4, "{s:#}");
     assert_eq!(s["date_filter"]["from"], "2025-10-19");
     assert!(!raw.exists(), "a dry run writes nothing");
-    let human = raw_cmd(
-        &[
-            &[
-                "pull",
-                "--raw",
-                raw.to_str().unwrap(),
-                "--bucket",
-                &b,
-                "--dry-run",
-            ][..],
-            &days,
-        ]
-        .concat(),
-    )
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&human.stdout);
+    let text = pull_text(&raw, &b, &[&days[..], &["--dry-run"]].concat());
     assert!(
         text.contains("date filter 2025-10-19..2025-10-27: 4 object(s) left out"),
         "{text}"
