@@ -8,6 +8,7 @@ mod analytics;
 mod analytics_upload;
 mod bad_input;
 mod cli;
+mod deploy;
 mod determinism;
 mod fault_matrix;
 mod faults;
