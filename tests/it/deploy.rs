@@ -55,14 +55,20 @@ fn script(name: &str) -> PathBuf {
 
 /// `deploy/shard.sh` for shard `index` with `data` as its /data, the range of the sample.
 fn shard(d: &Dest, raw_bucket: &str, data: &Path, index: &str, count: &str) -> Output {
-    cmd(&script("shard.sh"), d, raw_bucket)
+    ranged(d, raw_bucket, ("2025-10-25", "2025-10-27"), count)
         .env("CITYFLOW_DATA", data)
         .env("SHARD_INDEX", index)
-        .env("RANGE_FROM", "2025-10-25")
-        .env("RANGE_TO", "2025-10-27")
-        .env("SHARD_COUNT", count)
         .output()
         .unwrap()
+}
+
+/// `deploy/shard.sh` with a range and a shard count (no index, no data folder yet).
+fn ranged(d: &Dest, raw_bucket: &str, (from, to): (&str, &str), count: &str) -> Command {
+    let mut c = cmd(&script("shard.sh"), d, raw_bucket);
+    c.env("RANGE_FROM", from)
+        .env("RANGE_TO", to)
+        .env("SHARD_COUNT", count);
+    c
 }
 
 fn text(b: &[u8]) -> String {
@@ -219,12 +225,8 @@ fn surplus_and_empty_shards_and_bad_settings() {
     assert!(text(&o.stderr).contains("nothing to do for shard 7"));
     assert!(!data.path().join("summaries").exists());
     // No index at all, or no range: configuration errors.
-    let o = cmd(&script("shard.sh"), &d, &raw.0)
-        .env("RANGE_FROM", "2025-10-25")
-        .env("RANGE_TO", "2025-10-27")
-        .env("SHARD_COUNT", "2")
-        .output()
-        .unwrap();
+    let range = ("2025-10-25", "2025-10-27");
+    let o = ranged(&d, &raw.0, range, "2").output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let o = cmd(&script("shard.sh"), &d, &raw.0)
         .env("JOB_COMPLETION_INDEX", "0")
@@ -233,12 +235,9 @@ fn surplus_and_empty_shards_and_bad_settings() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("RANGE_FROM is not set"));
     // An unreachable raw bucket (not created): raw pull's exit code fails the shard.
-    let o = cmd(&script("shard.sh"), &d, &raw.0)
+    let o = ranged(&d, &raw.0, range, "2")
         .env("CITYFLOW_DATA", data.path())
         .env("AWS_BATCH_JOB_ARRAY_INDEX", "0")
-        .env("RANGE_FROM", "2025-10-25")
-        .env("RANGE_TO", "2025-10-27")
-        .env("SHARD_COUNT", "2")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
@@ -246,16 +245,76 @@ fn surplus_and_empty_shards_and_bad_settings() {
     // A range without data: process's exit 5 fails the shard, unless empty shards are accepted.
     push_sample(&d, &raw.0);
     for (allow, code) in [("0", 5), ("1", 0)] {
-        let o = cmd(&script("shard.sh"), &d, &raw.0)
+        let o = ranged(&d, &raw.0, ("2020-01-01", "2020-01-02"), "1")
             .env("CITYFLOW_DATA", data.path().join(allow))
             .env("SHARD_INDEX", "0")
-            .env("RANGE_FROM", "2020-01-01")
-            .env("RANGE_TO", "2020-01-02")
-            .env("SHARD_COUNT", "1")
             .env("ALLOW_EMPTY_SHARD", allow)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(code), "{}", text(&o.stderr));
         assert!(text(&o.stderr).contains("nothing to process"));
+    }
+}
+
+/// `deploy/validate.sh` on a copy of `deploy/` edited by `edit` (file, text replaced, new text).
+fn validate_copy(edits: &[(&str, &str, &str)]) -> Output {
+    let copy = tempfile::tempdir().unwrap();
+    for (rel, bytes) in all_files(&repo().join("deploy")) {
+        let p = copy.path().join(&rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut text = String::from_utf8(bytes).unwrap();
+        for (file, from, to) in edits.iter().filter(|(f, _, _)| *f == rel) {
+            assert!(text.contains(from), "{file} lacks {from:?}");
+            text = text.replace(from, to);
+        }
+        std::fs::write(p, text).unwrap();
+    }
+    Command::new(script("validate.sh"))
+        .arg(copy.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_deployment_files_validate_and_broken_copies_do_not() {
+    let o = validate_copy(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for (file, from, to, named) in [
+        (
+            "kubernetes/backfill-job.yaml",
+            "backoffLimitPerIndex: 2",
+            "backoffLimitPerIndx: 2",
+            "kubernetes/backfill-job.yaml (Kubernetes 1.29.0)",
+        ),
+        (
+            "kubernetes/backfill-job.yaml",
+            "completions: 40",
+            "completions: 41",
+            "completions 41 != SHARD_COUNT 40",
+        ),
+        (
+            "aws-batch/job-definition.json",
+            "\"attempts\": 3",
+            "\"attempts\": \"3\"",
+            "not a valid RegisterJobDefinition input",
+        ),
+        (
+            "aws-batch/submit-backfill.json",
+            "\"size\": 40",
+            "\"size\": 40, \"sise\": 1",
+            "not a valid SubmitJob input",
+        ),
+        (
+            "Dockerfile",
+            "USER 10001",
+            "USER 10001\nRUN cd /data",
+            "Dockerfile (hadolint)",
+        ),
+        ("shard.sh", "esac\n", "", "shard.sh (bash -n)"),
+    ] {
+        let o = validate_copy(&[(file, from, to)]);
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        assert_eq!(o.status.code(), Some(1), "{file}: {out}{err}");
+        assert!(err.contains(named), "{file}: {named:?} not in {err}");
     }
 }
