@@ -84,7 +84,7 @@ fn target_dates(s: &Value) -> BTreeSet<String> {
         .map(|t| {
             let target = t["target"].as_str().unwrap();
             let date = target
-                .split(|c: char| c == ' ' || c == '_' || c == '.')
+                .split([' ', '_', '.'])
                 .find(|w| w.len() == 10 && w.as_bytes()[4] == b'-')
                 .unwrap_or_else(|| panic!("no date in {target}"));
             date.to_string()
