@@ -15,6 +15,7 @@
 //! (`crates/cloud`), which depends on this one.
 
 pub mod analytics;
+pub mod backfill;
 pub mod bigcsv;
 pub mod budget;
 pub mod cli;
