@@ -93,13 +93,16 @@ fn target_dates(s: &Value) -> BTreeSet<String> {
 }
 
 /// The local files an upload of `out` takes: metrics and daily reports (JSON, CSV, HTML).
-fn local_targets(out: &Path) -> usize {
+fn local_targets(out: &Path, days: &BTreeSet<String>) -> usize {
+    // Files of the shard's days only: the référentiel goes under the last road-counter day of
+    // the whole tree (10-27), which only the shard holding that day uploads.
     let n = |dir: &str| {
         std::fs::read_dir(out.join(dir))
             .unwrap()
             .filter(|e| {
                 let name = e.as_ref().unwrap().file_name();
-                name.to_string_lossy().contains("_2025-")
+                let name = name.to_string_lossy();
+                days.iter().any(|d| name.contains(&format!("_{d}")))
             })
             .count()
     };
@@ -109,7 +112,9 @@ fn local_targets(out: &Path) -> usize {
         .filter(|e| {
             let name = e.as_ref().unwrap().file_name();
             let name = name.to_string_lossy();
-            name.starts_with("daily_report_") && name.ends_with(".json")
+            name.starts_with("daily_report_")
+                && name.ends_with(".json")
+                && days.iter().any(|d| name.contains(d.as_str()))
         })
         .count();
     n("metrics") + n("reports") + report_jsons
@@ -184,7 +189,7 @@ fn two_shards_upload_their_days_and_a_retry_on_a_fresh_machine_writes_nothing() 
         let days: BTreeSet<String> = days.iter().map(|d| d.to_string()).collect();
         assert_eq!(target_dates(&up), days, "shard {k} uploads its days only");
         let n = up["written"].as_u64().unwrap() as usize;
-        assert_eq!(n, local_targets(&dir.join("output")), "shard {k}");
+        assert_eq!(n, local_targets(&dir.join("output"), &days), "shard {k}");
         written += n;
     }
     let c = rt().block_on(clients(&d.options()));
@@ -206,7 +211,7 @@ fn two_shards_upload_their_days_and_a_retry_on_a_fresh_machine_writes_nothing() 
     );
     assert_eq!(
         v["unchanged"].as_u64().unwrap() as usize,
-        local_targets(&dir.join("output"))
+        local_targets(&dir.join("output"), &["2025-10-27".to_string()].into())
     );
     assert!(!dir.join("summaries/upload.json").exists(), "no upload run");
     assert_eq!(objects(&d, &d.bucket()), before, "no object rewritten");
