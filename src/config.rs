@@ -45,6 +45,7 @@ Outputs (under OUTPUT_DIR):
   analytics/<table>/date=<date>/part-0.parquet  typed tables (--no-analytics: none)
   quality/quality_report_<date>.json   per source: rows read/used/rejected, reasons, samples
   quality/quality_report_run.json      the whole run, including rows with no usable date
+                                       (_<from>_<to> after the name with --date, --from+--to)
 
 Exit codes:
   0  clean: every row read was used (duplicates aside), every output written

@@ -48,8 +48,9 @@ pub enum OutputName {
     Analytics { table: String, date: NaiveDate },
     /// `quality/quality_report_<date>.json`
     Quality(NaiveDate),
-    /// `quality/quality_report_run.json`
-    QualityRun,
+    /// `quality/quality_report_run.json`, or `quality/quality_report_run_<from>_<to>.json` for a
+    /// run over selected days (shards of a backfill each keep their own)
+    QualityRun(Option<(NaiveDate, NaiveDate)>),
 }
 
 impl OutputName {
@@ -66,7 +67,7 @@ impl OutputName {
                 format!("analytics/{table}/date={date}/part-0.parquet")
             }
             OutputName::Quality(d) => format!("quality/{}.json", quality_id(Some(*d))),
-            OutputName::QualityRun => format!("quality/{}.json", quality_id(None)),
+            OutputName::QualityRun(span) => format!("quality/{}.json", run_quality_id(*span)),
         }
     }
 
@@ -115,7 +116,13 @@ impl OutputName {
             ("reports", "html") => Some(OutputName::ReportHtml(date(
                 stem.strip_prefix("daily_report_")?,
             )?)),
-            ("quality", "json") if stem == "quality_report_run" => Some(OutputName::QualityRun),
+            ("quality", "json") if stem == "quality_report_run" => {
+                Some(OutputName::QualityRun(None))
+            }
+            ("quality", "json") if stem.starts_with("quality_report_run_") => {
+                let (a, b) = stem.strip_prefix("quality_report_run_")?.split_once('_')?;
+                Some(OutputName::QualityRun(Some((date(a)?, date(b)?))))
+            }
             ("quality", "json") => Some(OutputName::Quality(date(
                 stem.strip_prefix("quality_report_")?,
             )?)),
@@ -132,7 +139,7 @@ impl OutputName {
             OutputName::ReportJson(_) | OutputName::ReportCsv(_) | OutputName::ReportHtml(_) => {
                 "report"
             }
-            OutputName::Quality(_) | OutputName::QualityRun => "sources",
+            OutputName::Quality(_) | OutputName::QualityRun(_) => "sources",
             OutputName::Analytics { .. } => "rows",
         }
     }
@@ -155,7 +162,7 @@ impl OutputName {
             }
             OutputName::Analytics { table, .. } => ("table", table.clone()),
             OutputName::Quality(d) => ("report_id", quality_id(Some(*d))),
-            OutputName::QualityRun => ("report_id", quality_id(None)),
+            OutputName::QualityRun(span) => ("report_id", run_quality_id(*span)),
         }
     }
 
@@ -168,7 +175,7 @@ impl OutputName {
             | OutputName::ReportHtml(d)
             | OutputName::Quality(d) => Some(*d),
             OutputName::Analytics { date, .. } => Some(*date),
-            OutputName::QualityRun => None,
+            OutputName::QualityRun(_) => None,
         }
     }
 }
@@ -183,6 +190,15 @@ pub fn quality_id(date: Option<NaiveDate>) -> String {
     match date {
         Some(d) => format!("quality_report_{d}"),
         None => "quality_report_run".to_string(),
+    }
+}
+
+/// The run's quality report: `quality_report_run`, or `quality_report_run_<from>_<to>` for a
+/// run over selected days.
+pub fn run_quality_id(span: Option<(NaiveDate, NaiveDate)>) -> String {
+    match span {
+        Some((a, b)) => format!("quality_report_run_{a}_{b}"),
+        None => quality_id(None),
     }
 }
 
@@ -331,7 +347,7 @@ impl<'a> QualityReport<'a> {
 /// `quality/quality_report_run.json`.
 #[derive(Serialize)]
 pub struct RunQualityReport<'a> {
-    pub report_id: &'static str,
+    pub report_id: String,
     pub timestamp: &'a str,
     pub clean: bool,
     pub dates: &'a [String],
@@ -368,7 +384,8 @@ mod tests {
                 date: d("2025-10-26"),
             },
             OutputName::Quality(d("2025-10-26")),
-            OutputName::QualityRun,
+            OutputName::QualityRun(None),
+            OutputName::QualityRun(Some((d("2025-10-20"), d("2025-10-26")))),
         ];
         let rels: Vec<String> = all.iter().map(OutputName::rel_path).collect();
         assert_eq!(
@@ -381,6 +398,7 @@ mod tests {
                 "analytics/road_arc_days/date=2025-10-26/part-0.parquet",
                 "quality/quality_report_2025-10-26.json",
                 "quality/quality_report_run.json",
+                "quality/quality_report_run_2025-10-20_2025-10-26.json",
             ]
         );
         for (n, rel) in all.iter().zip(&rels) {

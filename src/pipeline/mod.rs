@@ -256,6 +256,8 @@ struct Run<'a> {
     days: Vec<NaiveDate>,
     /// The days before `days` read for the reports' comparisons (not written).
     lookback: Vec<NaiveDate>,
+    /// The days selected (`--date`, `--from`/`--to`).
+    selection: DaySelection,
     /// Windows of days written one after the other, and reads of the inputs.
     windows: usize,
     passes: usize,
@@ -664,6 +666,7 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         days,
         lookback,
         undated: BTreeMap::new(),
+        selection: settings.days,
         windows: 1,
         passes: 1,
         past_duplicates: BTreeMap::new(),
@@ -727,6 +730,12 @@ fn files_not_processed() -> BTreeMap<&'static str, Vec<String>> {
     BTreeMap::new()
 }
 
+/// The days a run selected, when bounded on both sides (its quality report is named after
+/// them: shards of a backfill do not replace each other's).
+fn run_span(sel: &DaySelection) -> Option<(NaiveDate, NaiveDate)> {
+    sel.from.zip(sel.to)
+}
+
 /// Writes the run's quality report; returns each source's totals.
 fn write_run_quality(
     run: &Run,
@@ -734,8 +743,9 @@ fn write_run_quality(
 ) -> (BTreeMap<&'static str, SourceQualityReport>, Outcome) {
     let totals = run.totals();
     let dates: Vec<String> = run.days.iter().map(NaiveDate::to_string).collect();
+    let span = run_span(&run.selection);
     let report = RunQualityReport {
-        report_id: "quality_report_run",
+        report_id: output::run_quality_id(span),
         timestamp: &run.timestamp,
         clean: !run.quality.has_rejects() && tree.unreadable.is_empty(),
         dates: &dates,
@@ -748,7 +758,7 @@ fn write_run_quality(
         rows_outside_selection: run.quality.outside.values().sum(),
         rows_outside_selection_by_source: &run.quality.outside,
     };
-    let name = OutputName::QualityRun.rel_path();
+    let name = OutputName::QualityRun(span).rel_path();
     let outcome = run.put(name, json::to_json_bytes(&report));
     (totals, outcome)
 }
@@ -855,7 +865,10 @@ fn summarise(
         write_errors,
         files_failed: summary::failed_files(totals),
         quality_report: if run.store.writes_files() {
-            let path = settings.output.join(OutputName::QualityRun.rel_path());
+            let span = run_span(&settings.days);
+            let path = settings
+                .output
+                .join(OutputName::QualityRun(span).rel_path());
             path.display().to_string()
         } else {
             "MongoDB collection `quality`, quality_report_run".into()

@@ -50,7 +50,7 @@ pub fn target_of(rel: &str) -> Option<Target> {
     let collection = match name {
         OutputName::Metrics { .. } => "metrics",
         OutputName::ReportJson(_) | OutputName::ReportCsv(_) => "reports",
-        OutputName::Quality(_) | OutputName::QualityRun => "quality",
+        OutputName::Quality(_) | OutputName::QualityRun(_) => "quality",
         // Written to files whatever the backend.
         OutputName::ReportHtml(_) | OutputName::Analytics { .. } => return None,
     };

@@ -216,7 +216,11 @@ fn nothing_to_process_has_its_own_exit_code() {
     }
     let total: u64 = sample_rows().iter().map(|(_, n)| n).sum();
     assert_eq!(s["rows_outside_selection"], total);
-    let q = json(dir.path().join("b/quality/quality_report_run.json"));
+    // A run over selected days names its quality report after them.
+    let q = json(
+        dir.path()
+            .join("b/quality/quality_report_run_2020-01-01_2020-01-01.json"),
+    );
     assert_eq!(q["rows_outside_selection_by_source"], *by_source);
 }
 

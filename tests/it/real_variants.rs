@@ -485,7 +485,8 @@ fn chantiers_a_paris_export_is_a_second_road_works_source() {
         m["repartition_impact"],
         json!({"BARRAGE_TOTAL": 1, "Non renseigné": 3, "RESTREINTE": 1})
     );
-    let q = &json(out.join("quality/quality_report_run.json"))["undated"]["chantiers"];
+    let q = &json(out.join("quality/quality_report_run_2024-05-15_2024-05-15.json"))["undated"]
+        ["chantiers"];
     assert_eq!(q["rows_read"], 8);
     assert_eq!(q["rows_rejected"], 1);
     assert_eq!(q["duplicates"], 1);
