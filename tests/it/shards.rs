@@ -148,3 +148,36 @@ fn windows_of_a_small_budget_equal_one_window() {
         assert_eq!(s["rows_outside_selection"], whole["rows_outside_selection"]);
     }
 }
+
+#[test]
+fn a_bad_memory_limit_is_a_usage_error_naming_its_source() {
+    let raw = multi_week_tree(2);
+    let dir = tempfile::tempdir().unwrap();
+    let o = process_env(
+        raw.path(),
+        &dir.path().join("a"),
+        &["--memory-limit", "100M"],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--memory-limit") && err.contains("100 MB is below the 256 MB"),
+        "{err}"
+    );
+    let env = [("CITYFLOW_MEMORY_LIMIT", "lots")];
+    let o = process_env(raw.path(), &dir.path().join("b"), &[], &env);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("CITYFLOW_MEMORY_LIMIT") && err.contains("not a size"),
+        "{err}"
+    );
+    // A budget written with a unit is taken: the summary says it, in bytes.
+    let s = run(
+        raw.path(),
+        &dir.path().join("c"),
+        &["--memory-limit", "1.5G"],
+    );
+    assert_eq!(s["memory_limit_bytes"].as_u64(), Some(3 << 29));
+}
