@@ -50,6 +50,9 @@ source target/servers/env
 "${CITYFLOW_CACHE:-$HOME/.cache/cityflow}/venv/bin/pip" install --quiet --disable-pip-version-check \
   -r tests/independent/requirements.txt
 
+# deploy/: pinned offline validators (hadolint, kubernetes-validate, botocore) in their own venv
+deploy/validate.sh
+
 echo "== issue 19 test tools: DuckDB + pandas (test venv), headless Chromium (Debian)"
 VENV="${CITYFLOW_VENV:-$HOME/.cache/cityflow/venv}"
 if ! "$VENV/bin/python" -c "import duckdb, pandas, pytz" >/dev/null 2>&1; then

@@ -22,6 +22,8 @@ Examples:
   process --raw data/cityflow-raw/raw                 every day found in the data
   process --date 2024-01-04                           one Paris day
   process --from 2024-01-01 --to 2024-01-31 --json    a range, JSON summary on stdout
+  process --from 2015-01-01 --to 2024-12-31 --memory-limit 2G
+                                                      ten years, window by window in 2 GB
   DATA_DIR=/mnt/raw OUTPUT_DIR=/mnt/out process -j 2
 
 Environment (./.env, or --env-file FILE, is read first, never a parent folder's; real variables
@@ -31,6 +33,7 @@ win; flags win; an empty variable counts as unset):
   OUTPUT_DIR          output root (default: output)
   ARRONDISSEMENTS_FILE  arrondissements GeoJSON outside the raw tree
   CITYFLOW_JOBS       worker threads
+  CITYFLOW_MEMORY_LIMIT  memory budget (--memory-limit)
   SOURCE_DATE_EPOCH   fixes the clock used for `timestamp` / `generated_at` (reproducible bytes)
   DATABASE_TYPE       auto | files | mongo (--backend)
   MONGODB_URL         default mongodb://localhost:27017/      MONGODB_DATABASE  default cityflow
@@ -110,6 +113,11 @@ pub struct ProcessArgs {
     /// Print a JSON summary of the run on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Memory budget (e.g. 512M, 2G): past it, the days are read window by window, as many
+    /// windows as it takes, with the same outputs. Default: half the memory of the machine or
+    /// of the container (cgroup limit), at least 512M.
+    #[arg(long, env = "CITYFLOW_MEMORY_LIMIT", value_name = "SIZE", value_parser = crate::cli::parse_size)]
+    pub memory_limit: Option<u64>,
     /// Do not write the Parquet analytics tables (`analytics/<table>/date=<day>/part-0.parquet`).
     #[arg(long)]
     pub no_analytics: bool,
@@ -139,6 +147,8 @@ pub struct Settings {
     pub arrondissements: Option<PathBuf>,
     pub progress: bool,
     pub json: bool,
+    /// The memory budget, bytes.
+    pub memory_limit: u64,
     /// Write the Parquet analytics tables (`--no-analytics` turns them off).
     pub analytics: bool,
     pub backend: Backend,
@@ -176,6 +186,14 @@ impl Settings {
                 DaySelection { from, to }
             }
         };
+        let memory_limit = a.memory_limit.unwrap_or_else(crate::budget::default_limit);
+        if memory_limit < crate::budget::MIN_LIMIT {
+            return Err(Error::Config(format!(
+                "--memory-limit / CITYFLOW_MEMORY_LIMIT: {} MB is below the {} MB a run needs",
+                memory_limit >> 20,
+                crate::budget::MIN_LIMIT >> 20
+            )));
+        }
         let jobs = match a.jobs {
             Some(0) => return Err(Error::Config("--jobs must be at least 1".into())),
             Some(n) => n,
@@ -234,6 +252,7 @@ impl Settings {
             arrondissements: a.arrondissements.clone(),
             progress: !a.no_progress,
             json: a.json,
+            memory_limit,
             analytics: !a.no_analytics,
         })
     }

@@ -189,7 +189,7 @@ pub fn discover(root: &Path, kinds: &[FileKind]) -> std::io::Result<RawTree> {
             ));
             continue;
         }
-        match classify(entry.path(), &parts, &name, kinds) {
+        match classify(Some(entry.path()), &parts, &name, kinds) {
             Some((kind, format, partition_date)) => tree.files.push(InputFile {
                 path: entry.path().to_path_buf(),
                 rel,
@@ -238,10 +238,25 @@ fn walk_problem(root: &Path, e: &walkdir::Error) -> String {
     }
 }
 
+/// The kind and partition date of the raw file at `rel` (relative to the raw root,
+/// `/`-separated), as [`discover`] classifies it, by its path alone (for a listing of remote
+/// objects): a `batch/` JSON file whose name matches no prefix, which [`discover`] may take by its
+/// content, is None here, as is any path no layout takes.
+pub fn classify_rel(rel: &str, kinds: &[FileKind]) -> Option<(&'static str, Option<NaiveDate>)> {
+    let parts: Vec<String> = rel
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let name = parts.last()?.clone();
+    classify(None, &parts, &name, kinds).map(|(kind, _, date)| (kind, date))
+}
+
 /// The kind, format and partition date of the file at `parts` (relative path components), or
-/// None when no layout takes it.
+/// None when no layout takes it; `path` (when given) lets a `batch/` JSON file be taken by its
+/// content.
 fn classify(
-    path: &Path,
+    path: Option<&Path>,
     parts: &[String],
     name: &str,
     kinds: &[FileKind],
@@ -261,7 +276,7 @@ fn classify(
             let kind = kinds.iter().find(|k| k.takes_batch(&lower));
             let kind = kind.map(|k| k.name).or_else(|| {
                 (fmt == Format::Json)
-                    .then(|| sniff_json(path, kinds))
+                    .then(|| path.and_then(|p| sniff_json(p, kinds)))
                     .flatten()
             });
             kind.map(|k| (k, fmt, None))
@@ -489,5 +504,53 @@ mod tests {
             t.ignored,
             vec!["api/c.json", "api/exact/dt=2025-11-04/c.txt"]
         );
+    }
+
+    #[test]
+    fn a_relative_path_is_classified_as_the_walk_would() {
+        let kinds = crate::pipeline::file_kinds();
+        let day = |s: &str| s.parse::<NaiveDate>().ok();
+        for (rel, want) in [
+            (
+                "api/bikes/dt=2025-10-26/hour=02/b.json",
+                Some(("bikes", day("2025-10-26"))),
+            ),
+            (
+                "api/velib/2025-10-26/station_status.json",
+                Some(("velib", day("2025-10-26"))),
+            ),
+            (
+                "api/comptages/dt=2025-10-25/hour=08/c.json",
+                Some(("comptages", day("2025-10-25"))),
+            ),
+            ("api/weather/w.json", Some(("weather", None))),
+            (
+                "batch/comptages-routiers-permanents.csv",
+                Some(("comptages", None)),
+            ),
+            (
+                "batch/referentiel-comptages-routiers.csv",
+                Some(("referentiel", None)),
+            ),
+            // Taken by content by a walk; by its path alone, nothing.
+            ("batch/export-2025.json", None),
+            ("api/parking/dt=2025-11-04/p.json", None),
+            ("batch/notes.txt", None),
+            ("", None),
+        ] {
+            assert_eq!(classify_rel(rel, &kinds), want, "{rel}");
+        }
+        // The same answer as the walk, file for file, on the sample tree.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/cityflow-raw/raw");
+        let tree = discover(&root, &kinds).unwrap();
+        assert!(tree.files.len() > 10);
+        for f in &tree.files {
+            assert_eq!(
+                classify_rel(&f.rel, &kinds),
+                Some((f.kind, f.partition_date)),
+                "{}",
+                f.rel
+            );
+        }
     }
 }

@@ -15,7 +15,9 @@
 //! (`crates/cloud`), which depends on this one.
 
 pub mod analytics;
+pub mod backfill;
 pub mod bigcsv;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod discover;

@@ -202,6 +202,9 @@ pub struct QualityAcc {
     pub cells: BTreeMap<QualityKey, SourceQuality>,
     /// Rows read whose day is outside the run's selection, per source (counted nowhere else).
     pub outside: BTreeMap<&'static str, u64>,
+    /// Sources with records of days outside the selection: counted in `outside`, or only
+    /// joined to the selected days' (Vélib' station information).
+    pub elsewhere: BTreeSet<&'static str>,
 }
 
 /// A row just counted by [`QualityAcc::row`].
@@ -316,12 +319,14 @@ impl QualityAcc {
 
     /// Makes sure a file that was read appears in the report, even with no row at all (it is
     /// then listed under the source's undated cell).
+    /// Lists `file` (this acc holds its counters alone) in the undated cell of `source` when
+    /// none of its rows has a day, in the selection or outside it.
     pub fn note_file(&mut self, source: &'static str, file: &str) {
         let listed = self
             .cells
             .iter()
             .any(|((s, _), c)| *s == source && c.files.contains(file));
-        if !listed {
+        if !listed && !self.elsewhere.contains(source) {
             self.cell(source, None).files.insert(file.to_string());
         }
     }
@@ -347,12 +352,36 @@ impl QualityAcc {
         for (source, n) in o.outside {
             self.outside(source, n);
         }
+        self.elsewhere.extend(o.elsewhere);
+    }
+
+    /// A record of `source` of a day outside the selection was read to be joined to the
+    /// selected days' (not a row of its own: not counted).
+    pub fn joined_from_elsewhere(&mut self, source: &'static str) {
+        self.elsewhere.insert(source);
     }
 
     /// `n` rows of `source` whose day is not selected (`--date`, `--from`/`--to`).
     pub fn outside(&mut self, source: &'static str, n: u64) {
         if n > 0 {
             *self.outside.entry(source).or_default() += n;
+            self.elsewhere.insert(source);
+        }
+    }
+
+    /// Drops the cells of the days `keep` refuses (days read only for comparisons: the runs
+    /// that write them report them); their rows count as outside the selection.
+    pub fn keep_days(&mut self, keep: impl Fn(NaiveDate) -> bool) {
+        let dropped: Vec<QualityKey> = self
+            .cells
+            .keys()
+            .filter(|(_, d)| d.is_some_and(|d| !keep(d)))
+            .copied()
+            .collect();
+        for k in dropped {
+            if let Some(c) = self.cells.remove(&k) {
+                self.outside(k.0, c.rows_read);
+            }
         }
     }
 

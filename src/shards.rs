@@ -9,9 +9,12 @@
 
 use chrono::{Days, NaiveDate};
 
+/// Days a run reads before its first day for the daily report's week-over-week comparison.
+pub const REPORT_LOOKBACK_DAYS: u64 = 7;
+
 /// Days read before a shard's first day: 7 (the report compares with the week before) + 1 (that
 /// day's bike anomalies compare with its day before).
-pub const LOOKBACK_DAYS: u64 = 8;
+pub const LOOKBACK_DAYS: u64 = REPORT_LOOKBACK_DAYS + 1;
 
 /// One shard of a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

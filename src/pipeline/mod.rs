@@ -66,7 +66,14 @@ pub fn file_kinds() -> Vec<FileKind> {
 trait Load: Sync {
     fn files(&self) -> FileKind;
     fn dated(&self) -> bool;
-    fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded>;
+    fn load(&self, tree: &RawTree, read: &Reading, shared: &mut Shared) -> Box<dyn Loaded>;
+}
+
+/// How a pass reads the datasets: which days, with which progress display.
+struct Reading<'a> {
+    settings: &'a Settings,
+    /// The days read: the run's and the look-back days before them.
+    days: DaySelection,
 }
 
 /// A dataset read, merged and made ready: what the day stages ask of it.
@@ -88,15 +95,15 @@ impl<D: Dataset> Load for D {
         D::DATED
     }
 
-    fn load(&self, tree: &RawTree, settings: &Settings, shared: &mut Shared) -> Box<dyn Loaded> {
+    fn load(&self, tree: &RawTree, read: &Reading, shared: &mut Shared) -> Box<dyn Loaded> {
         let files: Vec<&InputFile> = tree.of(D::FILES.name).collect();
         let bytes = if D::PROGRESS {
             files.iter().map(|f| f.size).sum()
         } else {
             0
         };
-        let pb = progress_bar(settings, bytes);
-        let sel = D::selection(&settings.days);
+        let pb = progress_bar(read.settings, bytes);
+        let sel = D::selection(&read.days);
         let (acc, q) = read_all::<D>(&files, &sel, &|n| pb.inc(n));
         pb.finish_and_clear();
         shared.quality.merge(q);
@@ -247,6 +254,13 @@ struct Run<'a> {
     datasets: Vec<Box<dyn Loaded>>,
     quality: QualityAcc,
     days: Vec<NaiveDate>,
+    /// The days before `days` read for the reports' comparisons (not written).
+    lookback: Vec<NaiveDate>,
+    /// Windows of days written one after the other, and reads of the inputs.
+    windows: usize,
+    passes: usize,
+    /// Duplicates of the windows already written (their datasets are gone), by source and day.
+    past_duplicates: BTreeMap<(&'static str, Option<NaiveDate>), DayDuplicates>,
     /// Quality of what has no date: the same in every quality report.
     undated: BTreeMap<&'static str, SourceQualityReport>,
 }
@@ -273,7 +287,14 @@ impl Run<'_> {
             return self.shared.referentiel_duplicates.clone();
         }
         let d = self.datasets.iter().find(|d| d.source() == source);
-        d.map(|d| d.duplicates(day)).unwrap_or_default()
+        match d {
+            Some(d) => d.duplicates(day),
+            None => self
+                .past_duplicates
+                .get(&(source, day))
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 
     /// The quality reports of the cells whose date `keep` accepts.
@@ -313,15 +334,24 @@ impl Run<'_> {
         outcomes
     }
 
-    /// Every dataset's metrics file and analytics tables of `day`, the metrics the daily report
-    /// reads, and the summary of the tables the HTML and CSV reports read.
-    fn day_metrics(&self, day: NaiveDate) -> (report::DayMetrics, DaySummary, Vec<Outcome>) {
+    /// Every dataset's metrics file and analytics tables of `day` (written when `write`: a
+    /// look-back day is computed for the reports only), the metrics the daily report reads, and
+    /// the summary of the tables the HTML and CSV reports read.
+    fn day_metrics(
+        &self,
+        day: NaiveDate,
+        write: bool,
+    ) -> (report::DayMetrics, DaySummary, Vec<Outcome>) {
         let mut dm = Map::new();
         let mut outcomes = Vec::new();
         let mut tables = Vec::new();
         for d in &self.datasets {
             let arr = &self.shared.arrondissements;
             if let Some((body, view, t)) = d.day(day, &self.timestamp, arr) {
+                dm.insert(d.source().into(), view);
+                if !write {
+                    continue;
+                }
                 tables.extend(t);
                 outcomes.push(
                     self.put(
@@ -333,7 +363,6 @@ impl Run<'_> {
                         body,
                     ),
                 );
-                dm.insert(d.source().into(), view);
             }
         }
         outcomes.extend(self.write_tables(day, &tables));
@@ -388,8 +417,10 @@ impl Run<'_> {
     /// with the week before) the reports.
     fn write_days(&self, pool: &rayon::ThreadPool, phases: &mut Phases) -> Vec<Outcome> {
         let per_day: Vec<_> = pool.install(|| {
-            let days = self.days.par_iter();
-            days.map(|&day| (day, self.day_metrics(day))).collect()
+            let back = self.lookback.par_iter().map(|&d| (d, false));
+            let days = self.days.par_iter().map(|&d| (d, true)).chain(back);
+            days.map(|(day, write)| (day, self.day_metrics(day, write)))
+                .collect()
         });
         phases.done("metrics written");
         let mut outcomes = Vec::new();
@@ -406,10 +437,65 @@ impl Run<'_> {
                 .collect()
         });
         outcomes.extend(reports.into_iter().flatten());
-        if !self.days.is_empty() {
-            outcomes.push(self.write_index());
-        }
         outcomes
+    }
+
+    /// Over the memory budget (the first pass left a census of the arc-days): reads and writes
+    /// the days window by window, each window with its look-back days, as few windows as fit.
+    /// Quality counters and reference data stay the first pass's (they are complete).
+    fn write_windows(
+        &mut self,
+        settings: &Settings,
+        tree: &RawTree,
+        census: &BTreeMap<NaiveDate, u64>,
+        pool: &rayon::ThreadPool,
+        phases: &mut Phases,
+    ) -> Vec<Outcome> {
+        let state = crate::budget::state_bytes(settings.memory_limit);
+        let back = crate::shards::REPORT_LOOKBACK_DAYS;
+        let plan = crate::budget::plan_windows(&self.days, census, back, state);
+        info!(
+            "{} arc-days do not fit {} MB: {} window(s)",
+            census.values().sum::<u64>(),
+            settings.memory_limit >> 20,
+            plan.len()
+        );
+        let all_days = std::mem::take(&mut self.days);
+        let mut outcomes = Vec::new();
+        self.keep_duplicates(&[None]);
+        for (a, b) in &plan {
+            self.datasets = Vec::new();
+            let sel = DaySelection {
+                from: Some(*a),
+                to: Some(*b),
+            };
+            let (_, datasets, _) = read_inputs(settings, &sel, tree, pool, phases);
+            let dated = datasets.iter().flat_map(|d| d.days()).collect();
+            self.lookback = lookback_days(&dated, &sel);
+            self.days = all_days
+                .iter()
+                .copied()
+                .filter(|d| sel.contains(*d))
+                .collect();
+            self.datasets = datasets;
+            outcomes.extend(self.write_days(pool, phases));
+            let days: Vec<Option<NaiveDate>> = self.days.iter().map(|d| Some(*d)).collect();
+            self.keep_duplicates(&days);
+        }
+        self.datasets = Vec::new();
+        self.days = all_days;
+        (self.windows, self.passes) = (plan.len(), plan.len() + 1);
+        outcomes
+    }
+
+    /// Keeps the duplicates of `days` (None: undated) of the datasets held, for the run's totals.
+    fn keep_duplicates(&mut self, days: &[Option<NaiveDate>]) {
+        for d in &self.datasets {
+            for day in days {
+                self.past_duplicates
+                    .insert((d.source(), *day), d.duplicates(*day));
+            }
+        }
     }
 
     /// `reports/index.html`: the days of this run and those already in the output folder.
@@ -421,17 +507,18 @@ impl Run<'_> {
         Self::put_in(self.files, report::html::INDEX.to_string(), body)
     }
 
-    /// The référentiel is undated: written once per run, under the last processed date (or the
-    /// clock's Paris date when the run has no dated input).
+    /// The référentiel is undated: written once per run, under the last day of the road-counter
+    /// rows read (in the selected days or not: every shard of a range writes the same file),
+    /// else the last processed date, else the clock's Paris date.
     fn write_referentiel(&self, clock: &Clock) -> Option<Outcome> {
         let arcs = &self.shared.referentiel;
         if arcs.is_empty() {
             return None;
         }
         let date = self
-            .days
-            .last()
-            .copied()
+            .shared
+            .road_last_day
+            .or_else(|| self.days.last().copied())
             .unwrap_or_else(|| clock.paris_today());
         let env = MetricsEnvelope {
             metric_type: referentiel::SOURCE,
@@ -464,22 +551,49 @@ impl Run<'_> {
     }
 }
 
-/// Reads everything: reference data, then every dataset (in the pool); the quality counters of
-/// all of it, finished.
+/// The days a run over `sel` reads: the week before its first day too (the daily report
+/// compares with it; those days are not written).
+fn read_selection(sel: &DaySelection) -> DaySelection {
+    let back = Days::new(crate::shards::REPORT_LOOKBACK_DAYS);
+    DaySelection {
+        from: sel
+            .from
+            .map(|f| f.checked_sub_days(back).unwrap_or(NaiveDate::MIN)),
+        to: sel.to,
+    }
+}
+
+/// Reads everything of the days `sel` (and the look-back days before them): reference data,
+/// then every dataset (in the pool); the quality counters of those days and of what has no
+/// day, finished.
 fn read_inputs(
     settings: &Settings,
+    sel: &DaySelection,
     tree: &RawTree,
     pool: &rayon::ThreadPool,
     phases: &mut Phases,
 ) -> (Shared, Vec<Box<dyn Loaded>>, QualityAcc) {
     let mut shared = load_reference(settings, tree);
     let mut datasets = Vec::new();
+    let read = Reading {
+        settings,
+        days: read_selection(sel),
+    };
     for d in DATASETS {
-        datasets.push(pool.install(|| d.load(tree, settings, &mut shared)));
+        datasets.push(pool.install(|| d.load(tree, &read, &mut shared)));
         phases.done(&format!("read {}", d.files().name));
     }
-    let quality = std::mem::take(&mut shared.quality).finish();
+    let mut quality = std::mem::take(&mut shared.quality).finish();
+    quality.keep_days(|d| sel.contains(d));
     (shared, datasets, quality)
+}
+
+/// The days with data before `sel` that a run over it reads for the reports' comparisons.
+fn lookback_days(dated: &BTreeSet<NaiveDate>, sel: &DaySelection) -> Vec<NaiveDate> {
+    let read = read_selection(sel);
+    let back = dated.iter().copied();
+    back.filter(|d| read.contains(*d) && !sel.contains(*d))
+        .collect()
 }
 
 /// Runs `process` with `settings`, writing to `store`.
@@ -519,8 +633,14 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
     }
     let mut phases = Phases(started);
     let timestamp = clock.timestamp();
-    let (shared, datasets, quality) = read_inputs(settings, &tree, &pool, &mut phases);
-    let dated = datasets.iter().flat_map(|d| d.days()).collect();
+    crate::budget::arm(crate::budget::state_bytes(settings.memory_limit));
+    let (mut shared, datasets, quality) =
+        read_inputs(settings, &settings.days, &tree, &pool, &mut phases);
+    crate::budget::disarm();
+    let census = shared.census.take();
+    let mut dated: BTreeSet<NaiveDate> = datasets.iter().flat_map(|d| d.days()).collect();
+    dated.extend(census.iter().flat_map(|c| c.keys().copied()));
+    let lookback = lookback_days(&dated, &settings.days);
     let needs_a_day = datasets.iter().any(|d| d.needs_a_day());
     let days = run_days(dated, &settings.days, needs_a_day, clock);
     let own_files;
@@ -542,10 +662,26 @@ pub fn run(settings: &Settings, clock: &Clock, store: &dyn Store) -> Result<RunS
         datasets,
         quality,
         days,
+        lookback,
         undated: BTreeMap::new(),
+        windows: 1,
+        passes: 1,
+        past_duplicates: BTreeMap::new(),
     };
     run.undated = run.quality_reports(|d| d.is_none());
-    let mut outcomes = run.write_days(&pool, &mut phases);
+    let mut outcomes = match census {
+        None => run.write_days(&pool, &mut phases),
+        Some(c) => run.write_windows(settings, &tree, &c, &pool, &mut phases),
+    };
+    if !run.days.is_empty() {
+        outcomes.push(run.write_index());
+    }
+    info!(
+        "{} window(s) of days, {} pass(es) over the inputs (memory budget {} MB)",
+        run.windows,
+        run.passes,
+        settings.memory_limit >> 20
+    );
     outcomes.extend(run.write_referentiel(clock));
     let (totals, outcome) = write_run_quality(&run, &tree);
     outcomes.push(outcome);
@@ -724,6 +860,9 @@ fn summarise(
         } else {
             "MongoDB collection `quality`, quality_report_run".into()
         },
+        memory_limit_bytes: settings.memory_limit,
+        windows: run.windows,
+        passes: run.passes,
         elapsed_ms: started.elapsed().as_millis(),
         exit,
     }

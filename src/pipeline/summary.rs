@@ -47,6 +47,12 @@ pub struct RunSummary {
     pub files_failed: Vec<String>,
     /// Where every problem is listed.
     pub quality_report: String,
+    /// The memory budget (`--memory-limit`), bytes.
+    pub memory_limit_bytes: u64,
+    /// Windows of days the run was cut into to stay within it (1: all at once).
+    pub windows: usize,
+    /// Reads of the inputs: 1 when everything fits, else 1 (a census) + one per window.
+    pub passes: usize,
     pub elapsed_ms: u128,
     #[serde(skip)]
     pub exit: Exit,

@@ -26,7 +26,7 @@ use crate::metrics::comptages::{
 };
 use crate::quality::{QualityAcc, Reason, SourceQuality};
 use crate::sources::{json_field, json_point, json_text, key_problem, DaySelection};
-use crate::time::{paris_day, parse_instant, TimeError};
+use crate::time::{paris_day, parse_instant, Instant, TimeError};
 
 pub const SOURCE: &str = "comptages";
 
@@ -63,8 +63,14 @@ impl super::dataset::Dataset for Comptages {
     fn merge(acc: &mut Self::Acc, other: Self::Acc) {
         acc.merge(other);
     }
-    /// Marks the référentiel's arcs that have rows, and groups the rows by day.
-    fn finish(acc: Self::Acc, shared: &mut super::dataset::Shared) -> Self::Ready {
+    /// Marks the référentiel's arcs that have rows, and groups the rows by day; over the
+    /// memory budget, leaves the census of the arc-days instead (and no rows).
+    fn finish(mut acc: Self::Acc, shared: &mut super::dataset::Shared) -> Self::Ready {
+        if crate::budget::spent() {
+            shared.census = Some(acc.census());
+            acc.drop_rows();
+        }
+        shared.road_last_day = acc.last_day();
         shared.active_arcs = acc.arc_ids().map(str::to_string).collect();
         for (id, a) in shared.referentiel.iter_mut() {
             a.actif = shared.active_arcs.contains(id);
@@ -206,6 +212,12 @@ trait Sink {
     fn missing(&mut self, day: NaiveDate, field: &'static str);
     /// A row outside the run's days.
     fn outside(&mut self);
+    /// A row of `day` was read, in the run's days or not.
+    fn dated(&mut self, day: NaiveDate);
+    /// A row's static fields, offered for its arc's description (every row with a time and an
+    /// id, in the run's days or not).
+    fn describe(&mut self, arc: &str, t: Instant, st: &StaticRef<'_>, line: u64);
+    /// A valid row of the run's days (its static fields offered too).
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64);
 }
 
@@ -233,6 +245,12 @@ impl Sink for FileSink<'_> {
     fn outside(&mut self) {
         self.out.rows_outside += 1;
     }
+    fn dated(&mut self, day: NaiveDate) {
+        self.out.acc.note_day(Some(day));
+    }
+    fn describe(&mut self, arc: &str, t: Instant, st: &StaticRef<'_>, line: u64) {
+        self.out.acc.describe(arc, t, st, self.file, line);
+    }
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
         self.out.acc.add(arc, day, slot, st, self.file, line);
     }
@@ -248,8 +266,18 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
         }
     };
     let day: NaiveDate = paris_day(t);
+    out.dated(day);
+    let st = StaticRef {
+        libelle: &row.libelle,
+        geo_point: &row.geo_point,
+        geo_shape: row.geo_shape,
+    };
     if !sel.contains(day) {
         out.outside();
+        let arc = trim(&row.arc);
+        if !arc.is_empty() && key_problem(arc).is_none() {
+            out.describe(arc, t, &st, line);
+        }
         return;
     }
     let d = Some(day);
@@ -284,6 +312,7 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
         return;
     }
     let Some(nums) = measures(out, d, line, &row) else {
+        out.describe(arc, t, &st, line);
         return;
     };
     let state = match parse_state(&row.etat_trafic) {
@@ -307,11 +336,6 @@ fn add_row(out: &mut impl Sink, line: u64, row: Row<'_>, sel: &DaySelection) {
         out.missing(day, "etat_trafic");
     }
     let slot = Slot::new(t, nums[0], nums[1], state);
-    let st = StaticRef {
-        libelle: &row.libelle,
-        geo_point: &row.geo_point,
-        geo_shape: row.geo_shape,
-    };
     out.add(arc, day, slot, &st, line);
 }
 
@@ -632,9 +656,25 @@ struct ChunkSink<'a> {
     days: FxHashMap<NaiveDate, SourceQuality>,
     quality: QualityAcc,
     outside: u64,
+    last_day: Option<NaiveDate>,
 }
 
 impl ChunkSink<'_> {
+    /// The writer's number of `arc`.
+    fn arc_number(&mut self, arc: &str) -> u32 {
+        let w = &mut self.writer;
+        match inline_key(arc) {
+            Some(k) => *self.arcs.entry(k).or_insert_with(|| w.arc(arc)),
+            None => match self.long_arcs.get(arc) {
+                Some(a) => *a,
+                None => *self
+                    .long_arcs
+                    .entry(arc.into())
+                    .or_insert_with(|| w.arc(arc)),
+            },
+        }
+    }
+
     fn day(&mut self, day: NaiveDate) -> &mut SourceQuality {
         self.days.entry(day).or_insert_with(|| SourceQuality {
             files: [self.file.to_string()].into(),
@@ -648,6 +688,7 @@ impl ChunkSink<'_> {
             self.day(d).merge(c);
         }
         self.outside += o.outside;
+        self.last_day = self.last_day.max(o.last_day);
         o.writer.finish();
         self
     }
@@ -681,19 +722,16 @@ impl Sink for ChunkSink<'_> {
     fn outside(&mut self) {
         self.outside += 1;
     }
+    fn dated(&mut self, day: NaiveDate) {
+        self.last_day = self.last_day.max(Some(day));
+    }
+    fn describe(&mut self, arc: &str, t: Instant, st: &StaticRef<'_>, line: u64) {
+        let a = self.arc_number(arc);
+        self.writer.describe(a, t, st, &self.file, line);
+    }
     fn add(&mut self, arc: &str, day: NaiveDate, slot: Slot, st: &StaticRef<'_>, line: u64) {
-        let w = &mut self.writer;
-        let a = match inline_key(arc) {
-            Some(k) => *self.arcs.entry(k).or_insert_with(|| w.arc(arc)),
-            None => match self.long_arcs.get(arc) {
-                Some(a) => *a,
-                None => *self
-                    .long_arcs
-                    .entry(arc.into())
-                    .or_insert_with(|| w.arc(arc)),
-            },
-        };
-        w.add(a, day, slot, st, &self.file, line);
+        let a = self.arc_number(arc);
+        self.writer.add(a, day, slot, st, &self.file, line);
     }
 }
 
@@ -749,6 +787,7 @@ fn read_csv_parallel(
         days: FxHashMap::default(),
         quality: QualityAcc::default(),
         outside: 0,
+        last_day: None,
     };
     let work = |sink: &mut ChunkSink<'_>, chunk: &[u8], first: u64| -> Option<u64> {
         let mut f: Vec<Field<'_>> = Vec::with_capacity(width + 1);
@@ -803,8 +842,10 @@ fn read_csv_parallel(
     for (d, c) in sink.days {
         out.quality.cell(SOURCE, Some(d)).merge(c);
     }
+    let last_day = sink.last_day;
     sink.writer.finish();
     out.acc = shared.into_acc(|k| lines.line(k));
+    out.acc.note_day(last_day);
     Some(out)
 }
 

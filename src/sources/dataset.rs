@@ -33,8 +33,15 @@ pub struct Shared {
     pub referentiel: BTreeMap<String, RefArc>,
     /// The référentiel's arcs found in several of its files (undated duplicates).
     pub referentiel_duplicates: DayDuplicates,
-    /// Arc ids with road-counter rows (the référentiel output marks them active).
+    /// Arc ids with road-counter rows, in the selected days or not (the référentiel output
+    /// marks them active).
     pub active_arcs: BTreeSet<String>,
+    /// The last Paris day of any road-counter row read, in the selected days or not (the
+    /// référentiel output is written under it).
+    pub road_last_day: Option<NaiveDate>,
+    /// Road-counter arc-days per day, when reading went over the memory budget (no rows were
+    /// kept then: the run reads again, window by window).
+    pub census: Option<BTreeMap<NaiveDate, u64>>,
     /// Every source's quality counters of the run.
     pub quality: QualityAcc,
 }

@@ -557,11 +557,13 @@ impl Reader<'_> {
             self.status(line, get, snap, &who);
         } else if snap.info_day.is_some_and(|d| !self.sel.contains(d)) {
             // Information of a day that is not processed is still joined to the processed days'
-            // status (a station list fetched once a week), but counted in no quality report.
+            // status (a station list fetched once a week), but counted in no quality report
+            // (its file is not listed as undated either).
             let mut scratch = QualityAcc::default();
             std::mem::swap(self.q, &mut scratch);
             self.information(line, get, snap, &who);
             std::mem::swap(self.q, &mut scratch);
+            self.q.joined_from_elsewhere(SOURCE);
         } else {
             self.information(line, get, snap, &who);
         }

@@ -129,6 +129,14 @@ fn pull(dir: &Path, bucket: &str, extra: &[&str]) -> (Output, Value) {
     run(&mut raw_cmd(&args))
 }
 
+/// `raw pull` into `dir` as a person sees it (stdout, no --json).
+fn pull_text(dir: &Path, bucket: &str, extra: &[&str]) -> String {
+    let mut args = vec!["pull", "--raw", dir.to_str().unwrap(), "--bucket", bucket];
+    args.extend_from_slice(extra);
+    let o = raw_cmd(&args).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn ok(o: &Output, s: &Value) {
     assert_eq!(
         o.status.code(),
@@ -631,17 +639,7 @@ fn dry_runs_write_nothing() {
         !dst.path().join("elsewhere").exists(),
         "the folder is not even created"
     );
-    let human = raw_cmd(&[
-        "pull",
-        "--raw",
-        raw.to_str().unwrap(),
-        "--bucket",
-        &b,
-        "--dry-run",
-    ])
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&human.stdout);
+    let text = pull_text(&raw, &b, &["--dry-run"]);
     assert!(text.contains("= cityflow-raw/raw/bikes/"), "{text}");
     assert!(text.contains("(dry run)"), "{text}");
     assert_eq!(all_files(dst.path()), state, "nothing written locally");
@@ -745,4 +743,108 @@ fn content_md5_mode_and_the_bandwidth_limit() {
     ok(&o, &s);
     assert!(items(&s, "new").iter().all(|i| i["verified"] == "sha256"));
     assert_eq!(tree_files(dst.path()), tree_files(src.path()));
+}
+
+/// A tree with dated partitions of bikes, comptages and Vélib' (both kinds), batch files and
+/// keys no layout takes: (path, in the pull of 2025-10-19..2025-10-27).
+const DATED: &[(&str, bool)] = &[
+    ("api/bikes/dt=2025-10-18/hour=02/bikes_data.json", false),
+    ("api/bikes/dt=2025-10-19/hour=02/bikes_data.json", true),
+    ("api/bikes/dt=2025-10-27/hour=23/bikes_data.json", true),
+    ("api/bikes/dt=2025-10-28/hour=00/bikes_data.json", false),
+    // Every road-counter file (descriptions and the référentiel come from the whole tree).
+    (
+        "api/comptages/dt=2025-10-01/hour=08/comptages-snapshot.json",
+        true,
+    ),
+    (
+        "api/comptages/dt=2025-11-30/hour=08/comptages-snapshot.json",
+        true,
+    ),
+    // Every station_information; station_status of the days read only (both layouts).
+    ("api/velib/dt=2025-10-10/station_information.json", true),
+    ("api/velib/dt=2025-10-10/station_status.json", false),
+    ("api/velib/2025-10-20/station_status.json", true),
+    ("api/velib/2025-10-29/station_information.json", true),
+    ("api/velib/2025-10-29/station_status.json", false),
+    ("api/weather/weather_data.json", true),
+    ("batch/comptages-routiers-permanents.csv", true),
+    ("batch/comptage-velo-donnees-compteurs.csv", true),
+    ("batch/notes.txt", true),
+    ("api/parking/dt=2025-10-01/parking.json", true),
+];
+
+#[test]
+fn a_pull_with_dates_takes_only_what_a_shard_reads() {
+    let b = bucket("dated");
+    let files: Vec<(&str, Vec<u8>)> = DATED
+        .iter()
+        .map(|(p, _)| (*p, format!("{{\"file\": \"{p}\"}}\n").into_bytes()))
+        .collect();
+    let src = tree(&files);
+    let (o, s) = push(src.path(), &b, &["--create-bucket"]);
+    ok(&o, &s);
+    let days = ["--from", "2025-10-19", "--to", "2025-10-27"];
+    let mut wanted: Vec<&str> = DATED.iter().filter(|(_, w)| *w).map(|(p, _)| *p).collect();
+    wanted.sort();
+    let dst = tempfile::tempdir().unwrap();
+    let raw = dst.path().join("raw");
+
+    let (o, s) = pull(&raw, &b, &[&days[..], &["--dry-run"]].concat());
+    ok(&o, &s);
+    let planned: Vec<&str> = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, wanted, "the filtered plan, in key order");
+    // 16 files + the push marker listed; 4 dated partitions left out (bikes of 10-18 and 10-28,
+    // station_status of 10-10 and 10-29).
+    assert_eq!(s["date_filter"]["left_out"], 4, "{s:#}");
+    assert_eq!(s["date_filter"]["from"], "2025-10-19");
+    assert!(!raw.exists(), "a dry run writes nothing");
+    let text = pull_text(&raw, &b, &[&days[..], &["--dry-run"]].concat());
+    assert!(
+        text.contains("date filter 2025-10-19..2025-10-27: 4 object(s) left out"),
+        "{text}"
+    );
+
+    let (o, s) = pull(&raw, &b, &days);
+    ok(&o, &s);
+    assert_eq!(s["transferred"], wanted.len());
+    let got = tree_files(&raw);
+    assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), wanted);
+    // The ledger keeps working: the whole tree now brings exactly the 4 left out ...
+    let (o, s) = pull(&raw, &b, &[]);
+    ok(&o, &s);
+    assert_eq!(
+        (s["transferred"].as_u64(), s["unchanged"].as_u64()),
+        (Some(4), Some(12))
+    );
+    assert_eq!(tree_files(&raw), tree_files(src.path()));
+    // ... and a dated pull after it moves nothing and deletes nothing outside its days.
+    let (o, s) = pull(&raw, &b, &days);
+    ok(&o, &s);
+    assert_eq!(
+        (s["transferred"].as_u64(), s["unchanged"].as_u64()),
+        (Some(0), Some(12))
+    );
+    assert_eq!(tree_files(&raw), tree_files(src.path()));
+    // Bad ranges are usage errors.
+    let r = raw.to_str().unwrap();
+    let args = [
+        "pull",
+        "--raw",
+        r,
+        "--bucket",
+        &b,
+        "--from",
+        "2025-10-28",
+        "--to",
+        "2025-10-27",
+    ];
+    let o = raw_cmd(&args).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--from 2025-10-28 is after --to"));
 }

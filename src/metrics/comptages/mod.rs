@@ -171,10 +171,42 @@ impl ShapeRef<'_> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComptagesAcc {
     arcs: HashMap<String, ArcAcc>,
+    /// The last Paris day of any row read, in the selected days or not.
+    last_day: Option<NaiveDate>,
 }
 
 impl ComptagesAcc {
-    /// Adds one row. `day` is the Paris day of `slot.t`.
+    /// Offers a row's static fields for its arc's description (every row with a time and an
+    /// id does, in the selected days or not: descriptions come from the whole input).
+    pub fn describe(
+        &mut self,
+        arc: &str,
+        t: Instant,
+        st: &StaticRef<'_>,
+        file: &Arc<str>,
+        line: u64,
+    ) {
+        self.arc(arc).offer_static(t, st, file, line);
+    }
+
+    fn arc(&mut self, arc: &str) -> &mut ArcAcc {
+        if !self.arcs.contains_key(arc) {
+            self.arcs.insert(arc.to_string(), ArcAcc::default());
+        }
+        self.arcs.get_mut(arc).expect("just inserted")
+    }
+
+    /// A row of `day` was read (in the selected days or not).
+    pub fn note_day(&mut self, day: Option<NaiveDate>) {
+        self.last_day = self.last_day.max(day);
+    }
+
+    /// The last Paris day of any row read, in the selected days or not.
+    pub fn last_day(&self) -> Option<NaiveDate> {
+        self.last_day
+    }
+
+    /// Adds one row (and offers its static fields). `day` is the Paris day of `slot.t`.
     pub fn add(
         &mut self,
         arc: &str,
@@ -184,20 +216,39 @@ impl ComptagesAcc {
         file: &Arc<str>,
         line: u64,
     ) {
-        let a = match self.arcs.get_mut(arc) {
-            Some(a) => a,
-            None => self.arcs.entry(arc.to_string()).or_default(),
-        };
+        let a = self.arc(arc);
         a.offer_static(slot.t, st, file, line);
-        a.days.entry(day).insert(slot);
+        crate::budget::charge(a.insert_day(day, std::iter::once(slot)));
+        self.note_day(Some(day));
     }
 
     pub fn merge(&mut self, o: ComptagesAcc) {
         merge_keyed(&mut self.arcs, o.arcs, ArcAcc::merge);
+        self.note_day(o.last_day);
     }
 
     pub fn days(&self) -> BTreeSet<NaiveDate> {
         self.arcs.values().flat_map(|a| a.days.keys()).collect()
+    }
+
+    /// Arc-days per day, kept or only counted (the memory budget's census).
+    pub fn census(&self) -> BTreeMap<NaiveDate, u64> {
+        let mut per_day = BTreeMap::new();
+        for a in self.arcs.values() {
+            for d in a.census_days() {
+                *per_day.entry(d).or_default() += 1;
+            }
+        }
+        per_day
+    }
+
+    /// Drops the rows kept, keeping the arcs' descriptions (a pass over the memory budget is a
+    /// census: its windows read the rows again).
+    pub fn drop_rows(&mut self) {
+        for a in self.arcs.values_mut() {
+            a.days = Default::default();
+            a.census = Default::default();
+        }
     }
 
     pub fn arc_ids(&self) -> impl Iterator<Item = &str> {

@@ -45,7 +45,10 @@ impl SharedAcc {
                 (id, a)
             })
             .collect();
-        ComptagesAcc { arcs }
+        ComptagesAcc {
+            arcs,
+            last_day: None,
+        }
     }
 }
 
@@ -99,6 +102,18 @@ impl<'a> SharedWriter<'a> {
     }
 
     /// Adds one row of arc `arc` (see [`ComptagesAcc::add`]).
+    /// Offers a row's static fields for `arc`'s description (see [`ComptagesAcc::describe`]).
+    pub fn describe(
+        &mut self,
+        arc: u32,
+        t: crate::time::Instant,
+        st: &StaticRef<'_>,
+        file: &Arc<str>,
+        line: u64,
+    ) {
+        offer_static(&mut self.arcs[arc as usize].info, t, st, file, line);
+    }
+
     pub fn add(
         &mut self,
         arc: u32,
@@ -108,7 +123,7 @@ impl<'a> SharedWriter<'a> {
         file: &Arc<str>,
         line: u64,
     ) {
-        offer_static(&mut self.arcs[arc as usize].info, slot.t, st, file, line);
+        self.describe(arc, slot.t, st, file, line);
         self.pending.push(Pending { arc, day, slot });
         if self.pending.len() >= BATCH_ROWS {
             self.flush();
@@ -145,6 +160,7 @@ impl<'a> SharedWriter<'a> {
             *at += 1;
         }
         self.pending.clear();
+        let mut created = 0;
         for (i, la) in self.arcs.iter().enumerate() {
             let rows = &mut self.sorted[self.starts[i] as usize..self.starts[i + 1] as usize];
             rows.sort_unstable_by_key(|p| p.day);
@@ -157,13 +173,11 @@ impl<'a> SharedWriter<'a> {
             while let Some(first) = run.first() {
                 // Rows of the same day in a row: one lookup of the day for them.
                 let n = run.iter().take_while(|p| p.day == first.day).count();
-                let d = a.days.entry(first.day);
-                for p in &run[..n] {
-                    d.insert(p.slot);
-                }
+                created += a.insert_day(first.day, run[..n].iter().map(|p| p.slot));
                 run = &run[n..];
             }
         }
+        crate::budget::charge(created);
     }
 
     /// Applies every queued row and hands the static fields over (then the handles are dropped).
@@ -260,11 +274,10 @@ mod tests {
                 for w in writers {
                     w.finish();
                 }
-                assert_eq!(
-                    shared.into_acc(|l| l),
-                    simple,
-                    "split {split}, reverse {reverse}"
-                );
+                // The day of the last row is the reader's to note (the simple path's `add` does).
+                let mut got = shared.into_acc(|l| l);
+                got.note_day(simple.last_day());
+                assert_eq!(got, simple, "split {split}, reverse {reverse}");
             }
         }
     }

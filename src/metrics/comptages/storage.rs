@@ -266,6 +266,14 @@ impl DayMap {
         }
     }
 
+    pub(super) fn get_mut(&mut self, day: NaiveDate) -> Option<&mut DayAcc> {
+        let i = day_number(day) - self.base;
+        match usize::try_from(i).ok().and_then(|i| self.window.get_mut(i)) {
+            Some(d) => d.as_deref_mut(),
+            None => self.others.get_mut(&day).map(|d| &mut **d),
+        }
+    }
+
     pub(super) fn get(&self, day: NaiveDate) -> Option<&DayAcc> {
         let i = day_number(day) - self.base;
         match usize::try_from(i).ok().and_then(|i| self.window.get(i)) {
@@ -326,6 +334,65 @@ impl IntoIterator for DayMap {
 pub(super) struct ArcAcc {
     pub(super) info: Option<ArcStatic>,
     pub(super) days: DayMap,
+    /// Days with rows that were not kept (the memory budget was spent): a census.
+    pub(super) census: DayBits,
+}
+
+/// A set of days, a bit each (the census of a run over its memory budget).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct DayBits {
+    /// Day number of bit 0 of `words[0]`.
+    base: i64,
+    words: Vec<u64>,
+    /// Days too far from the others for the bits (hostile dates).
+    others: std::collections::BTreeSet<NaiveDate>,
+}
+
+/// Days a [`DayBits`] spans at most in bits (a century: 4.6 KB).
+const BITS_SPAN_DAYS: i64 = 36_600;
+
+impl DayBits {
+    pub(super) fn insert(&mut self, day: NaiveDate) {
+        let n = day_number(day);
+        if self.words.is_empty() {
+            self.base = n - n.rem_euclid(64);
+        }
+        let end = self.base + 64 * self.words.len() as i64;
+        let lo = self.base.min(n - n.rem_euclid(64));
+        let hi = end.max(n - n.rem_euclid(64) + 64);
+        if hi - lo > BITS_SPAN_DAYS {
+            self.others.insert(day);
+            return;
+        }
+        if lo < self.base {
+            let grow = ((self.base - lo) / 64) as usize;
+            self.words.splice(0..0, std::iter::repeat_n(0, grow));
+            self.base = lo;
+        }
+        if hi > self.base + 64 * self.words.len() as i64 {
+            self.words.resize(((hi - self.base) / 64) as usize, 0);
+        }
+        let i = (n - self.base) as usize;
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    pub(super) fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        let bits = self.words.iter().enumerate().flat_map(move |(w, &bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .filter_map(move |b| {
+                    let n = self.base + (w * 64 + b) as i64;
+                    NaiveDate::from_num_days_from_ce_opt(i32::try_from(n).ok()?)
+                })
+        });
+        bits.chain(self.others.iter().copied())
+    }
+
+    fn merge(&mut self, o: DayBits) {
+        for d in o.days() {
+            self.insert(d);
+        }
+    }
 }
 
 /// Offers a row's static fields (label, point, shape): the latest row's are kept, ties broken by
@@ -410,10 +477,32 @@ impl ArcAcc {
         offer_static(&mut self.info, t, s, file, line);
     }
 
+    /// Adds the rows of one day (sorted or not); returns the arc-days created (0 or 1). Once
+    /// the memory budget is spent, a day not held yet is only noted in the census.
+    pub(super) fn insert_day(&mut self, day: NaiveDate, slots: impl Iterator<Item = Slot>) -> u64 {
+        if let Some(d) = self.days.get_mut(day) {
+            slots.for_each(|s| d.insert(s));
+            return 0;
+        }
+        if crate::budget::spent() {
+            self.census.insert(day);
+            return 0;
+        }
+        let d = self.days.entry(day);
+        slots.for_each(|s| d.insert(s));
+        1
+    }
+
+    /// The days with rows, kept or only counted.
+    pub(super) fn census_days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.days.keys().chain(self.census.days())
+    }
+
     pub(super) fn merge(&mut self, o: ArcAcc) {
         if let Some(i) = o.info {
             merge_static(&mut self.info, i);
         }
+        self.census.merge(o.census);
         for (d, acc) in o.days {
             self.days.merge_day(d, acc);
         }

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -35,6 +36,7 @@ use crate::aws::options::{AwsArgs, AwsOptions};
 use crate::plan::{human, Action, ReportArgs};
 use crate::signal::{Signal, Stopping};
 use cityflow::error::Exit;
+use cityflow::shards::Shard;
 use ledger::Book;
 use rate::{parse_size, Limiter};
 
@@ -43,6 +45,7 @@ Examples:
   raw pull                                     s3://bucket-cityflow-paris-s3-raw/cityflow-raw/raw/ -> DATA_DIR
   raw pull --dry-run                           what would be downloaded, with sizes
   raw pull --raw /mnt/raw --bwlimit 20M        into /mnt/raw, at most 20 MiB/s
+  raw pull --from 2025-10-19 --to 2025-10-27   only what a shard reading these days needs (`shards`)
   raw push dumps/comptages-2025.csv            one file into the raw zone
   raw push exports/ --zone extracted --to 2025-11 --part-size 64M --concurrency 16
   raw push exports/ --dry-run --json
@@ -93,6 +96,14 @@ pub struct PullArgs {
     /// Key prefix copied (a trailing `/` is implied).
     #[arg(long, env = "S3_RAW_PREFIX", default_value = "cityflow-raw/raw/")]
     pub prefix: String,
+    /// Only the objects a run reading the days from this one needs: dated partitions
+    /// (`dt=YYYY-MM-DD`, `YYYY-MM-DD`) of earlier days are left out; undated files, every
+    /// road-counter file, every Vélib' station_information and unrecognised keys are pulled.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = cityflow::cli::parse_date)]
+    pub from: Option<NaiveDate>,
+    /// As --from: dated partitions of later days are left out.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = cityflow::cli::parse_date)]
+    pub to: Option<NaiveDate>,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
@@ -247,7 +258,33 @@ pub struct PullSettings {
     pub bucket: String,
     /// Ends with `/` (or is empty: the whole bucket).
     pub prefix: String,
+    /// `--from`/`--to`: the days read by the run the pull is for (`read_from`..`to`).
+    pub days: Option<Shard>,
     pub common: Common,
+}
+
+/// The objects of a listing a run reading `days` needs ([`cityflow::shards::needs`] on the
+/// core's classification of each key relative to `prefix`; unrecognised keys are kept), and
+/// how many were left out.
+pub fn needed(
+    objects: Vec<crate::aws::s3::Listed>,
+    prefix: &str,
+    days: &Shard,
+) -> (Vec<crate::aws::s3::Listed>, usize) {
+    let kinds = cityflow::pipeline::file_kinds();
+    let before = objects.len();
+    let kept: Vec<_> = objects
+        .into_iter()
+        .filter(|o| {
+            let rel = o.key.strip_prefix(prefix).unwrap_or(&o.key);
+            match cityflow::discover::classify_rel(rel, &kinds) {
+                Some((kind, partition)) => cityflow::shards::needs(kind, rel, partition, days),
+                None => true,
+            }
+        })
+        .collect();
+    let left_out = before - kept.len();
+    (kept, left_out)
 }
 
 impl PullSettings {
@@ -268,10 +305,27 @@ impl PullSettings {
         if a.bucket.trim().is_empty() {
             return Err("the bucket name is empty (--bucket / S3_RAW_BUCKET)".into());
         }
+        let days = match (a.from, a.to) {
+            (None, None) => None,
+            (from, to) => {
+                let (from, to) = (from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX));
+                if from > to {
+                    return Err(format!("--from {from} is after --to {to}"));
+                }
+                Some(Shard {
+                    index: 0,
+                    count: 1,
+                    from,
+                    to,
+                    read_from: from,
+                })
+            }
+        };
         Ok(PullSettings {
             raw,
             bucket: a.bucket.trim().to_string(),
             prefix: trimmed_prefix(&a.prefix),
+            days,
             common: Common::resolve(&a.aws, &a.transfer)?,
         })
     }
@@ -372,6 +426,9 @@ pub struct Summary {
     pub bytes_resumed: u64,
     /// Transfers resumed from an earlier interrupted run.
     pub resumed: usize,
+    /// `pull --from/--to`: the days and how many listed objects their filter left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_filter: Option<DateFilter>,
     pub elapsed_ms: u128,
     pub mb_per_s: f64,
     pub objects_per_s: f64,
@@ -402,6 +459,7 @@ impl Summary {
             bytes_transferred: 0,
             bytes_resumed: 0,
             resumed: 0,
+            date_filter: None,
             elapsed_ms: 0,
             mb_per_s: 0.0,
             objects_per_s: 0.0,
@@ -447,6 +505,15 @@ impl Summary {
         self.messages.push(msg);
         self.finish(exit, started)
     }
+}
+
+/// What `pull --from/--to` left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct DateFilter {
+    pub from: String,
+    pub to: String,
+    /// Listed objects not planned: dated partitions outside the days.
+    pub left_out: usize,
 }
 
 /// State shared by the tasks of a run.
@@ -757,6 +824,13 @@ pub fn print_human(s: &Summary) {
     );
     if let Some(m) = &s.marker {
         _ = writeln!(out, "marker: {}", name(m));
+    }
+    if let Some(f) = &s.date_filter {
+        _ = writeln!(
+            out,
+            "date filter {}..{}: {} object(s) left out (dated partitions outside these days)",
+            f.from, f.to, f.left_out
+        );
     }
     // A run that did not end clean says why on stderr (once): not here again.
     for m in s.messages.iter().filter(|_| s.exit_code == 0) {

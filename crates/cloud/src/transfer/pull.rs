@@ -110,6 +110,25 @@ async fn pull(
         Ok(o) => o,
         Err((f, m)) => return summary.fail(f.exit(), super::listing(&at, m), started),
     };
+    let objects = match &s.days {
+        None => objects,
+        Some(days) => {
+            let (kept, left_out) = super::needed(objects, &s.prefix, days);
+            let day = |d: chrono::NaiveDate| {
+                if d == chrono::NaiveDate::MIN || d == chrono::NaiveDate::MAX {
+                    "*".to_string()
+                } else {
+                    d.to_string()
+                }
+            };
+            summary.date_filter = Some(super::DateFilter {
+                from: day(days.read_from),
+                to: day(days.to),
+                left_out,
+            });
+            kept
+        }
+    };
     let ctx = Ctx::new(s3, &s.bucket, &s.common, book, 0);
     let mut steps = match plan(s, &ctx, objects).await {
         Ok(p) => p,

@@ -5,37 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Parses a byte size: a number with an optional `K`, `M`, `G`, `T` suffix (powers of 1024,
-/// like the AWS CLI's `8MB`), optionally followed by `B`, `iB` and `/s`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let t = t.strip_suffix("/s").unwrap_or(t).trim_end();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (examples: 8M, 64MiB, 1.5G, 500K)"))?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
-    };
-    let v = n * mult as f64;
-    if !v.is_finite() || v < 1.0 || v > u64::MAX as f64 {
-        return Err(format!("{s:?} is not a positive size"));
-    }
-    Ok(v as u64)
-}
+pub use cityflow::cli::parse_size;
 
 /// A pacing limiter shared by every transfer of a run: each chunk reserves its slot in a
 /// single timeline at `bytes_per_s`, so the average rate never exceeds the limit.
