@@ -7,7 +7,7 @@
 #   bench/span.sh                  3-year (2022-2024) and 10-year (2015-2024) trees, THREADS=2
 #   SPANS="3" bench/span.sh        only the 3-year tree
 #   SHARDS=4 bench/span.sh         also: the 3-year tree (SHARD_SPAN) as 4 `process --from/--to` shards
-#                                  (cityflow::shards::plan) into one folder
+#                                  (planned by the `shards` binary) into one folder
 #   LIMITS="512M 1G" bench/span.sh other budgets (besides the default and the 1T reference)
 #
 # Trees are generated once into $BENCH_DIR (default target/bench-span; 1.2 GB for 3 years, 4 GB
@@ -31,7 +31,7 @@ SHARD_SPAN="${SHARD_SPAN:-3}"
 LAST_YEAR="${LAST_YEAR:-2024}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1767225600}" # 2026-01-01T00:00:00Z
 
-cargo build --release --quiet --bin process --example scale --example shard_plan
+cargo build --release --quiet --bin process --bin shards --example scale
 bench_duckdb "$BENCH_DIR"
 PROCESS="$TARGET/release/process"
 BUDGET=no
@@ -74,11 +74,12 @@ row() {
   echo "| $1 | $ROWS | $ARC_DAYS | $CSV_MB | $2 (budget $l) | $3 | $4 | $w | $p | $6 |"
 }
 
-# run_process NAME OUT extra-flags...: one timed `process` run; prints "wall rss rc".
+# run_process NAME OUT extra-flags...: one timed `process` run into OUT (emptied first unless
+# KEEP=1: the shards share one folder); prints "wall rss rc".
 run_process() {
   local name=$1 out=$2
   shift 2
-  rm -rf "$out"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$out"
   bench_time "$BENCH_DIR/$name" "$PROCESS" --raw "$TREE" --output "$out" -q --no-progress --json -j "$T" "$@"
 }
 
@@ -87,11 +88,12 @@ shard_check() {
   local out="$BENCH_DIR/out-shards" total=0 peak=0 s m rc
   rm -rf "$out"
   while read -r i from to _; do
-    read -r s m rc < <(run_process "shard$i" "$out" --from "$from" --to "$to")
+    read -r s m rc < <(KEEP=1 run_process "shard$i" "$out" --from "$from" --to "$to")
     [ "$rc" -le 1 ] || { echo "bench: shard $i ($from..$to) exited $rc" >&2; FAILED=1; }
     total=$(awk -v a="$total" -v b="$s" 'BEGIN {print a + b}')
     [ "$m" -gt "$peak" ] && peak=$m
-  done < <("$TARGET/release/examples/shard_plan" "$FIRST" "$LAST" "$SHARDS")
+  done < <("$TARGET/release/shards" --from "$FIRST" --to "$LAST" --count "$SHARDS" --format json |
+    python3 -c 'import json, sys; [print(s["index"], s["from"], s["to"]) for s in json.load(sys.stdin)]')
   local verdict
   verdict=$(same "$out")
   [ "$verdict" = same ] || FAILED=1
