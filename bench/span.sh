@@ -12,10 +12,11 @@
 #
 # Trees are generated once into $BENCH_DIR (default target/bench-span; 1.2 GB for 3 years, 4 GB
 # for 10) by `cargo run --release --example scale -- --years N ...`. Every run gets the same
-# clock (SOURCE_DATE_EPOCH), so outputs compare byte for byte: each run's output folder must equal
-# the one-window run's (`diff -r`, the run quality reports `quality/quality_report_run*` aside);
-# the script exits 1 when one differs. Outputs are large (3.5 GB a 3-year run, ~12 GB a 10-year
-# one): the reference is kept per tree, every other output is deleted once compared.
+# clock (SOURCE_DATE_EPOCH), so outputs compare byte for byte: each run's output folder must hold
+# the one-window run's files with the same bytes (SHA-256 of every file, the run quality reports
+# `quality/quality_report_run*` aside); the script exits 1 when one differs. Outputs are large
+# (3.5 GB a 3-year run, ~12 GB a 10-year one): only one is on disk at a time, the reference's
+# manifest stays in $BENCH_DIR/ref-<N>y.sha256.
 # Prints a Markdown table; the cross-checks (arc-days, rows, total flow of `process` and DuckDB)
 # go to stderr. Until `--memory-limit` exists, its runs read "n/a" and the reference is the
 # unflagged run.
@@ -54,13 +55,19 @@ print(f("windows"), f("passes"), "n/a" if lim is None else f"{lim / 2**20:.0f}MB
 PY
 }
 
-# same OUT: "same" when OUT equals the reference output (run quality reports aside), else
-# "DIFFERS" (and the script will exit 1); OUT is deleted unless it is the reference.
+# manifest OUT: "sha256  path" of every file under OUT but the run quality reports, sorted.
+manifest() {
+  (cd "$1" && find . -type f ! -name 'quality_report_run*' -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+# same OUT: "same" when OUT holds the files of the reference run with the same bytes (run
+# quality reports aside), else "DIFFERS" (and the script will exit 1). OUT is deleted: only the
+# reference's manifest is kept (outputs are 3.5 GB a 3-year run).
 same() {
-  if diff -r --exclude='quality_report_run*' "$REF_OUT" "$1" > "$BENCH_DIR/diff.txt" 2>&1; then
+  if manifest "$1" | diff "$REF_MANIFEST" - > "$BENCH_DIR/diff.txt" 2>&1; then
     echo same
   else
-    echo "bench: $1 differs from the one-window run $REF_OUT:" >&2
+    echo "bench: $1 differs from the one-window run (< reference, > this run):" >&2
     head -20 "$BENCH_DIR/diff.txt" >&2
     echo DIFFERS
   fi
@@ -120,6 +127,7 @@ for years in $SPANS; do
   label="${years} years ($FIRST..$LAST)"
   for T in $THREADS; do
     REF_OUT="$BENCH_DIR/out-ref"
+    REF_MANIFEST="$BENCH_DIR/ref-${years}y.sha256"
     if [ "$BUDGET" = yes ]; then
       read -r s m rc < <(run_process ref "$REF_OUT" --memory-limit 1T)
       row "$label" "-j$T process --memory-limit 1T (one window)" "$s" "$m" "$BENCH_DIR/ref.stdout" "reference"
@@ -129,6 +137,8 @@ for years in $SPANS; do
     fi
     [ "$rc" -le 1 ] || { echo "bench: the reference run exited $rc (see $BENCH_DIR/ref.stderr)" >&2; exit 1; }
     echo "check ${years}y -j$T: process (arc-days rows flow) = $(bench_ours "$REF_OUT"); generated rows = $ROWS, arc-days = $ARC_DAYS" >&2
+    manifest "$REF_OUT" > "$REF_MANIFEST"
+    rm -rf "$REF_OUT"
     if [ "$BUDGET" = yes ]; then
       read -r s m rc < <(run_process default "$BENCH_DIR/out-run")
       v=$(same "$BENCH_DIR/out-run"); [ "$v" = same ] || FAILED=1
@@ -155,7 +165,6 @@ for years in $SPANS; do
     if [ "$SHARDS" -gt 0 ] && [ "$years" = "$SHARD_SPAN" ]; then
       shard_check "$label"
     fi
-    rm -rf "$REF_OUT"
   done
 done
 [ "$FAILED" = 0 ] || { echo "bench: FAILED: an output differs from the one-window run, or a count is off (above)" >&2; exit 1; }
