@@ -2,11 +2,18 @@
 //!
 //! cargo run --release --example scale -- --out /tmp/scale --bytes 6200M \
 //!     --referentiel ../shared/data/real/referentiel-comptages-routiers/referentiel-comptages-routiers_nezarbr.csv
+//!
+//! A multi-year export instead (`bench/span.sh`): every arc on every day of a range, one row an
+//! arc-day (`sparse`) or every Paris hour (`hourly`), optionally one file a year and shuffled:
+//!
+//! cargo run --release --example scale -- --out /tmp/span3 --first-day 2022-01-01 --years 3 \
+//!     --shape sparse --hour 8 --yearly --shuffle-days 7
 
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use cityflow::generate::scale::{write_scale_tree, ScaleOptions};
+use cityflow::generate::span::{last_day_of_years, SpanOptions, SpanShape};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -25,11 +32,30 @@ struct Args {
     #[arg(long, default_value = "2025-01-01")]
     first_day: NaiveDate,
     /// Road-counter rows (default 20.3 M, the real export's count).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["years", "to"])]
     rows: Option<u64>,
     /// Road-counter CSV size instead, e.g. 6200M, 620M, 1G.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_size, conflicts_with_all = ["years", "to"])]
     bytes: Option<u64>,
+    /// Multi-year export: this many calendar years from --first-day (3 from 2022-01-01: 1,096 days).
+    #[arg(long, conflicts_with = "to")]
+    years: Option<u32>,
+    /// Multi-year export: from --first-day to this day (inclusive).
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    /// Rows of a multi-year export: `sparse` (one an arc-day) or `hourly` (every Paris hour:
+    /// 24 an arc-day, 23 / 25 on the DST Sundays).
+    #[arg(long, default_value = "sparse", value_parser = ["sparse", "hourly"])]
+    shape: String,
+    /// Paris hour of the sparse rows (0-23), or `seeded` (drawn per arc and day).
+    #[arg(long, default_value = "8")]
+    hour: String,
+    /// One file per calendar year (`comptages-routiers-permanents-2016.csv`, ...).
+    #[arg(long)]
+    yearly: bool,
+    /// Shuffle the rows within blocks of this many days (0: sorted by day, hour, arc).
+    #[arg(long, default_value_t = 0)]
+    shuffle_days: u32,
     /// Bike-counter CSV rows (the real export has 888,027).
     #[arg(long, default_value_t = 0)]
     bike_rows: u64,
@@ -55,8 +81,33 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok((n * mult) as u64)
 }
 
+/// The multi-year export the flags ask for, if any.
+fn span_of(a: &Args) -> Result<Option<SpanOptions>, String> {
+    let last_day = match (a.years, a.to) {
+        (Some(y), _) => last_day_of_years(a.first_day, y)
+            .ok_or_else(|| format!("--years {y}: past the last representable date"))?,
+        (None, Some(to)) => to,
+        (None, None) => return Ok(None),
+    };
+    let shape = match (a.shape.as_str(), a.hour.as_str()) {
+        ("hourly", _) => SpanShape::Hourly,
+        (_, "seeded") => SpanShape::Sparse { hour: None },
+        (_, h) => match h.parse::<u32>() {
+            Ok(h) if h < 24 => SpanShape::Sparse { hour: Some(h) },
+            _ => return Err(format!("--hour {h:?}: expected 0-23 or `seeded`")),
+        },
+    };
+    Ok(Some(SpanOptions {
+        last_day,
+        shape,
+        yearly: a.yearly,
+        shuffle_days: a.shuffle_days,
+    }))
+}
+
 fn main() -> std::io::Result<()> {
     let a = Args::parse();
+    let span = span_of(&a).map_err(std::io::Error::other)?;
     let o = ScaleOptions {
         seed: a.seed,
         referentiel: a.referentiel,
@@ -66,13 +117,15 @@ fn main() -> std::io::Result<()> {
         bytes: a.bytes,
         bike_rows: a.bike_rows,
         api_days: a.api_days,
+        span,
         ..ScaleOptions::default()
     };
     let st = write_scale_tree(&a.out, &o)?;
     eprintln!(
-        "wrote {} road-counter rows ({:.1} MB, {} arcs, {} days), {} bike rows ({:.1} MB), {} API snapshots under {}",
+        "wrote {} road-counter rows ({:.1} MB in {} file(s), {} arcs, {} days), {} bike rows ({:.1} MB), {} API snapshots under {}",
         st.rows,
         st.bytes as f64 / 1e6,
+        st.files,
         st.arcs,
         st.days,
         st.bike_rows,

@@ -7,6 +7,7 @@
 //! Same seed and options, same bytes.
 
 pub mod scale;
+pub mod span;
 
 use std::io::Write;
 use std::path::Path;

@@ -36,6 +36,8 @@ pub struct ScaleOptions {
     pub bike_rows: u64,
     /// Days of daily API snapshots (all arcs at 08:00), starting at `first_day`.
     pub api_days: u32,
+    /// A multi-year road-counter export instead of the sized one (`rows` and `bytes` unused).
+    pub span: Option<super::span::SpanOptions>,
 }
 
 impl Default for ScaleOptions {
@@ -50,6 +52,7 @@ impl Default for ScaleOptions {
             presence: 0.83,
             bike_rows: 0,
             api_days: 0,
+            span: None,
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct ScaleStats {
     pub bike_rows: u64,
     pub bike_bytes: u64,
     pub api_files: u32,
+    /// Road-counter files written (1, or one per year of a yearly span).
+    pub files: usize,
 }
 
 /// One arc, with its export fields preformatted.
@@ -207,7 +212,7 @@ pub fn synthetic_arcs(n: usize, seed: u64) -> Vec<ScaleArc> {
 }
 
 /// One arc-hour: a function of (seed, arc, instant) only, so API snapshots repeat CSV rows.
-struct Reading {
+pub(super) struct Reading {
     present: bool,
     q: Option<f64>,
     k: Option<f64>,
@@ -215,7 +220,14 @@ struct Reading {
     barre: bool,
 }
 
-fn reading(seed: u64, arc_no: usize, arc: &ScaleArc, t: i64, hour: u32, presence: f64) -> Reading {
+pub(super) fn reading(
+    seed: u64,
+    arc_no: usize,
+    arc: &ScaleArc,
+    t: i64,
+    hour: u32,
+    presence: f64,
+) -> Reading {
     let rng = &mut Rng::new(seed ^ ((arc_no as u64) << 40) ^ (t as u64));
     let present = rng.chance(presence);
     let prof = hourly_profile(hour);
@@ -238,10 +250,39 @@ fn reading(seed: u64, arc_no: usize, arc: &ScaleArc, t: i64, hour: u32, presence
     }
 }
 
+/// One export row (CRLF-terminated) of `arc` at `ts` (Paris, `%Y-%m-%dT%H:%M:%S%:z`) into `line`.
+pub(super) fn push_row(
+    line: &mut Vec<u8>,
+    arc: &ScaleArc,
+    ts: &str,
+    r: &Reading,
+) -> std::io::Result<()> {
+    line.clear();
+    line.extend_from_slice(arc.id.as_bytes());
+    line.push(b';');
+    line.extend_from_slice(arc.libelle.as_bytes());
+    line.push(b';');
+    line.extend_from_slice(ts.as_bytes());
+    line.push(b';');
+    if let Some(q) = r.q {
+        write!(line, "{q:?}")?;
+    }
+    line.push(b';');
+    if let Some(k) = r.k {
+        write!(line, "{k:?}")?;
+    }
+    line.push(b';');
+    line.extend_from_slice(r.state.as_bytes());
+    line.extend_from_slice(arc.nodes.as_bytes());
+    line.extend_from_slice(if r.barre { "Barré" } else { "Invalide" }.as_bytes());
+    line.extend_from_slice(arc.tail.as_bytes());
+    Ok(())
+}
+
 /// Counts bytes written through it.
-struct Counting<W> {
-    w: W,
-    n: u64,
+pub(super) struct Counting<W> {
+    pub(super) w: W,
+    pub(super) n: u64,
 }
 
 impl<W: Write> Write for Counting<W> {
@@ -255,7 +296,7 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-const HEADER: &str = "Identifiant arc;Libelle;Date et heure de comptage;Débit horaire;Taux d'occupation;Etat trafic;Identifiant noeud amont;Libelle noeud amont;Identifiant noeud aval;Libelle noeud aval;Etat arc;Date debut dispo data;Date fin dispo data;geo_point_2d;geo_shape\r\n";
+pub(super) const HEADER: &str = "Identifiant arc;Libelle;Date et heure de comptage;Débit horaire;Taux d'occupation;Etat trafic;Identifiant noeud amont;Libelle noeud amont;Identifiant noeud aval;Libelle noeud aval;Etat arc;Date debut dispo data;Date fin dispo data;geo_point_2d;geo_shape\r\n";
 
 /// Writes the road-counter export to `w`; returns (rows, bytes, days covered).
 pub fn write_comptages<W: Write>(
@@ -310,25 +351,7 @@ pub fn write_comptages<W: Write>(
             if !r.present {
                 continue;
             }
-            line.clear();
-            line.extend_from_slice(arc.id.as_bytes());
-            line.push(b';');
-            line.extend_from_slice(arc.libelle.as_bytes());
-            line.push(b';');
-            line.extend_from_slice(ts.as_bytes());
-            line.push(b';');
-            if let Some(q) = r.q {
-                write!(line, "{q:?}")?;
-            }
-            line.push(b';');
-            if let Some(k) = r.k {
-                write!(line, "{k:?}")?;
-            }
-            line.push(b';');
-            line.extend_from_slice(r.state.as_bytes());
-            line.extend_from_slice(arc.nodes.as_bytes());
-            line.extend_from_slice(if r.barre { "Barré" } else { "Invalide" }.as_bytes());
-            line.extend_from_slice(arc.tail.as_bytes());
+            push_row(&mut line, arc, ts, &r)?;
             w.write_all(&line)?;
             rows += 1;
             let d = NaiveDate::parse_from_str(&ts[..10], "%Y-%m-%d").unwrap_or(block);
@@ -441,7 +464,8 @@ fn api_snapshot(arcs: &[ScaleArc], day: NaiveDate, o: &ScaleOptions) -> serde_js
     serde_json::json!({"total_count": recs.len(), "results": recs})
 }
 
-/// Writes the tree under `root`: `batch/comptages-routiers-permanents.csv`, the référentiel
+/// Writes the tree under `root`: `batch/comptages-routiers-permanents.csv` (or, with a `span`, its
+/// files: see [`super::span`]), the référentiel
 /// (when given, copied as `batch/referentiel-comptages-routiers.csv`), the synthetic
 /// arrondissements, `batch/comptage-velo-donnees-compteurs.csv` and `api/comptages/dt=*/hour=08/`.
 pub fn write_scale_tree(root: &Path, o: &ScaleOptions) -> std::io::Result<ScaleStats> {
@@ -458,8 +482,17 @@ pub fn write_scale_tree(root: &Path, o: &ScaleOptions) -> std::io::Result<ScaleS
         arcs: arcs.len(),
         ..ScaleStats::default()
     };
-    let f = std::fs::File::create(batch.join("comptages-routiers-permanents.csv"))?;
-    (st.rows, st.bytes, st.days) = write_comptages(f, &arcs, o)?;
+    if let Some(span) = &o.span {
+        let files = super::span::write_span(&batch, &arcs, o.seed, o.first_day, span)?;
+        st.rows = files.iter().map(|f| f.rows).sum();
+        st.bytes = files.iter().map(|f| f.bytes).sum();
+        st.days = (span.last_day - o.first_day).num_days() as u32 + 1;
+        st.files = files.len();
+    } else {
+        let f = std::fs::File::create(batch.join("comptages-routiers-permanents.csv"))?;
+        (st.rows, st.bytes, st.days) = write_comptages(f, &arcs, o)?;
+        st.files = 1;
+    }
     if let Some(p) = &o.referentiel {
         std::fs::copy(p, batch.join("referentiel-comptages-routiers.csv"))?;
     }
